@@ -1,0 +1,48 @@
+# Two commands do all set-up on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-dev
+BENCH_STAMP := $(VENV)/.installed-bench
+
+# JIT cache outside the repository: speeds up re-runs, never changes results.
+export JAX_COMPILATION_CACHE_DIR ?= $(HOME)/.cache/lazyrich-jax
+export JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS ?= 0.5
+export MPLBACKEND := Agg
+export PYTHONUNBUFFERED := 1
+
+.PHONY: demo test test-slow test-all bench install clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## The main job: every registered CPU-sized claim, with a Markdown/HTML report in report/.
+demo: $(STAMP)
+	$(VENV)/bin/lazyrich verify --quick --report report/
+
+## Fast tier (< 10 min on 2 cores): theory checks in float64, notebooks in fast mode.
+test: $(STAMP)
+	$(PY) -m pytest -m "not slow and not gpu"
+
+## Heavy checks: larger sizes, multi-process runs.
+test-slow: $(STAMP)
+	$(PY) -m pytest -m "slow"
+
+test-all: $(STAMP)
+	$(PY) -m pytest
+
+$(BENCH_STAMP): $(STAMP)
+	$(PY) -m pip install --quiet -e ".[dev,bench]"
+	touch $(BENCH_STAMP)
+
+## Speed and memory, each against a baseline run in the same process.
+bench: $(BENCH_STAMP)
+	@for b in benchmarks/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) report .pytest_cache

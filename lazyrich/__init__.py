@@ -1,0 +1,21 @@
+"""lazyrich: lazy vs rich (feature-learning) training, made executable.
+
+Subpackages
+-----------
+``lazyrich.theory``   closed forms (two-layer linear networks, deep linear chains, kernels)
+``lazyrich.sims``     simulators and the vmapped sweep engine
+``lazyrich.metrics``  richness, kernel and geometry measures
+``lazyrich.verify``   the registry of numerical claims behind ``lazyrich verify``
+"""
+
+from importlib.metadata import PackageNotFoundError, version
+
+from ._precision import set_matmul_precision as set_matmul_precision
+from ._precision import set_precision as set_precision
+
+try:
+    __version__ = version("lazyrich")
+except PackageNotFoundError:  # running from a source tree that was not installed
+    __version__ = "0+unknown"
+
+__all__ = ["set_precision", "set_matmul_precision", "__version__"]

@@ -1,0 +1,3 @@
+"""Measures of richness, kernels and representation geometry."""
+
+__all__: list[str] = []

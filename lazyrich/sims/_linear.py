@@ -1,0 +1,174 @@
+r"""Reference simulators for two-layer linear networks (linear-networks.md §1.1–1.2).
+
+Both use the conventions of the closed forms: loss
+:math:`\mathcal L = \frac{1}{2P}\|W_2W_1X - Y\|_F^2`, which depends on the data only through
+:math:`\Sigma_{xx} = XX^\top/P` and :math:`\Sigma_{yx} = YX^\top/P`, and dimensionless time
+:math:`T = t/\tau = \eta\cdot\text{steps}`. The flow is
+
+.. math::
+    \dot W_1 = W_2^\top(\Sigma_{yx} - W_2W_1\Sigma_{xx}),\qquad
+    \dot W_2 = (\Sigma_{yx} - W_2W_1\Sigma_{xx})W_1^\top .
+
+:func:`gd_two_layer` is its forward-Euler discretisation (full-batch gradient descent), written
+for one run and batched with ``jax.vmap`` over initialisations and learning rates;
+:func:`ode_two_layer` integrates the flow with scipy's DOP853 and is the independent
+reference of the test suite (spec §6).
+"""
+
+import dataclasses
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from lazyrich._checks import require_finite, require_positive, require_times, two_layer_dims
+
+
+@functools.partial(jax.tree_util.register_dataclass, data_fields=["t", "W1", "W2"], meta_fields=[])
+@dataclasses.dataclass(frozen=True)
+class LinearTrajectory:
+    """Weights of a two-layer linear network at times ``t`` (leading axis: time).
+
+    Attributes:
+        t: times :math:`T = \\eta\\cdot\\text{steps}`, shape ``(n_t,)``.
+        W1: shape ``(n_t, n_hidden, n_in)``.
+        W2: shape ``(n_t, n_out, n_hidden)``.
+    """
+
+    t: jax.Array
+    W1: jax.Array
+    W2: jax.Array
+
+    @property
+    def W(self):
+        """Network function :math:`W_2W_1`, shape ``(n_t, n_out, n_in)``."""
+        return self.W2 @ self.W1
+
+    @property
+    def input_rep(self):
+        """Input-side representation :math:`W_1^\\top W_1`, shape ``(n_t, n_in, n_in)``."""
+        return jnp.swapaxes(self.W1, -1, -2) @ self.W1
+
+    @property
+    def output_rep(self):
+        """Output-side representation :math:`W_2W_2^\\top`, shape ``(n_t, n_out, n_out)``."""
+        return self.W2 @ jnp.swapaxes(self.W2, -1, -2)
+
+    @property
+    def P(self):
+        """:math:`P = QQ^\\top` with :math:`Q = [W_1^\\top; W_2]` (spec §2.1), gauge-invariant."""
+        Q = jnp.concatenate([jnp.swapaxes(self.W1, -1, -2), self.W2], axis=-2)
+        return Q @ jnp.swapaxes(Q, -1, -2)
+
+    @property
+    def balance(self):
+        """:math:`W_2^\\top W_2 - W_1W_1^\\top`, conserved by the flow (spec §1.4)."""
+        return jnp.swapaxes(self.W2, -1, -2) @ self.W2 - self.W1 @ jnp.swapaxes(self.W1, -1, -2)
+
+
+def _grads(W1, W2, Syx, Sxx):
+    E = Syx - (W2 @ W1 if Sxx is None else W2 @ W1 @ Sxx)
+    return W2.T @ E, E @ W1.T
+
+
+@functools.partial(jax.jit, static_argnames=("num_steps", "save_every"))
+def _gd(W1, W2, Syx, Sxx, eta, num_steps, save_every):
+    def step(carry, _):
+        a, b = carry
+        g1, g2 = _grads(a, b, Syx, Sxx)
+        return (a + eta * g1, b + eta * g2), None
+
+    def block(carry, _):
+        carry, _ = jax.lax.scan(step, carry, None, length=save_every)
+        return carry, carry
+
+    _, (w1s, w2s) = jax.lax.scan(block, (W1, W2), None, length=num_steps // save_every)
+    w1s = jnp.concatenate([W1[None], w1s])
+    w2s = jnp.concatenate([W2[None], w2s])
+    steps = jnp.arange(num_steps // save_every + 1, dtype=W1.dtype) * save_every
+    return LinearTrajectory(eta * steps, w1s, w2s)
+
+
+def gd_two_layer(W1, W2, Syx, eta, num_steps: int, *, Sxx=None, save_every: int = 1):
+    r"""Full-batch gradient descent on :math:`\frac{1}{2P}\|W_2W_1X-Y\|^2`, one run.
+
+    Update: :math:`W_1 \mathrel{+}= \eta W_2^\top E`, :math:`W_2 \mathrel{+}= \eta E W_1^\top`,
+    :math:`E = \Sigma_{yx} - W_2W_1\Sigma_{xx}`. Memory is O(number of saved points): an outer
+    ``lax.scan`` over saves wraps an inner one over ``save_every`` steps.
+
+    Args:
+        W1, W2: initial weights, shapes ``(n_hidden, n_in)`` and ``(n_out, n_hidden)``.
+        Syx: :math:`\Sigma_{yx}`, shape ``(n_out, n_in)``.
+        eta: learning rate (may be traced, so ``vmap`` over it works).
+        num_steps: number of steps, a multiple of ``save_every``.
+        Sxx: :math:`\Sigma_{xx}` (default identity: whitened inputs).
+        save_every: keep the weights every this many steps (and at step 0).
+
+    Returns:
+        :class:`LinearTrajectory` at times :math:`T = \eta\cdot\{0, k, 2k, \dots\}`.
+    """
+    two_layer_dims(W1, W2, Syx)
+    if not isinstance(num_steps, int | np.integer) or num_steps < 1:
+        raise ValueError(f"num_steps must be a positive integer, got {num_steps!r}")
+    if not isinstance(save_every, int | np.integer) or save_every < 1 or num_steps % save_every:
+        raise ValueError(f"save_every must be a positive divisor of num_steps={num_steps}, "
+                         f"got {save_every!r}")
+    require_positive("eta", eta)
+    if Sxx is not None:
+        n_i = np.shape(W1)[1]
+        if np.shape(Sxx) != (n_i, n_i):
+            raise ValueError(f"Sxx must have shape ({n_i}, {n_i}), got {np.shape(Sxx)}")
+        require_finite("Sxx", Sxx)
+    W1 = jnp.asarray(W1)
+    dt = W1.dtype
+    cast = lambda a: None if a is None else jnp.asarray(a, dtype=dt)  # noqa: E731
+    return _gd(W1, cast(W2), cast(Syx), cast(Sxx), jnp.asarray(eta, dtype=dt),
+               int(num_steps), int(save_every))
+
+
+def ode_two_layer(W1, W2, Syx, t, *, Sxx=None, rtol: float = 1e-12, atol: float = 1e-12,
+                  method: str = "DOP853"):
+    r"""Integrate the gradient flow with ``scipy.integrate.solve_ivp`` in float64.
+
+    The test suite's independent reference (spec §6: DOP853 at rtol = atol = 1e-12). Works for
+    any :math:`\Sigma_{xx}`, balanced or not, so it is also the fallback for non-whitened data.
+
+    Args:
+        W1, W2, Syx: as in :func:`gd_two_layer`.
+        t: non-negative times :math:`T`, shape ``(n_t,)``, non-decreasing.
+        Sxx: input covariance (default identity).
+
+    Returns:
+        :class:`LinearTrajectory` of NumPy float64 arrays at ``t``.
+    """
+    from scipy.integrate import solve_ivp
+
+    n_i, n_h, n_o = two_layer_dims(W1, W2, Syx)
+    require_times("t", t)
+    t = np.asarray(t, dtype=np.float64)
+    if np.any(np.diff(t) < 0):
+        raise ValueError("t must be non-decreasing for the ODE reference")
+    W1 = np.asarray(W1, dtype=np.float64)
+    W2 = np.asarray(W2, dtype=np.float64)
+    Syx = np.asarray(Syx, dtype=np.float64)
+    Sxx = None if Sxx is None else np.asarray(Sxx, dtype=np.float64)
+    k = n_h * n_i
+
+    def rhs(_, y):
+        a = y[:k].reshape(n_h, n_i)
+        b = y[k:].reshape(n_o, n_h)
+        E = Syx - (b @ a if Sxx is None else b @ a @ Sxx)
+        return np.concatenate([(b.T @ E).ravel(), (E @ a.T).ravel()])
+
+    y0 = np.concatenate([W1.ravel(), W2.ravel()])
+    if t[-1] == 0:
+        ys = np.repeat(y0[:, None], len(t), axis=1)
+    else:
+        sol = solve_ivp(rhs, (0.0, float(t[-1])), y0, method=method, t_eval=t, rtol=rtol, atol=atol)
+        if not sol.success:
+            raise RuntimeError(f"ODE reference failed: {sol.message}")
+        ys = sol.y
+    w1s = ys[:k].T.reshape(len(t), n_h, n_i)
+    w2s = ys[k:].T.reshape(len(t), n_o, n_h)
+    return LinearTrajectory(t, w1s, w2s)

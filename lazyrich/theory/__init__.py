@@ -1,0 +1,3 @@
+"""Closed forms: exact learning dynamics and kernels (spec: ../shared/spec/)."""
+
+__all__: list[str] = []

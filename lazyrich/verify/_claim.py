@@ -1,0 +1,169 @@
+"""Claims: named, checkable numerical predictions, and the registry that holds them.
+
+A claim is a function ``fn(quick: bool) -> Outcome`` with metadata: what is predicted,
+how it is measured, and why the tolerance is what it is. Modules named ``_claims``
+(or ``_claims_*``) anywhere under ``lazyrich`` register their claims with
+:func:`claim` and are discovered by :func:`load_claims`; nothing else must be edited
+to add a claim.
+"""
+
+import dataclasses
+import fnmatch
+import importlib
+import pkgutil
+from collections.abc import Callable, Sequence
+from typing import Any, Literal
+
+import numpy as np
+
+Tier = Literal["cpu", "gpu"]
+SeriesKind = Literal["theory", "sim", "reference"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Series:
+    """One line (``kind="theory"``) or set of markers (``"sim"``, ``"reference"``)."""
+
+    x: Any
+    y: Any
+    label: str
+    kind: SeriesKind = "theory"
+
+    def __post_init__(self):
+        x = np.asarray(self.x, dtype=float).ravel()
+        y = np.asarray(self.y, dtype=float).ravel()
+        if x.shape != y.shape:
+            raise ValueError(f"Series {self.label!r}: x has {x.size} points but y has {y.size}")
+        object.__setattr__(self, "x", x)
+        object.__setattr__(self, "y", y)
+
+
+@dataclasses.dataclass(frozen=True)
+class Plot:
+    """The data of one claim's figure: theory curves over simulation markers."""
+
+    series: Sequence[Series]
+    xlabel: str = ""
+    ylabel: str = ""
+    xscale: str = "linear"
+    yscale: str = "linear"
+    title: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class Outcome:
+    """What running a claim produced.
+
+    ``predicted`` and ``measured`` are the numbers shown side by side (for an error
+    claim: the predicted error bound context and the measured error); ``tolerance``
+    is the acceptance threshold in the same units; ``passed`` is the verdict.
+    """
+
+    predicted: float | str
+    measured: float
+    tolerance: float | str
+    passed: bool
+    plot: Plot | None = None
+    details: dict = dataclasses.field(default_factory=dict)
+
+    @classmethod
+    def error_below(cls, error, tol, *, predicted: float | str = 0.0, **kw) -> "Outcome":
+        """Pass when a measured error (finite) is at most ``tol``."""
+        error = float(error)
+        return cls(predicted, error, float(tol), bool(np.isfinite(error) and error <= tol), **kw)
+
+    @classmethod
+    def close_to(cls, predicted, measured, *, rtol=0.0, atol=0.0, **kw) -> "Outcome":
+        """Pass when ``|measured - predicted| <= atol + rtol*|predicted|``."""
+        predicted, measured = float(predicted), float(measured)
+        tol = atol + rtol * abs(predicted)
+        ok = bool(np.isfinite(measured) and abs(measured - predicted) <= tol)
+        return cls(predicted, measured, tol, ok, **kw)
+
+    @classmethod
+    def in_range(cls, measured, lo, hi, *, predicted: float | str | None = None, **kw) -> "Outcome":
+        """Pass when ``lo <= measured <= hi``."""
+        measured = float(measured)
+        pred = f"[{lo:.3g}, {hi:.3g}]" if predicted is None else predicted
+        ok = bool(np.isfinite(measured) and lo <= measured <= hi)
+        return cls(pred, measured, f"[{lo:.3g}, {hi:.3g}]", ok, **kw)
+
+
+@dataclasses.dataclass(frozen=True)
+class Claim:
+    name: str
+    statement: str
+    measure: str
+    why: str
+    spec: str
+    tier: Tier
+    fn: Callable[[bool], Outcome]
+
+    def run(self, quick: bool = True) -> Outcome:
+        out = self.fn(quick)
+        if not isinstance(out, Outcome):
+            raise TypeError(f"claim {self.name!r} returned {type(out).__name__}, expected Outcome")
+        return out
+
+
+_REGISTRY: dict[str, Claim] = {}
+
+
+def claim(
+    name: str,
+    *,
+    statement: str,
+    measure: str,
+    why: str,
+    spec: str = "",
+    tier: Tier = "cpu",
+) -> Callable[[Callable[[bool], Outcome]], Callable[[bool], Outcome]]:
+    """Register ``fn(quick) -> Outcome`` as the claim ``name`` (``"area/short-name"``).
+
+    Args:
+        statement: the prediction, in words and symbols.
+        measure: how the measured number is obtained.
+        why: why the tolerance is what it is (round-off, O(η), seed noise...).
+        spec: the spec section the claim comes from.
+        tier: ``"cpu"`` (runs everywhere; ``quick`` must fit a laptop) or ``"gpu"``.
+    """
+    if "/" not in name:
+        raise ValueError(f"claim name {name!r} must look like 'area/short-name'")
+    if tier not in ("cpu", "gpu"):
+        raise ValueError(f"tier must be 'cpu' or 'gpu', got {tier!r}")
+
+    def register(fn):
+        if name in _REGISTRY and _REGISTRY[name].fn.__qualname__ != fn.__qualname__:
+            raise ValueError(f"claim {name!r} is registered twice")
+        _REGISTRY[name] = Claim(name, statement, measure, why, spec, tier, fn)
+        return fn
+
+    return register
+
+
+def load_claims() -> dict[str, Claim]:
+    """Import every ``_claims*`` module under ``lazyrich`` and return the registry."""
+    import lazyrich
+
+    for info in pkgutil.walk_packages(lazyrich.__path__, prefix="lazyrich."):
+        if info.name.rsplit(".", 1)[-1].startswith("_claims"):
+            importlib.import_module(info.name)
+    return dict(sorted(_REGISTRY.items()))
+
+
+def select(claims: dict[str, Claim], patterns: Sequence[str] = ()) -> list[Claim]:
+    """Claims whose name starts with, or glob-matches, any of ``patterns`` (all if none).
+
+    Raises:
+        ValueError: a pattern that matches no claim (a typo should not pass silently).
+    """
+    if not patterns:
+        return list(claims.values())
+    chosen: dict[str, Claim] = {}
+    for pat in patterns:
+        hits = [c for n, c in claims.items() if n.startswith(pat) or fnmatch.fnmatch(n, pat)]
+        if not hits:
+            known = sorted({n.split("/")[0] + "/" for n in claims})
+            raise ValueError(f"no claim matches {pat!r}; areas are {known}")
+        chosen.update((c.name, c) for c in hits)
+    return [chosen[n] for n in sorted(chosen)]

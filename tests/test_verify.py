@@ -1,0 +1,81 @@
+"""The claim registry, runner, CLI and report (the machinery behind `lazyrich verify`)."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+from lazyrich import cli
+from lazyrich.verify import Outcome, Plot, Series, claim, format_table, run_claims, select
+from lazyrich.verify._claim import _REGISTRY, Claim
+
+
+def _mk(name, fn, tier="cpu"):
+    return Claim(name, "s", "m", "w", "spec", tier, fn)
+
+
+def test_outcome_constructors():
+    assert Outcome.error_below(1e-10, 1e-9).passed
+    assert not Outcome.error_below(1e-8, 1e-9).passed
+    assert not Outcome.error_below(float("nan"), 1.0).passed  # NaN never passes
+    assert Outcome.close_to(2.0, 2.01, rtol=0.01).passed
+    assert not Outcome.close_to(2.0, 2.05, rtol=0.01).passed
+    assert Outcome.in_range(0.5, 0.0, 1.0).passed
+    assert not Outcome.in_range(1.5, 0.0, 1.0).passed
+
+
+def test_series_shape_mismatch_is_an_error():
+    with pytest.raises(ValueError, match="x has 3 points but y has 2"):
+        Series([1, 2, 3], [1, 2], "bad")
+
+
+def test_runner_records_fail_error_and_skip():
+    def boom(quick):
+        raise RuntimeError("kaput")
+
+    claims = [_mk("t/ok", lambda q: Outcome.error_below(0.0, 1.0)),
+              _mk("t/bad", lambda q: Outcome.error_below(2.0, 1.0)),
+              _mk("t/boom", boom), _mk("t/gpu", lambda q: Outcome.error_below(0, 1), tier="gpu")]
+    res = run_claims(claims, progress=False)
+    assert [r.status for r in res] == ["pass", "fail", "error", "skip"]
+    assert "kaput" in res[2].error
+    table = format_table(res)
+    assert "1 passed, 2 failed, 1 skipped" in table
+
+
+def test_select_prefix_glob_and_unknown():
+    reg = {n: _mk(n, None) for n in ["linear/C1", "linear/C2", "gamma/C1"]}
+    assert [c.name for c in select(reg, ["linear/"])] == ["linear/C1", "linear/C2"]
+    assert [c.name for c in select(reg, ["*/C1"])] == ["gamma/C1", "linear/C1"]
+    with pytest.raises(ValueError, match="no claim matches 'nope'"):
+        select(reg, ["nope"])
+
+
+def test_claim_name_must_have_area():
+    with pytest.raises(ValueError, match="area/short-name"):
+        claim("noarea", statement="", measure="", why="")
+
+
+def test_cli_json_list_and_report(tmp_path, capsys, monkeypatch):
+    x = np.linspace(0, 1, 5)
+
+    @claim("zz-test/demo", statement="y = x", measure="max |y - x|", why="exact")
+    def _demo(quick):
+        plot = Plot([Series(x, x, "theory"), Series(x, x, "sim", kind="sim")], xlabel="x")
+        return Outcome.error_below(0.0, 1e-12, plot=plot, details={"n": 5})
+
+    try:
+        assert cli.main(["verify", "zz-test/", "--list"]) == 0
+        assert "zz-test/demo" in capsys.readouterr().out
+        rc = cli.main(["verify", "zz-test/", "--json", "--no-progress",
+                       "--report", str(tmp_path)])
+        assert rc == 0
+        data = json.loads(capsys.readouterr().out)
+        assert data[0]["claim"] == "zz-test/demo" and data[0]["status"] == "pass"
+        assert os.path.exists(tmp_path / "figures" / "zz-test_demo.png")
+        assert "zz-test/demo" in (tmp_path / "index.md").read_text()
+        assert "<img" in (tmp_path / "index.html").read_text()
+        assert cli.main(["verify", "no-such-area/"]) == 2
+    finally:
+        _REGISTRY.pop("zz-test/demo", None)
