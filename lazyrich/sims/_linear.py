@@ -162,13 +162,15 @@ def ode_two_layer(W1, W2, Syx, t, *, Sxx=None, rtol: float = 1e-12, atol: float 
         return np.concatenate([(b.T @ E).ravel(), (E @ a.T).ravel()])
 
     y0 = np.concatenate([W1.ravel(), W2.ravel()])
-    if t[-1] == 0:
+    t_u, inverse = np.unique(t, return_inverse=True)  # scipy wants strictly increasing t_eval
+    if t_u[-1] == 0:
         ys = np.repeat(y0[:, None], len(t), axis=1)
     else:
-        sol = solve_ivp(rhs, (0.0, float(t[-1])), y0, method=method, t_eval=t, rtol=rtol, atol=atol)
+        sol = solve_ivp(rhs, (0.0, float(t_u[-1])), y0, method=method, t_eval=t_u, rtol=rtol,
+                        atol=atol)
         if not sol.success:
             raise RuntimeError(f"ODE reference failed: {sol.message}")
-        ys = sol.y
+        ys = sol.y[:, inverse]
     w1s = ys[:k].T.reshape(len(t), n_h, n_i)
     w2s = ys[k:].T.reshape(len(t), n_o, n_h)
     return LinearTrajectory(t, w1s, w2s)

@@ -1,0 +1,168 @@
+r"""Task sequences for two-layer linear networks: continual, reversal and transfer learning.
+
+Spec: linear-networks.md §4. The mechanism: the balance matrix
+:math:`W_2^\top W_2 - W_1W_1^\top = \lambda I` is conserved by the flow *whatever the task*, so the
+weights at the end of task A are a valid λ-balanced initialisation for task B, and the same closed
+form applies with :math:`\Sigma_{yx}\leftarrow\Sigma^B_{yx}`.
+
+With whitened inputs the loss of task :math:`i` at any time is
+:math:`\mathcal L_i(T) = \tfrac12\|W(T) - \Sigma_i\|_F^2 + c_i`, with the irreducible part
+:math:`c_i = \tfrac12(\operatorname{tr}\Sigma^{(i)}_{yy} - \|\Sigma_i\|_F^2)` (spec §1.1, §4.1).
+"""
+
+import dataclasses
+import functools
+from collections.abc import Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from lazyrich._checks import require_finite, require_ndim, require_times, two_layer_dims
+
+
+def two_layer_loss(W, Syx, Syy_trace=None):
+    r"""Loss of the network function ``W`` on a whitened task (spec §1.1).
+
+    .. math:: \mathcal L = \tfrac12\|W - \Sigma_{yx}\|_F^2 + \tfrac12(\operatorname{tr}\Sigma_{yy}
+              - \|\Sigma_{yx}\|_F^2).
+
+    Without ``Syy_trace`` the constant is dropped (the *excess* loss). ``W`` may carry leading
+    (time) axes.
+    """
+    Syx = jnp.asarray(Syx)
+    if np.shape(W)[-2:] != np.shape(Syx):
+        raise ValueError(f"W's trailing shape {np.shape(W)[-2:]} must equal Syx's {np.shape(Syx)}")
+    excess = 0.5 * jnp.sum((W - Syx) ** 2, axis=(-2, -1))
+    if Syy_trace is None:
+        return excess
+    return excess + 0.5 * (Syy_trace - jnp.sum(Syx**2))
+
+
+def predicted_forgetting(S_i, S_j, S_k):
+    r"""Forgetting of task *i* when a converged network moves from task *j* to task *k* (§4.1).
+
+    .. math:: F_i = \mathcal L_i(\text{after }k) - \mathcal L_i(\text{after }j)
+              = \tfrac12\left(\|\Sigma_k-\Sigma_i\|_F^2 - \|\Sigma_j-\Sigma_i\|_F^2\right).
+
+    It depends only on task similarity, not on λ (the prediction tested by claim C22).
+    """
+    S_i, S_j, S_k = (jnp.asarray(s) for s in (S_i, S_j, S_k))
+    return 0.5 * (jnp.sum((S_k - S_i) ** 2) - jnp.sum((S_j - S_i) ** 2))
+
+
+def weights_from_P(P, n_in: int, n_hidden: int):
+    r"""A factor :math:`Q=[W_1^\top; W_2]` with :math:`QQ^\top = P` and ``n_hidden`` columns.
+
+    Any two such factors differ by a hidden rotation :math:`Q' = QR`, which leaves
+    :math:`W_2^\top W_2 - W_1W_1^\top = R^\top(\lambda I)R = \lambda I` unchanged; so the factor is
+    a valid λ-balanced initialisation for the next task (spec §2.5, pitfall 14: compare
+    P-blocks, never individual weights).
+    """
+    require_ndim("P", P, 2, "shape (n_in + n_out, n_in + n_out)")
+    evals, evecs = jnp.linalg.eigh(0.5 * (P + P.T))
+    top = evals[-n_hidden:]
+    Q = evecs[:, -n_hidden:] * jnp.sqrt(jnp.clip(top, 0.0, None))[None, :]
+    return Q[:n_in].T, Q[n_in:]
+
+
+@functools.partial(jax.tree_util.register_dataclass,
+                   data_fields=["t", "task", "P", "losses", "W1_final", "W2_final"],
+                   meta_fields=["n_in"])
+@dataclasses.dataclass(frozen=True)
+class TaskSequence:
+    """Closed-form dynamics through a sequence of tasks.
+
+    Attributes:
+        t: global times, shape ``(n_tasks * n_t,)`` (each task's local grid shifted).
+        task: index of the task being trained at each time, shape ``(n_tasks * n_t,)``.
+        P: :math:`QQ^\\top` at each time, shape ``(n_tasks * n_t, n, n)``.
+        losses: ``losses[:, i]`` is task *i*'s loss at each time (excess loss when no
+            :math:`\\operatorname{tr}\\Sigma_{yy}` was given).
+        W1_final, W2_final: a factor of the final P (valid weights for a further task).
+    """
+
+    t: jax.Array
+    task: jax.Array
+    P: jax.Array
+    losses: jax.Array
+    W1_final: jax.Array
+    W2_final: jax.Array
+    n_in: int
+
+    @property
+    def W(self):
+        return self.P[:, self.n_in:, :self.n_in]
+
+    @property
+    def input_rep(self):
+        return self.P[:, :self.n_in, :self.n_in]
+
+    @property
+    def output_rep(self):
+        return self.P[:, self.n_in:, self.n_in:]
+
+    def end_of_task(self, i: int) -> int:
+        """Index into the time axis of the last time of task ``i``."""
+        n_t = self.t.shape[0] // int(self.task[-1] + 1)
+        return (i + 1) * n_t - 1
+
+
+def task_sequence(W1, W2, tasks: Sequence, t, *, Syy_traces=None, method: str = "auto"):
+    r"""Train through ``tasks`` one after another with the exact solution (spec §4).
+
+    Each task runs for the local times ``t`` (starting at 0; the last entry is its duration),
+    starting from the weights at the end of the previous task. Reversal learning is
+    ``tasks=[S, -S]``; transfer/fine-tuning is ``[S_A, S_B]``; continual learning any longer list.
+
+    Args:
+        W1, W2: λ-balanced initial weights.
+        tasks: sequence of :math:`\Sigma_{yx}` matrices, all of shape ``(n_out, n_in)``.
+        t: local time grid of each task, 1-D, non-decreasing, ``t[0] == 0``.
+        Syy_traces: optional :math:`\operatorname{tr}\Sigma_{yy}` per task, for absolute losses.
+        method: passed to :func:`lazyrich.theory.two_layer_linear`.
+    """
+    from ._exact import two_layer_linear
+
+    if len(tasks) < 1:
+        raise ValueError("tasks must contain at least one Syx matrix")
+    n_i, n_h, _ = two_layer_dims(W1, W2, tasks[0])
+    for k, S in enumerate(tasks):
+        if np.shape(S) != np.shape(tasks[0]):
+            raise ValueError(f"task {k} has Syx of shape {np.shape(S)}, expected {np.shape(tasks[0])}")
+        require_finite(f"tasks[{k}]", S)
+    require_times("t", t)
+    t_np = np.asarray(t, dtype=float)
+    if t_np[0] != 0 or np.any(np.diff(t_np) < 0):
+        raise ValueError("t must start at 0 and be non-decreasing (each task's local time grid)")
+    if Syy_traces is not None and len(Syy_traces) != len(tasks):
+        raise ValueError(f"Syy_traces has {len(Syy_traces)} entries for {len(tasks)} tasks")
+
+    Ps, times, idx = [], [], []
+    w1, w2 = W1, W2
+    for k, S in enumerate(tasks):
+        sol = two_layer_linear(w1, w2, S, t, method=method)
+        Ps.append(sol.P)
+        times.append(t_np + k * t_np[-1])
+        idx.append(np.full(len(t_np), k))
+        w1, w2 = weights_from_P(sol.P[-1], n_i, n_h)
+    P = jnp.concatenate(Ps)
+    W = P[:, n_i:, :n_i]
+    losses = jnp.stack(
+        [two_layer_loss(W, S, None if Syy_traces is None else Syy_traces[k])
+         for k, S in enumerate(tasks)], axis=-1)
+    return TaskSequence(jnp.asarray(np.concatenate(times)), jnp.asarray(np.concatenate(idx)),
+                        P, losses, w1, w2, n_i)
+
+
+def random_task(key, n_in: int, n_out: int, singular_values, dtype=jnp.float64):
+    r""":math:`\Sigma_{yx} = U\operatorname{diag}(s)V^\top` with Haar-random U, V (spec §5.1
+    staircases use well-separated ``singular_values``)."""
+    s = jnp.asarray(singular_values, dtype=dtype)
+    m = min(n_in, n_out)
+    if s.shape != (m,):
+        raise ValueError(f"singular_values must have min(n_in, n_out) = {m} entries, got {s.shape}")
+    ku, kv = jax.random.split(key)
+    U = jnp.linalg.qr(jax.random.normal(ku, (n_out, n_out), dtype=dtype))[0]
+    V = jnp.linalg.qr(jax.random.normal(kv, (n_in, n_in), dtype=dtype))[0]
+    return (U[:, :m] * s[None, :]) @ V[:, :m].T
