@@ -1,5 +1,19 @@
 """Closed forms: exact learning dynamics and kernels (spec: ../shared/spec/)."""
 
+from ._aligned import aligned_mode as aligned_mode
+from ._aligned import convergence_values as convergence_values
+from ._aligned import half_time as half_time
+from ._aligned import reversal_time as reversal_time
+from ._aligned import saxe_mode as saxe_mode
+from ._aligned import shallow_limit as shallow_limit
+from ._aligned import single_neuron as single_neuron
+from ._aligned import staircase_times as staircase_times
+from ._balanced import balance as balance
+from ._balanced import lambda_balanced_init as lambda_balanced_init
+from ._balanced import measure_lambda as measure_lambda
+from ._balanced import split_singular_values as split_singular_values
+from ._exact import LinearSolution as LinearSolution
+from ._exact import two_layer_linear as two_layer_linear
 from ._ntk import kernel_distance as kernel_distance
 from ._ntk import ntk_from_reps as ntk_from_reps
 from ._ntk import two_layer_ntk as two_layer_ntk
@@ -9,7 +23,13 @@ from ._tasks import random_task as random_task
 from ._tasks import task_sequence as task_sequence
 from ._tasks import two_layer_loss as two_layer_loss
 from ._tasks import weights_from_P as weights_from_P
+from ._whiten import from_data as from_data
+from ._whiten import whiten as whiten
 
-__all__ = ["kernel_distance", "ntk_from_reps", "two_layer_ntk", "TaskSequence",
-           "predicted_forgetting", "random_task", "task_sequence", "two_layer_loss",
-           "weights_from_P"]
+__all__ = [
+    "LinearSolution", "TaskSequence", "aligned_mode", "balance", "convergence_values", "from_data",
+    "half_time", "kernel_distance", "lambda_balanced_init", "measure_lambda", "ntk_from_reps",
+    "predicted_forgetting", "random_task", "reversal_time", "saxe_mode", "shallow_limit",
+    "single_neuron", "split_singular_values", "staircase_times", "task_sequence",
+    "two_layer_linear", "two_layer_loss", "two_layer_ntk", "weights_from_P", "whiten",
+]

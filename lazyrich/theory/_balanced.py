@@ -1,0 +1,270 @@
+r"""λ-balanced initialisations of two-layer linear networks (linear-networks.md §1.4–1.6).
+
+A pair :math:`(W_1, W_2)` with :math:`W_1\in\mathbb R^{N_h\times N_i}`,
+:math:`W_2\in\mathbb R^{N_o\times N_h}` is *λ-balanced* when
+
+.. math:: W_2^\top W_2 - W_1W_1^\top = \lambda I_{N_h}.
+
+The matrix on the left is conserved by gradient flow for any data, so λ is a property of the
+initialisation. λ > 0: the output-side layer is larger ("downstream"); λ < 0: the input-side
+layer is larger ("upstream"); λ = 0: zero-balanced (Saxe).
+
+Ranks restrict λ (§1.5): :math:`W_1W_1^\top` has rank ≤ N_i, so N_h > N_i forces λ ≥ 0;
+:math:`W_2^\top W_2` has rank ≤ N_o, so N_h > N_o forces λ ≤ 0; N_h < min(N_i, N_o) is a
+bottleneck that cannot represent a full-rank task.
+"""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from lazyrich._checks import concrete, require_finite, require_ndim, two_layer_dims
+
+
+def check_hidden_width(n_in: int, n_hidden: int, n_out: int) -> None:
+    """Reject a bottleneck hidden width N_h < min(N_i, N_o) (spec §1.5)."""
+    m = min(n_in, n_out)
+    if n_hidden < m:
+        raise ValueError(
+            f"bottleneck: n_hidden={n_hidden} < min(n_in, n_out)={m}. A two-layer linear network "
+            f"with a hidden layer narrower than min(n_in, n_out) cannot represent a full-rank task, "
+            f"and the closed forms of linear-networks.md §2 assume n_hidden >= {m}.")
+
+
+def allowed_lambda_signs(n_in: int, n_hidden: int, n_out: int) -> tuple[bool, bool]:
+    """Whether λ > 0 and λ < 0 are possible for these widths (λ = 0 always is), spec §1.5."""
+    return n_hidden <= n_out, n_hidden <= n_in
+
+
+def check_lambda_sign(lam: float, n_in: int, n_hidden: int, n_out: int, *, atol: float = 0.0):
+    """Raise if the sign of λ is forbidden by the ranks of the layer Gram matrices (spec §1.5)."""
+    pos_ok, neg_ok = allowed_lambda_signs(n_in, n_hidden, n_out)
+    if lam > atol and not pos_ok:
+        raise ValueError(
+            f"lambda={lam:g} > 0 is impossible with n_hidden={n_hidden} > n_out={n_out}: "
+            f"W2^T W2 (n_hidden x n_hidden) has rank <= n_out, so W2^T W2 - W1 W1^T = lambda I "
+            f"needs lambda <= 0. Allowed here: lambda "
+            f"{'<= 0' if neg_ok else '= 0 only (n_hidden also exceeds n_in)'}.")
+    if lam < -atol and not neg_ok:
+        raise ValueError(
+            f"lambda={lam:g} < 0 is impossible with n_hidden={n_hidden} > n_in={n_in}: "
+            f"W1 W1^T (n_hidden x n_hidden) has rank <= n_in, so W2^T W2 - W1 W1^T = lambda I "
+            f"needs lambda >= 0. Allowed here: lambda "
+            f"{'>= 0' if pos_ok else '= 0 only (n_hidden also exceeds n_out)'}.")
+
+
+def split_singular_values(s0, lam):
+    r"""Split products :math:`s_0 = c\,d` into layer strengths with :math:`d^2 - c^2 = \lambda`.
+
+    Cancellation-free (spec §1.6, pitfall 4): with :math:`\kappa = \sqrt{\lambda^2 + 4s_0^2}`,
+    for λ ≥ 0 take :math:`d = \sqrt{(\kappa+\lambda)/2}` and :math:`c = s_0/d`; for λ < 0 take
+    :math:`c = \sqrt{(\kappa-\lambda)/2}` and :math:`d = s_0/c`. The naive
+    :math:`c^2 = (\kappa-\lambda)/2` loses every digit when :math:`|\lambda|\gg s_0`. ``s0`` may be
+    negative (the sign goes to the smaller factor). Returns ``(c, d)`` (W1 side, W2 side).
+    """
+    s0 = jnp.asarray(s0)
+    lam = jnp.asarray(lam, dtype=s0.dtype)
+    kappa = jnp.sqrt(lam**2 + 4.0 * s0**2)
+    big = jnp.sqrt((kappa + jnp.abs(lam)) / 2.0)  # the larger factor, > 0 unless s0 = lam = 0
+    safe = jnp.where(big > 0, big, jnp.ones_like(big))
+    small = jnp.where(big > 0, s0 / safe, jnp.zeros_like(big))
+    pos = lam >= 0
+    return jnp.where(pos, small, big), jnp.where(pos, big, small)
+
+
+def _random_orthogonal(key, n: int, dtype):
+    """Haar-distributed orthogonal matrix (QR of a Gaussian with the sign fix)."""
+    q, r = jnp.linalg.qr(jax.random.normal(key, (n, n), dtype=dtype))
+    return q * jnp.sign(jnp.diag(r))[None, :]
+
+
+def _complete_basis(U, n: int, name: str):
+    """Extend orthonormal columns ``U`` (n×k) to an n×n orthogonal matrix keeping U first."""
+    k = U.shape[1]
+    if k == n:
+        return U
+    q, r = jnp.linalg.qr(jnp.concatenate([U, jnp.eye(n, dtype=U.dtype)], axis=1))
+    q = q * jnp.where(jnp.arange(n) < k, jnp.sign(jnp.diag(r)[:n]), 1.0)[None, :].astype(U.dtype)
+    return q
+
+
+def _check_orthonormal(name: str, U, n: int, m: int):
+    require_ndim(name, U, 2, f"shape ({n}, {n}) or ({n}, {m}), orthonormal columns")
+    if U.shape[0] != n or U.shape[1] not in (m, n):
+        raise ValueError(f"{name} must have shape ({n}, {n}) or ({n}, {m}), got {U.shape}")
+    require_finite(name, U)
+    v = concrete(U)
+    if v is not None:
+        err = np.max(np.abs(v.T @ v - np.eye(v.shape[1])))
+        if err > 1e-6:
+            raise ValueError(f"{name} must have orthonormal columns; max|{name}^T {name} - I| = {err:.3g}")
+
+
+def lambda_balanced_init(key, lam, n_in: int, n_hidden: int, n_out: int, *, W0=None,
+                         sigma=1.0, U=None, V=None, R=None, dtype=jnp.float64):
+    r"""A λ-balanced pair :math:`(W_1, W_2)` with a prescribed product :math:`W_2W_1 = W_0`.
+
+    Algorithm (spec §1.6; the paper's Algorithm 1 "get λ-balanced" without its public-code bugs):
+    write :math:`W_0 = U\,\mathrm{diag}(s_0)\,V^\top` (full SVD), split each
+    :math:`s_{0\alpha} = c_\alpha d_\alpha` with :math:`d_\alpha^2 - c_\alpha^2 = \lambda`
+    (cancellation-free, :func:`split_singular_values`), pad the extra hidden indices
+    :math:`j = m,\dots,N_h-1` with :math:`\sqrt{|\lambda|}` in the layer that λ's sign enlarges,
+    and set :math:`W_1 = R S_1 V^\top`, :math:`W_2 = U S_2 R^\top` with any orthogonal ``R``.
+    Then :math:`W_2^\top W_2 - W_1W_1^\top = \lambda I` to round-off and :math:`W_2W_1 = W_0`.
+
+    Args:
+        key: ``jax.random`` key, used for the default ``W0`` and ``R``.
+        lam: λ (may be traced: ``jax.vmap`` over λ works; the sign check runs when concrete).
+        n_in, n_hidden, n_out: widths :math:`N_i, N_h, N_o`; need :math:`N_h\ge\min(N_i,N_o)`,
+            and λ ≥ 0 if :math:`N_h > N_i`, λ ≤ 0 if :math:`N_h > N_o` (§1.5).
+        W0: target product, ``(n_out, n_in)``. Default: :math:`B A` with
+            :math:`A\sim\mathcal N(0,\sigma^2)^{N_h\times N_i}`,
+            :math:`B\sim\mathcal N(0,\sigma^2)^{N_o\times N_h}` (the paper's default, σ = 1: a
+            *large* init).
+        sigma: standard deviation of the default ``W0`` factors.
+        U, V: singular bases for an aligned init, ``(n_out, n_out)`` / ``(n_in, n_in)`` (or the
+            first m columns, completed here). Take them from the SVD of :math:`\Sigma_{yx}` for
+            the mode-wise solution of §2.6. Then ``W0`` must equal
+            :math:`U\,\mathrm{diag}(s_0)V^\top` for some (signed) :math:`s_0`; without ``W0``,
+            :math:`s_0` are the singular values of the default Gaussian product.
+        R: hidden-layer rotation ``(n_hidden, n_hidden)``; default Haar-random from ``key``.
+        dtype: floating dtype of the result.
+
+    Returns:
+        ``(W1, W2)`` of shapes ``(n_hidden, n_in)`` and ``(n_out, n_hidden)``.
+    """
+    for name, v in (("n_in", n_in), ("n_hidden", n_hidden), ("n_out", n_out)):
+        if not isinstance(v, int | np.integer) or v < 1:
+            raise ValueError(f"{name} must be a positive integer, got {v!r}")
+    if not jnp.issubdtype(dtype, jnp.floating):
+        raise TypeError(f"dtype must be a floating dtype, got {dtype}")
+    n_i, n_h, n_o = int(n_in), int(n_hidden), int(n_out)
+    m = min(n_i, n_o)
+    check_hidden_width(n_i, n_h, n_o)
+    require_finite("lam", lam)
+    if np.ndim(lam) != 0:
+        raise ValueError(f"lam must be a scalar (use jax.vmap over lam), got shape {np.shape(lam)}")
+    lv = concrete(lam)
+    if lv is not None:
+        check_lambda_sign(float(lv), n_i, n_h, n_o)
+    lam = jnp.asarray(lam, dtype=dtype)
+    k_w0, k_r = jax.random.split(key)
+
+    if R is None:
+        R = _random_orthogonal(k_r, n_h, dtype)
+    else:
+        _check_orthonormal("R", R, n_h, n_h)
+        R = jnp.asarray(R, dtype=dtype)
+
+    if W0 is not None:
+        require_ndim("W0", W0, 2, f"shape (n_out, n_in) = ({n_o}, {n_i})")
+        if np.shape(W0) != (n_o, n_i):
+            raise ValueError(f"W0 must have shape (n_out, n_in) = ({n_o}, {n_i}), got {np.shape(W0)}")
+        require_finite("W0", W0)
+        W0 = jnp.asarray(W0, dtype=dtype)
+
+    if (U is None) != (V is None):
+        raise ValueError("give both U and V (an aligned init) or neither")
+    if U is None:
+        if W0 is None:
+            ka, kb = jax.random.split(k_w0)
+            A = sigma * jax.random.normal(ka, (n_h, n_i), dtype=dtype)
+            Bm = sigma * jax.random.normal(kb, (n_o, n_h), dtype=dtype)
+            W0 = Bm @ A
+        U, s0, Vt = jnp.linalg.svd(W0, full_matrices=True)
+        V = Vt.T
+    else:
+        _check_orthonormal("U", U, n_o, m)
+        _check_orthonormal("V", V, n_i, m)
+        U = _complete_basis(jnp.asarray(U, dtype=dtype), n_o, "U")
+        V = _complete_basis(jnp.asarray(V, dtype=dtype), n_i, "V")
+        if W0 is None:
+            ka, kb = jax.random.split(k_w0)
+            A = sigma * jax.random.normal(ka, (n_h, n_i), dtype=dtype)
+            Bm = sigma * jax.random.normal(kb, (n_o, n_h), dtype=dtype)
+            s0 = jnp.linalg.svd(Bm @ A, compute_uv=False)
+        else:
+            D = U.T @ W0 @ V
+            s0 = jnp.diagonal(D)[:m]
+            Dv = concrete(D)
+            if Dv is not None:
+                off = np.abs(Dv.copy())
+                off[np.arange(m), np.arange(m)] = 0.0
+                scale = max(1.0, float(np.max(np.abs(Dv))))
+                if np.max(off) > 1e-8 * scale:
+                    raise ValueError(
+                        f"W0 is not aligned with the given U, V: U^T W0 V has off-diagonal entries "
+                        f"up to {np.max(off):.3g}; an aligned init needs W0 = U diag(s0) V^T")
+
+    c, d = split_singular_values(s0, lam)
+    S1 = jnp.zeros((n_h, n_i), dtype=dtype).at[jnp.arange(m), jnp.arange(m)].set(c)
+    S2 = jnp.zeros((n_o, n_h), dtype=dtype).at[jnp.arange(m), jnp.arange(m)].set(d)
+    if n_h > m:  # extra hidden units carry the ±λ block in the layer λ enlarges (§1.6 step 3)
+        extra = jnp.arange(m, n_h)
+        if n_h <= n_o:  # λ >= 0 is allowed
+            S2 = S2.at[extra, extra].set(jnp.sqrt(jnp.maximum(lam, 0.0)))
+        if n_h <= n_i:  # λ <= 0 is allowed
+            S1 = S1.at[extra, extra].set(jnp.sqrt(jnp.maximum(-lam, 0.0)))
+    W1 = R @ S1 @ V.T
+    W2 = U @ S2 @ R.T
+    return W1, W2
+
+
+def balance(W1, W2):
+    r""":math:`W_2^\top W_2 - W_1W_1^\top` (``(..., N_h, N_h)``), conserved by gradient flow (§1.4)."""
+    W1 = jnp.asarray(W1)
+    W2 = jnp.asarray(W2)
+    return jnp.swapaxes(W2, -1, -2) @ W2 - W1 @ jnp.swapaxes(W1, -1, -2)
+
+
+def measure_lambda(W1, W2):
+    r"""Estimate λ and the departure from λ-balance.
+
+    :math:`\lambda = \mathrm{tr}(W_2^\top W_2 - W_1W_1^\top)/N_h` (never the [0,0] entry: public
+    code that reads it gets the wrong answer whenever the balance is not isotropic), and
+    ``imbalance`` :math:`=\max|W_2^\top W_2 - W_1W_1^\top - \lambda I|`. Leading axes broadcast.
+
+    Returns:
+        ``(lam, imbalance)``.
+    """
+    D = balance(W1, W2)
+    n_h = D.shape[-1]
+    lam = jnp.trace(D, axis1=-2, axis2=-1) / n_h
+    eye = jnp.eye(n_h, dtype=D.dtype)
+    imb = jnp.max(jnp.abs(D - lam[..., None, None] * eye), axis=(-2, -1))
+    return lam, imb
+
+
+def check_balanced(W1, W2, *, balance_tol: float = 1e-8) -> tuple[float, float]:
+    """Raise a clear error unless ``(W1, W2)`` is λ-balanced (concrete inputs only).
+
+    The tolerance is relative to the size of the Gram matrices, since round-off in
+    :math:`W_2^\\top W_2` scales with :math:`\\|W\\|^2`. Distinguishes a non-isotropic but diagonal
+    conserved matrix (one λ per hidden unit) from a general imbalance. Returns ``(λ, imbalance)``.
+    """
+    n_i, n_h, n_o = two_layer_dims(W1, W2)
+    a = np.asarray(W1, dtype=np.float64)
+    b = np.asarray(W2, dtype=np.float64)
+    D = b.T @ b - a @ a.T
+    lam = float(np.trace(D) / n_h)
+    imb = float(np.max(np.abs(D - lam * np.eye(n_h))))
+    scale = max(1.0, float(np.max(np.abs(b.T @ b))), float(np.max(np.abs(a @ a.T))))
+    tol = balance_tol * scale
+    if imb > tol:
+        diag = np.diag(D)
+        off = float(np.max(np.abs(D - np.diag(diag))))
+        if off <= tol:
+            raise ValueError(
+                f"lambda-isotropy failure: W2^T W2 - W1 W1^T is diagonal but not a multiple of the "
+                f"identity; per-unit lambda ranges over [{diag.min():.6g}, {diag.max():.6g}] "
+                f"(trace estimate lambda={lam:.6g}, imbalance {imb:.3g} > tol {tol:.3g}). The "
+                f"closed form needs one lambda for all hidden units (W2^T W2 - W1 W1^T = lambda I); "
+                f"build the init with lambda_balanced_init, or integrate with "
+                f"lazyrich.sims.ode_two_layer.")
+        raise ValueError(
+            f"the initialisation is not lambda-balanced: max|W2^T W2 - W1 W1^T - lambda I| = "
+            f"{imb:.3g} with lambda estimate tr(W2^T W2 - W1 W1^T)/n_hidden = {lam:.6g} "
+            f"(tolerance {tol:.3g} = balance_tol * max(1, |Gram|)). The closed form is exact only "
+            f"on the lambda-balanced manifold (linear-networks.md §1.4); use lambda_balanced_init "
+            f"or lazyrich.sims.ode_two_layer for an arbitrary init.")
+    return lam, imb

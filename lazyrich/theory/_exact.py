@@ -1,0 +1,354 @@
+r"""Exact gradient-flow dynamics of two-layer linear networks from λ-balanced initialisations.
+
+Spec: linear-networks.md §2 (Dominé, Anguita, Proca, Braun, Kunin, Mediano & Saxe, ICLR 2025;
+Fukumizu 1998; Braun et al. 2022). Conventions (§1.2): loss
+:math:`\frac{1}{2P}\|W_2W_1X - Y\|_F^2` with whitened inputs :math:`\Sigma_{xx} = I`,
+dimensionless time :math:`T = t/\tau = \eta\cdot\text{steps}`.
+
+Stack :math:`Q = [W_1^\top; W_2]\in\mathbb R^{n\times N_h}` (:math:`n = N_i + N_o`) and
+:math:`P = QQ^\top`. On the λ-balanced manifold the flow is the matrix Riccati equation
+
+.. math::
+    \frac{dP}{dT} = FP + PF - P^2,\qquad
+    F = \begin{pmatrix} -\tfrac{\lambda}{2} I_{N_i} & \Sigma_{yx}^\top \\
+                        \Sigma_{yx} & \tfrac{\lambda}{2} I_{N_o}\end{pmatrix},
+
+whose solution is :math:`P(T) = e^{FT}P_0[I + G(T)P_0]^{-1}e^{FT}`,
+:math:`G(T) = \int_0^T e^{2Fs}ds`. That form overflows (§2.3, claim C7); this module evaluates it
+in two stable ways:
+
+* ``"stable"`` (§2.4): the paper's direct form, rewritten so that every exponential is decaying
+  (combined exponents :math:`e^{(\mu-k)T}` for the unequal-dimension terms). Needs
+  :math:`N_h = \min(N_i, N_o)` and an invertible :math:`B`.
+* ``"propagator"`` (§2.5): the exact semigroup step in factor form,
+  :math:`\hat Q\leftarrow e^{\Lambda h}\hat Q L^{-\top}` with :math:`LL^\top = I + \hat Q^\top g(h)\hat Q`,
+  in the eigenbasis of F, steps of length ≤ 5/max|Λ|. Any N_h, λ = 0, singular B (it reproduces
+  the saddle), any T.
+"""
+
+import dataclasses
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.scipy.linalg import solve_triangular
+
+from lazyrich._checks import concrete, require_times, two_layer_dims
+
+from ._balanced import check_balanced, check_hidden_width
+
+METHODS = ("auto", "stable", "propagator", "naive")
+
+
+@functools.partial(jax.tree_util.register_dataclass, data_fields=["t", "P", "lam", "cond_B"],
+                   meta_fields=["n_in", "n_hidden", "n_out", "method"])
+@dataclasses.dataclass(frozen=True)
+class LinearSolution:
+    r"""Closed-form trajectory of a two-layer linear network (a pytree; ``vmap`` adds axes).
+
+    Attributes:
+        t: times :math:`T = t/\tau`, shape ``(n_t,)``, in the caller's order.
+        P: :math:`P(T) = QQ^\top`, shape ``(n_t, n, n)``, :math:`n = N_i + N_o` (gauge-invariant:
+            compare it, not W1 or W2, with simulations; spec pitfall 14).
+        lam: λ measured from the initial weights (trace estimate).
+        cond_B: condition number of :math:`B = W_1\tilde V\mathrm{diag}(p) + W_2^\top\tilde U
+            \mathrm{diag}(q)` (σ_max/σ_min of the N_h×m matrix). Numerically infinite means the
+            initial condition has no component along a growing mode: the flow converges to a
+            saddle (§2.4), not a bug.
+        n_in, n_hidden, n_out: widths (static).
+        method: ``"stable"``, ``"propagator"`` or ``"naive"`` (static).
+    """
+
+    t: jax.Array
+    P: jax.Array
+    lam: jax.Array
+    cond_B: jax.Array
+    n_in: int
+    n_hidden: int
+    n_out: int
+    method: str
+
+    @property
+    def W(self):
+        """Network function :math:`W_2W_1`, the bottom-left block of P, ``(n_t, N_o, N_i)``."""
+        return self.P[..., self.n_in:, :self.n_in]
+
+    @property
+    def input_rep(self):
+        """Input-side representation :math:`W_1^\\top W_1`, ``(n_t, N_i, N_i)``."""
+        return self.P[..., :self.n_in, :self.n_in]
+
+    @property
+    def output_rep(self):
+        """Output-side representation :math:`W_2W_2^\\top`, ``(n_t, N_o, N_o)``."""
+        return self.P[..., self.n_in:, self.n_in:]
+
+    @property
+    def saddle(self):
+        """True where B is numerically singular (cond_B · eps > 1e-4): a mode is never learned.
+
+        At λ = 0 with a square network this happens exactly when
+        :math:`\\det W_0\\det\\Sigma_{yx} < 0` (half of random inits), and at exact reversal (§4.2).
+        """
+        eps = jnp.finfo(self.P.dtype).eps
+        return ~(self.cond_B * eps <= 1e-4)
+
+
+def _phi(x):
+    r""":math:`(1 - e^{-x})/x` for x ≥ 0, stable at 0 (→ 1) and for large x."""
+    safe = jnp.where(x > 1e-8, x, jnp.ones_like(x))
+    return jnp.where(x > 1e-8, -jnp.expm1(-safe) / safe, 1.0 - x / 2.0)
+
+
+def _expm1_over(x):
+    r""":math:`(e^{x} - 1)/x`, stable at 0 (→ 1)."""
+    small = jnp.abs(x) < 1e-8
+    safe = jnp.where(small, jnp.ones_like(x), x)
+    return jnp.where(small, 1.0 + x / 2.0, jnp.expm1(safe) / safe)
+
+
+def _spectrum(Syx, lam, n_i: int, n_o: int):
+    r"""Closed-form eigen-structure of F (spec §2.2).
+
+    Returns ``(Ut, Vt, s, k, p, q, mu, Mperp, O, Lam)``: the SVD pieces of Σyx, the mode rates
+    :math:`k = \sqrt{s^2 + \lambda^2/4}`, the mixing coefficients p, q (with the λ = 0-safe
+    :math:`x = \lambda/(2(k+s))`), the extra eigenvalue :math:`\mu = \mathrm{sgn}(N_o-N_i)\lambda/2`,
+    its eigenvectors ``Mperp`` (n×|N_o−N_i|), and the full orthogonal basis ``O`` with eigenvalues
+    ``Lam``.
+    """
+    m = min(n_i, n_o)
+    Uf, s, Vft = jnp.linalg.svd(Syx, full_matrices=True)
+    Vf = Vft.T
+    Ut, Vt = Uf[:, :m], Vf[:, :m]
+    k = jnp.sqrt(s**2 + lam**2 / 4.0)
+    den = 2.0 * (k + s)
+    x = jnp.where(den > 0, lam / jnp.where(den > 0, den, jnp.ones_like(den)), jnp.zeros_like(den))
+    a = 1.0 / jnp.sqrt(1.0 + x**2)
+    p, q = a * (1.0 - x), a * (1.0 + x)
+    sq = jnp.sqrt(jnp.asarray(0.5, dtype=Syx.dtype))
+    Op = sq * jnp.concatenate([Vt * p[None, :], Ut * q[None, :]], axis=0)
+    Om = sq * jnp.concatenate([Vt * q[None, :], -Ut * p[None, :]], axis=0)
+    if n_o > n_i:
+        Mperp = jnp.concatenate([jnp.zeros((n_i, n_o - m), Syx.dtype), Uf[:, m:]], axis=0)
+        mu = lam / 2.0
+    elif n_i > n_o:
+        Mperp = jnp.concatenate([Vf[:, m:], jnp.zeros((n_o, n_i - m), Syx.dtype)], axis=0)
+        mu = -lam / 2.0
+    else:
+        Mperp = jnp.zeros((n_i + n_o, 0), Syx.dtype)
+        mu = jnp.zeros_like(lam)
+    O = jnp.concatenate([Op, Om, Mperp], axis=1)
+    Lam = jnp.concatenate([k, -k, jnp.broadcast_to(mu, (Mperp.shape[1],))])
+    return Ut, Vt, s, k, p, q, mu, Mperp, O, Lam
+
+
+def _B_matrix(W1, W2, Ut, Vt, p, q):
+    return (W1 @ Vt) * p[None, :] + (W2.T @ Ut) * q[None, :]
+
+
+def _cond(B):
+    sv = jnp.linalg.svd(B, compute_uv=False)
+    return sv[0] / sv[-1]
+
+
+def _lam_of(W1, W2):
+    D = W2.T @ W2 - W1 @ W1.T
+    return jnp.trace(D) / D.shape[0]
+
+
+def _stable_P(W1, W2, Syx, t):
+    """§2.4 for N_h = m, all times at once (vmapped over t)."""
+    n_h, n_i = W1.shape
+    n_o = W2.shape[0]
+    lam = _lam_of(W1, W2)
+    Ut, Vt, s, k, p, q, mu, Mperp, _, _ = _spectrum(Syx, lam, n_i, n_o)
+    B = _B_matrix(W1, W2, Ut, Vt, p, q)
+    C = (W2.T @ Ut) * p[None, :] - (W1 @ Vt) * q[None, :]
+    Binv = jnp.linalg.inv(B)
+    K1 = Binv @ C                      # B^{-1} C
+    BB = Binv @ Binv.T                 # B^{-1} B^{-T}
+    extra = Mperp.shape[1] > 0
+    if extra:
+        J = Mperp.T @ jnp.concatenate([W1.T, W2], axis=0)   # Ũ⊥ᵀW2 or Ṽ⊥ᵀW1ᵀ
+        L = J @ Binv.T
+        LL = L.T @ L
+
+    def at(T):
+        ek = jnp.exp(-k * T)
+        E = ek[:, None] * K1.T * ek[None, :]
+        Z = jnp.concatenate([Vt @ (jnp.diag(p) - q[:, None] * E),
+                             Ut @ (jnp.diag(q) + p[:, None] * E)], axis=0)
+        gam = 2.0 * T * _phi(2.0 * k * T)                     # (1 - e^{-2kT})/k
+        center = (4.0 * ek[:, None] * BB * ek[None, :] + jnp.diag(gam)
+                  + ek[:, None] * ((K1 * gam[None, :]) @ K1.T) * ek[None, :])
+        if extra:
+            # combined exponents only: mu - k <= 0 and 2 mu - k_a - k_b <= 0 (no overflow)
+            Z = Z + 2.0 * Mperp @ (L * jnp.exp((mu - k) * T)[None, :])
+            ksum = k[:, None] + k[None, :]
+            two_mu = 2.0 * mu
+            Phi = 4.0 * T * jnp.exp((jnp.maximum(two_mu, 0.0) - ksum) * T) * _phi(jnp.abs(two_mu) * T)
+            center = center + LL * Phi
+        center = 0.5 * (center + center.T)
+        Lc = jnp.linalg.cholesky(center)
+        Y = solve_triangular(Lc, Z.T, lower=True)
+        return Y.T @ Y
+
+    return jax.vmap(at)(t), lam, _cond(B)
+
+
+def _propagate_P(W1, W2, Syx, t):
+    """§2.5: exact factor-form steps between the sorted distinct times, in the eigenbasis of F."""
+    n_h, n_i = W1.shape
+    n_o = W2.shape[0]
+    lam = _lam_of(W1, W2)
+    Ut, Vt, s, k, p, q, mu, Mperp, O, Lam = _spectrum(Syx, lam, n_i, n_o)
+    cond = _cond(_B_matrix(W1, W2, Ut, Vt, p, q))
+    Qh0 = O.T @ jnp.concatenate([W1.T, W2], axis=0)
+    lmax = jnp.max(jnp.abs(Lam))
+    hmax = 5.0 / jnp.where(lmax > 0, lmax, jnp.ones_like(lmax))
+    order = jnp.argsort(t)
+    ts = t[order]
+    dts = jnp.diff(ts, prepend=jnp.zeros((1,), t.dtype))
+    eye = jnp.eye(n_h, dtype=W1.dtype)
+
+    def interval(Qh, dt):
+        n = jnp.maximum(jnp.ceil(dt / hmax), 1.0)
+        h = dt / n
+        eh = jnp.exp(Lam * h)
+        g = h * _expm1_over(2.0 * Lam * h)      # ∫_0^h e^{2Λs} ds
+
+        def step(_, Qh):
+            X = eye + Qh.T @ (g[:, None] * Qh)
+            Lx = jnp.linalg.cholesky(0.5 * (X + X.T))
+            return solve_triangular(Lx, (eh[:, None] * Qh).T, lower=True).T   # e^{Λh} Q̂ L^{-T}
+
+        Qh = jax.lax.fori_loop(0, n.astype(jnp.int32), step, Qh)
+        return Qh, Qh
+
+    _, Qhs = jax.lax.scan(interval, Qh0, dts)
+    Qhs = Qhs[jnp.argsort(order)]
+    Qs = O[None] @ Qhs
+    return Qs @ jnp.swapaxes(Qs, -1, -2), lam, cond
+
+
+def _naive_P(W1, W2, Syx, t):
+    """§2.3 as printed: e^{FT} P0 [I + G P0]^{-1} e^{FT}. Overflows; kept to document claim C7."""
+    n_h, n_i = W1.shape
+    n_o = W2.shape[0]
+    lam = _lam_of(W1, W2)
+    Ut, Vt, s, k, p, q, mu, Mperp, O, Lam = _spectrum(Syx, lam, n_i, n_o)
+    cond = _cond(_B_matrix(W1, W2, Ut, Vt, p, q))
+    Q0 = jnp.concatenate([W1.T, W2], axis=0)
+    Ph0 = O.T @ (Q0 @ Q0.T) @ O
+    n = Ph0.shape[0]
+
+    def at(T):
+        D = jnp.exp(Lam * T)
+        g = T * _expm1_over(2.0 * Lam * T)
+        M = jnp.linalg.solve((jnp.eye(n, dtype=Ph0.dtype) + g[:, None] * Ph0).T, Ph0.T).T
+        return O @ (D[:, None] * M * D[None, :]) @ O.T
+
+    return jax.vmap(at)(t), lam, cond
+
+
+_IMPLS = {"stable": _stable_P, "propagator": _propagate_P, "naive": _naive_P}
+
+
+@functools.partial(jax.jit, static_argnames=("method",))
+def _solve(W1, W2, Syx, t, method):
+    P, lam, cond = _IMPLS[method](W1, W2, Syx, t)
+    return LinearSolution(t, P, lam, cond, W1.shape[1], W1.shape[0], W2.shape[0], method)
+
+
+def _stable_cond_limit(dtype) -> float:
+    # Forward error of the stable form grows like cond(B)·eps; accept it only while that stays
+    # far below the ODE-level accuracy (1e-9 in float64). Otherwise use the exact propagator.
+    return 1e6 if jnp.dtype(dtype) == jnp.float64 else 1e2
+
+
+def choose_method(W1, W2, Syx) -> str:
+    """The ``"auto"`` dispatch, on concrete values (outside ``jit``): ``"stable"`` when
+    N_h = min(N_i, N_o) and cond(B) is moderate, else ``"propagator"``."""
+    n_i, n_h, n_o = two_layer_dims(W1, W2, Syx)
+    if n_h != min(n_i, n_o):
+        return "propagator"
+    W1 = jnp.asarray(W1)
+    dt = W1.dtype
+    lam = _lam_of(W1, jnp.asarray(W2, dt))
+    Ut, Vt, s, k, p, q, *_ = _spectrum(jnp.asarray(Syx, dt), lam, n_i, n_o)
+    cond = float(_cond(_B_matrix(W1, jnp.asarray(W2, dt), Ut, Vt, p, q)))
+    return "stable" if np.isfinite(cond) and cond <= _stable_cond_limit(dt) else "propagator"
+
+
+def two_layer_linear(W1, W2, Syx, t, *, method: str = "auto", balance_tol: float = 1e-8,
+                     check: bool = True) -> LinearSolution:
+    r"""Exact gradient-flow trajectory :math:`P(T)` of a λ-balanced two-layer linear network.
+
+    Solves :math:`dP/dT = FP + PF - P^2` (spec §2.1) from
+    :math:`P_0 = Q_0Q_0^\top`, :math:`Q_0 = [W_1^\top; W_2]`, for whitened inputs
+    (:math:`\Sigma_{xx} = I`; see :func:`from_data` and :func:`whiten`), loss
+    :math:`\frac1{2P}\|W_2W_1X - Y\|^2`, time :math:`T = \eta\cdot\text{steps}`.
+
+    Methods:
+        ``"auto"``: ``"stable"`` if :math:`N_h = \min(N_i,N_o)` and cond(B) ≤ 1e6 (float64),
+        else ``"propagator"``. The choice is made on concrete values, so ``"auto"`` cannot be used
+        inside ``jit``/``vmap``: pick a method there (one compile serves every λ and init).
+
+        ``"stable"`` (§2.4): with :math:`E = e^{-kT}C^\top B^{-\top}e^{-kT}`,
+        :math:`Z = [\tilde V(\mathrm{diag}\,p - \mathrm{diag}\,q\,E);\ \tilde U(\mathrm{diag}\,q +
+        \mathrm{diag}\,p\,E)]` (plus :math:`2M_\perp(L\circ e^{(\mu-k)T})` if N_i ≠ N_o),
+        :math:`P = Z\,\mathrm{center}^{-1}Z^\top` with the SPD centre solved by Cholesky. Every
+        exponential decays; no overflow at any T.
+
+        ``"propagator"`` (§2.5): exact factor steps between sorted times (≤ 5/max|Λ| each). Works
+        for any N_h ≥ min(N_i, N_o), λ = 0, singular B (a true saddle) and any T; cost grows
+        linearly with max(t)·max|Λ|. Not reverse-differentiable (dynamic trip counts).
+
+        ``"naive"`` (§2.3): the textbook form; overflows for :math:`k_{\max}T \gtrsim 350`.
+        Only for documenting why the others exist (claim C7).
+
+    Args:
+        W1: ``(N_h, N_i)``, W2: ``(N_o, N_h)``: a λ-balanced initialisation
+            (:func:`lambda_balanced_init`).
+        Syx: :math:`\Sigma_{yx} = YX^\top/P`, ``(N_o, N_i)``.
+        t: times, 1-D, finite, ≥ 0, any order (duplicates allowed).
+        balance_tol: relative tolerance of the λ-balance check
+            (:math:`\max|W_2^\top W_2 - W_1W_1^\top - \lambda I|` ≤ tol·max(1, |Gram|)).
+        check: run the value checks (finiteness, balance); they are skipped anyway for traced
+            inputs.
+
+    Returns:
+        :class:`LinearSolution` with ``P``, ``W``, ``input_rep``, ``output_rep``, ``lam``,
+        ``cond_B``, ``saddle``, ``method``.
+
+    Raises:
+        ValueError: wrong shapes, non-finite inputs, negative or non-finite times, a bottleneck
+            N_h < min(N_i, N_o), an init that is not λ-balanced or whose conserved matrix is not
+            isotropic, an unknown method, or ``"auto"`` under tracing.
+    """
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    n_i, n_h, n_o = two_layer_dims(W1, W2, Syx)
+    check_hidden_width(n_i, n_h, n_o)
+    require_times("t", t)
+    traced = any(concrete(a) is None for a in (W1, W2, Syx))
+    if check and not traced:
+        check_balanced(W1, W2, balance_tol=balance_tol)
+    W1 = jnp.asarray(W1)
+    if not jnp.issubdtype(W1.dtype, jnp.floating):
+        W1 = W1.astype(jnp.result_type(float))
+    dt = W1.dtype
+    W2 = jnp.asarray(W2, dtype=dt)
+    Syx = jnp.asarray(Syx, dtype=dt)
+    t = jnp.asarray(t, dtype=dt)
+    if method == "auto":
+        if traced:
+            raise ValueError('method="auto" chooses on concrete values; under jit/vmap pass '
+                             'method="stable" (N_h = min(N_i, N_o), invertible B) or '
+                             'method="propagator" (always valid)')
+        method = choose_method(W1, W2, Syx)
+    elif method == "stable" and n_h != min(n_i, n_o):
+        raise ValueError(f'method="stable" needs n_hidden = min(n_in, n_out) = {min(n_i, n_o)}, '
+                         f'got n_hidden={n_h}; use method="propagator" (or "auto")')
+    return _solve(W1, W2, Syx, t, method)
