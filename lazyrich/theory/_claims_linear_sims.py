@@ -55,7 +55,7 @@ def c2_balance_conserved(quick: bool):
                 continue
             W1, W2 = _init(d, lam, dims)
             tr = ode_two_layer(W1, W2, _task(d, dims), np.linspace(0, 30, 7))
-            drift = np.abs(tr.balance - tr.balance[0]).max(axis=(1, 2)) / max(1.0, abs(lam))
+            drift = np.abs(np.asarray(tr.balance) - np.asarray(tr.balance[0])).max(axis=(1, 2)) / max(1.0, abs(lam))
             worst = max(worst, float(drift.max()))
             rows.append((dims, lam, drift))
     plot = Plot([Series(np.linspace(0, 30, 7), np.maximum(r[2], 1e-17), f"{r[0]} λ={r[1]:g}",
@@ -250,7 +250,9 @@ def c18_mu_positive(quick: bool):
     rows = {}
     for dims, lam in [((3, 3, 5), 3.0), ((5, 3, 3), -3.0), ((3, 3, 5), -3.0), ((5, 3, 3), 3.0)]:
         S = _task(18, dims, s=np.array([2.0, 1.5, 1.0]))
-        rows[(dims, lam)] = kernel_distance_at_convergence(dims, lam, S, None, 400.0, seed=18)
+        W0 = np.random.default_rng(18).normal(size=(dims[2], dims[0]))
+        W0 = 0.05 * W0 / np.linalg.norm(W0, 2)  # small init, as in the spec's §3.3 table
+        rows[(dims, lam)] = kernel_distance_at_convergence(dims, lam, S, W0, 400.0, seed=18)
     rich = [rows[((3, 3, 5), 3.0)][0], rows[((5, 3, 3), -3.0)][0]]
     lazy = [rows[((3, 3, 5), -3.0)][0], rows[((5, 3, 3), 3.0)][0]]
     conv = max(v[1] for v in rows.values())
@@ -310,7 +312,7 @@ def c23_loss(quick: bool):
     from lazyrich.sims import gd_two_layer
     from lazyrich.theory import two_layer_linear, two_layer_loss, whiten
 
-    n_i, n_h, n_o, p = 4, 4, 3, 40
+    n_i, n_h, n_o, p = 4, 3, 3, 40  # N_h = m: any sign of λ (§1.5)
     rng = np.random.default_rng(23)
     X = whiten(jnp.asarray(rng.normal(size=(n_i, p))))
     X = np.asarray(X)
@@ -341,7 +343,7 @@ def c23_loss(quick: bool):
 claim("linear/C23-loss-closed-form",
       statement="the closed-form loss ½‖W(T) − Σyx‖² + ½(tr Σyy − ‖Σyx‖²) equals the loss of GD "
                 "measured on the data, up to GD's O(η) discretisation",
-      measure="GD on whitened data (P = 40, 4×4×3, λ = 1), loss from X, Y vs closed form; "
+      measure="GD on whitened data (P = 40, (N_i, N_h, N_o) = (4, 3, 3), λ = 1), loss from X, Y vs closed form; "
               "error ratio per decade of η",
       why="the identity is exact for whitened data (round-off, 1e-12); GD vs flow is O(η) as in C8",
       spec="linear-networks.md §1.1, §6 C23")(c23_loss)

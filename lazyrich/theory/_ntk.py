@@ -47,8 +47,9 @@ def ntk_from_reps(input_rep, output_rep, X):
     eye = jnp.eye(n_o, dtype=XAX.dtype)
     p = np.shape(X)[1]
     batch = np.shape(XAX)[:-2]
-    t1 = eye[:, None, :, None] * XAX[..., None, :, None, :]
-    t2 = output_rep[..., :, None, :, None] * XX[:, None, :]
+    # K[o, mu, o', nu] = δ_oo' (XᵀAX)[mu, nu] + B[o, o'] (XᵀX)[mu, nu]
+    t1 = jnp.einsum("ab,...mn->...ambn", eye, XAX)
+    t2 = jnp.einsum("...ab,mn->...ambn", output_rep, XX)
     return (t1 + t2).reshape(*batch, n_o * p, n_o * p)
 
 

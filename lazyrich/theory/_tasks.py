@@ -33,7 +33,7 @@ def two_layer_loss(W, Syx, Syy_trace=None):
     Syx = jnp.asarray(Syx)
     if np.shape(W)[-2:] != np.shape(Syx):
         raise ValueError(f"W's trailing shape {np.shape(W)[-2:]} must equal Syx's {np.shape(Syx)}")
-    excess = 0.5 * jnp.sum((W - Syx) ** 2, axis=(-2, -1))
+    excess = 0.5 * jnp.sum((W - jnp.broadcast_to(Syx, np.shape(W))) ** 2, axis=(-2, -1))
     if Syy_trace is None:
         return excess
     return excess + 0.5 * (Syy_trace - jnp.sum(Syx**2))
