@@ -44,17 +44,17 @@ n = 4
 S = random_task(jax.random.key(0), n, n, [3.0, 2.0, 1.0, 0.5])
 X = np.sqrt(8) * np.linalg.qr(np.random.default_rng(0).normal(size=(8, n)))[0].T  # XXᵀ/P = I
 lams = [-50.0, 0.0, 50.0]
-T_end = 4.0
+T_end = 6.0
 t = jnp.linspace(0.0, T_end, 200)
 
 runs = {}
 for lam in lams:
-    W1, W2 = lambda_balanced_init(jax.random.key(1), lam, n, n, n, sigma=0.35)
+    W1, W2 = lambda_balanced_init(jax.random.key(1), lam, n, n, n, sigma=0.15)  # small init: rich steps at λ = 0
     if lam == 0 and np.linalg.det(np.asarray(W2 @ W1)) * np.linalg.det(np.asarray(S)) < 0:
         W2 = W2.at[0].multiply(-1.0)  # λ = 0 with det(W0)det(Σ) < 0 is a saddle (§2.4)
     sol = two_layer_linear(W1, W2, S, t)
     k_max = max(float(np.linalg.norm(np.asarray(S), 2)), abs(lam) / 2)
-    steps = int(T_end * k_max / (2e-3 if FAST else 5e-4))
+    steps = int(T_end * k_max / (1e-2 if FAST else 2e-3))  # η·k_max
     steps -= steps % 20
     gd = gd_two_layer(W1, W2, S, T_end / steps, steps, save_every=steps // 20)
     runs[lam] = (sol, gd)
@@ -73,7 +73,6 @@ for j, lam in enumerate(lams):
     ax = axes[0, j]
     ax.plot(sol.t, two_layer_loss(sol.W, S), "k-", label="theory")
     ax.plot(gd.t, two_layer_loss(gd.W, S), "o", mfc="none", color="C3", label="GD")
-    ax.set_yscale("log")
     ax.set_title(f"λ = {lam:g}")
     axes[1, j].plot(sol.t, kernel_distance(K[0], K), "k-")
     axes[1, j].plot(gd.t, kernel_distance(Kg[0], Kg), "o", mfc="none", color="C3")
