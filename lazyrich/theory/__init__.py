@@ -9,6 +9,12 @@ from ._aligned import shallow_limit as shallow_limit
 from ._aligned import single_neuron as single_neuron
 from ._aligned import staircase_times as staircase_times
 from ._balanced import balance as balance
+from ._deep_linear import chain_eta_max_lazy as chain_eta_max_lazy
+from ._deep_linear import chain_eta_max_rich as chain_eta_max_rich
+from ._deep_linear import chain_gd as chain_gd
+from ._deep_linear import chain_plateau_time as chain_plateau_time
+from ._deep_linear import deep_linear_final_ntk as deep_linear_final_ntk
+from ._deep_linear import mode_learning_time as mode_learning_time
 from ._balanced import lambda_balanced_init as lambda_balanced_init
 from ._balanced import measure_lambda as measure_lambda
 from ._balanced import split_singular_values as split_singular_values
@@ -27,7 +33,9 @@ from ._whiten import from_data as from_data
 from ._whiten import whiten as whiten
 
 __all__ = [
-    "LinearSolution", "TaskSequence", "aligned_mode", "balance", "convergence_values", "from_data",
+    "LinearSolution", "TaskSequence", "aligned_mode", "balance", "chain_eta_max_lazy",
+    "chain_eta_max_rich", "chain_gd", "chain_plateau_time", "deep_linear_final_ntk",
+    "mode_learning_time", "convergence_values", "from_data",
     "half_time", "kernel_distance", "lambda_balanced_init", "measure_lambda", "ntk_from_reps",
     "predicted_forgetting", "random_task", "reversal_time", "saxe_mode", "shallow_limit",
     "single_neuron", "split_singular_values", "staircase_times", "task_sequence",

@@ -1,0 +1,84 @@
+r"""Loss-curve analysis: plateau/escape times, staircase steps, time alignment
+(gamma-scaling.md §2.5, §4.4, §5.1 C9, C10, C14, C18)."""
+
+import numpy as np
+
+
+def _as_curves(t, loss):
+    t = np.asarray(t, dtype=float)
+    loss = np.asarray(loss, dtype=float)
+    if t.ndim != 1 or loss.shape[-1] != t.shape[0]:
+        raise ValueError(f"loss must have the time axis last, of length len(t) = {t.shape[0]}; "
+                         f"got t {t.shape}, loss {loss.shape}")
+    if np.any(np.diff(t) <= 0):
+        raise ValueError("t must be strictly increasing")
+    return t, loss
+
+
+def drop_time(t, loss, frac: float = 0.5):
+    r"""First time the loss falls to :math:`(1-\text{frac})\,\mathcal L(0)`, interpolated linearly
+    in :math:`\log\mathcal L` between logged points; NaN if it never does.
+
+    With ``frac = 0.5`` this is the plateau length :math:`t_{1/2}` of spec §2.3/§5.1 C9–C10.
+    Leading axes of ``loss`` are batch axes.
+    """
+    if not 0 < frac < 1:
+        raise ValueError(f"frac must be in (0, 1), got {frac}")
+    t, loss = _as_curves(t, loss)
+    flat = loss.reshape(-1, t.shape[0])
+    out = np.full(flat.shape[0], np.nan)
+    for i, c in enumerate(flat):
+        target = (1 - frac) * c[0]
+        below = np.nonzero(c <= target)[0]
+        if below.size == 0 or not np.isfinite(c[0]):
+            continue
+        k = below[0]
+        if k == 0:
+            out[i] = t[0]
+            continue
+        y0, y1 = np.log(c[k - 1]), np.log(c[k])
+        w = (y0 - np.log(target)) / (y0 - y1) if y0 != y1 else 1.0
+        out[i] = t[k - 1] + w * (t[k] - t[k - 1])
+    return out.reshape(loss.shape[:-1]) if loss.ndim > 1 else float(out[0])
+
+
+def staircase_steps(t, loss, *, min_drop: float = 0.05):
+    r"""Times and sizes of the steps of a staircase loss curve (saddle-to-saddle dynamics, §4.4).
+
+    Candidate steps are the local maxima of the descent rate :math:`-d\mathcal L/d\log t`; each
+    one's size is the loss drop between the rate's minima on either side of it. Steps smaller than
+    ``min_drop`` × the total drop are discarded. For well-separated modes the α-th step sits at
+    the mode's learning time :math:`t_\alpha` and drops by :math:`\tfrac12 s_\alpha^2`
+    (Saxe; spec §5.1 C18).
+
+    Returns:
+        ``(times, drops)``, in time order.
+    """
+    from scipy.signal import argrelextrema
+
+    t, loss = _as_curves(t, loss)
+    if loss.ndim != 1:
+        raise ValueError("staircase_steps takes one curve")
+    if t[0] <= 0:
+        t, loss = t[1:], loss[1:]
+    rate = -np.gradient(loss, np.log(t))
+    total = loss[0] - np.min(loss)
+    peaks = argrelextrema(rate, np.greater_equal, order=1)[0]
+    peaks = peaks[(peaks > 0) & (peaks < len(t) - 1) & (rate[peaks] > 0)]
+    if total <= 0 or peaks.size == 0:
+        return np.array([]), np.array([])
+    # boundaries: the rate's minimum between consecutive peaks, and the curve's ends
+    bounds = [0] + [p + int(np.argmin(rate[p:q + 1])) for p, q in zip(peaks[:-1], peaks[1:])] + [len(t) - 1]
+    drops = np.array([loss[bounds[k]] - loss[bounds[k + 1]] for k in range(len(peaks))])
+    keep = drops >= min_drop * total
+    return t[peaks[keep]], drops[keep]
+
+
+def align_by_drop(t, losses, frac: float = 0.5):
+    """Shift each curve's time axis so its :func:`drop_time` is 0 (trajectory collapse, §2.5).
+
+    Returns ``(shifts, shifted_times)`` with ``shifted_times[i] = t - shifts[i]``.
+    """
+    t, losses = _as_curves(t, losses)
+    shifts = np.atleast_1d(drop_time(t, losses, frac))
+    return shifts, t[None, :] - shifts[:, None]
