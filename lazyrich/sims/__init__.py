@@ -31,3 +31,10 @@ __all__ = ["LinearTrajectory", "gd_two_layer", "ode_two_layer",
            "PARAMETRIZATIONS", "eta_from_hat", "eta_hat", "eta_scale", "from_mup", "native", "to_mup",
            "TASKS", "Task", "make_task",
            "SWEEPABLE", "MetricContext", "SweepConfig", "TrainResult", "log_schedule", "train"]
+
+from ._sweep import make_grid as make_grid  # noqa: E402
+from ._sweep import merge as merge  # noqa: E402
+from ._sweep import shard_cells as shard_cells  # noqa: E402
+from ._sweep import sweep as sweep  # noqa: E402
+
+__all__ += ["make_grid", "merge", "shard_cells", "sweep"]
