@@ -2,6 +2,11 @@
 
 ``lazyrich verify [PATTERN ...] [--quick] [--json] [--list] [--report DIR] [--tier ...]``
 runs the registered numerical claims and prints a table; it exits 1 if any fails.
+
+``lazyrich sweep [--config FILE] [--set KEY=VALUE ...] --gamma ... --eta ... --seeds ... --out PATH``
+trains a (γ, η, seed) grid with the vmapped engine (``lazyrich.sims.sweep``) and writes netCDF;
+rerunning the same command resumes. ``--shard i/N`` runs one slice; ``lazyrich merge OUT PARTS...``
+combines the slices.
 """
 
 import argparse
@@ -34,6 +39,91 @@ def _verify(args) -> int:
     return 0 if all(r.status in ("pass", "skip") for r in results) else 1
 
 
+_FLAG_FIELDS = {"model": str, "depth": int, "width": int, "input_dim": int, "activation": str,
+                "task": str, "loss": str, "batch_size": int, "steps": int, "optimizer": str,
+                "parametrization": str, "dtype": str, "log_every": int, "log_points": int,
+                "data_seed": int}
+
+
+def _read_config_file(path: str) -> dict:
+    import json
+    import tomllib
+
+    with open(path, "rb") as f:
+        raw = f.read()
+    try:
+        return tomllib.loads(raw.decode()) if path.endswith(".toml") else json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as e:
+        raise ValueError(f"config file {path!r} is not valid {'TOML' if path.endswith('.toml') else 'JSON'}: {e}") from e
+
+
+def _parse_value(text: str):
+    import json
+
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def _sweep(args) -> int:
+    from lazyrich import sims
+
+    try:
+        fields = _read_config_file(args.config) if args.config else {}
+        grid = dict(fields.pop("grid", {}))
+        if "seed" in grid:
+            grid["seeds"] = grid.pop("seed")
+        for name in _FLAG_FIELDS:
+            v = getattr(args, name)
+            if v is not None:
+                fields[name] = v
+        for item in args.set or []:
+            if "=" not in item:
+                raise ValueError(f"--set expects KEY=VALUE, got {item!r}")
+            k, v = item.split("=", 1)
+            fields[k.strip()] = _parse_value(v)
+        for k in ("gamma", "eta", "eta_hat", "seeds"):
+            v = getattr(args, k)
+            if v is not None:
+                grid[k] = v
+        for item in args.sweep or []:
+            if "=" not in item:
+                raise ValueError(f"--sweep expects NAME=V1,V2,..., got {item!r}")
+            k, v = item.split("=", 1)
+            grid[k.strip()] = [_parse_value(x) for x in v.split(",")]
+        unknown = set(fields) - set(sims.SweepConfig.__dataclass_fields__)
+        if unknown:
+            raise ValueError(f"unknown config field(s) {sorted(unknown)}")
+        cfg = sims.SweepConfig(**fields)
+        out = args.out
+        if args.shard:
+            i, n = sims._sweep._parse_shard(args.shard)
+            stem = out[:-3] if out.endswith(".nc") else out
+            out = f"{stem}.shard-{i}-of-{n}.nc"
+        ds = sims.sweep(cfg, path=out, shard=args.shard, chunk_size=args.chunk_size,
+                        memory_budget=args.memory_budget, progress=not args.no_progress, **grid)
+    except (ValueError, TypeError, FileNotFoundError) as e:
+        print(f"lazyrich sweep: {e}", file=sys.stderr)
+        return 2
+    n_div = int(ds["diverged"].values.sum())
+    print(f"wrote {out}: {ds['diverged'].size} cells, {n_div} diverged", file=sys.stderr)
+    return 0
+
+
+def _merge(args) -> int:
+    from lazyrich import sims
+
+    try:
+        ds = sims.merge(args.parts, out=args.out)
+    except (ValueError, FileNotFoundError) as e:
+        print(f"lazyrich merge: {e}", file=sys.stderr)
+        return 2
+    print(f"wrote {args.out}: {ds['diverged'].size} cells from {len(args.parts)} file(s)",
+          file=sys.stderr)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="lazyrich", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True)
@@ -48,6 +138,32 @@ def build_parser() -> argparse.ArgumentParser:
                    help="gpu-tier claims: run if an accelerator is present (auto), never, or always")
     v.add_argument("--no-progress", action="store_true", help="no progress bar")
     v.set_defaults(func=_verify)
+
+    sw = sub.add_parser("sweep", help="train a (gamma, eta, seed) grid and write netCDF")
+    sw.add_argument("--config", metavar="FILE", help="JSON or TOML: SweepConfig fields and an "
+                    "optional 'grid' table (gamma, eta or eta_hat, seeds, other sweepable fields)")
+    sw.add_argument("--out", required=True, metavar="PATH", help="netCDF output (rerun to resume)")
+    for name, typ in _FLAG_FIELDS.items():
+        sw.add_argument("--" + name.replace("_", "-"), dest=name, type=typ, default=None)
+    sw.add_argument("--set", action="append", metavar="KEY=VALUE", help="any SweepConfig field "
+                    "(VALUE parsed as JSON, else a string)")
+    sw.add_argument("--gamma", type=float, nargs="+")
+    sw.add_argument("--eta", type=float, nargs="+", help="the spec's eta (step = N*eta)")
+    sw.add_argument("--eta-hat", dest="eta_hat", type=float, nargs="+",
+                    help="normalised rate eta/s(gamma) instead of --eta")
+    sw.add_argument("--seeds", type=int, nargs="+")
+    sw.add_argument("--sweep", action="append", metavar="NAME=V1,V2",
+                    help="another sweepable field, e.g. init_scale=0.5,1")
+    sw.add_argument("--shard", metavar="i/N", help="run slice i of N (writes OUT.shard-i-of-N.nc)")
+    sw.add_argument("--chunk-size", dest="chunk_size", type=int)
+    sw.add_argument("--memory-budget", dest="memory_budget", type=int, help="bytes per chunk")
+    sw.add_argument("--no-progress", action="store_true")
+    sw.set_defaults(func=_sweep)
+
+    m = sub.add_parser("merge", help="merge shard files of one sweep into the gridded file")
+    m.add_argument("out", help="output netCDF")
+    m.add_argument("parts", nargs="+", help="shard files written by 'lazyrich sweep --shard'")
+    m.set_defaults(func=_merge)
     return p
 
 

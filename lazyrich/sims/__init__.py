@@ -3,5 +3,38 @@
 from ._linear import LinearTrajectory as LinearTrajectory
 from ._linear import gd_two_layer as gd_two_layer
 from ._linear import ode_two_layer as ode_two_layer
+from ._models import MLP as MLP
+from ._models import ConvNet as ConvNet
+from ._models import Model as Model
+from ._models import deep_linear as deep_linear
+from ._models import from_apply as from_apply
+from ._models import from_flax as from_flax
+from ._param import PARAMETRIZATIONS as PARAMETRIZATIONS
+from ._param import eta_from_hat as eta_from_hat
+from ._param import eta_hat as eta_hat
+from ._param import eta_scale as eta_scale
+from ._param import from_mup as from_mup
+from ._param import native as native
+from ._param import to_mup as to_mup
+from ._tasks import TASKS as TASKS
+from ._tasks import Task as Task
+from ._tasks import make_task as make_task
+from ._train import SWEEPABLE as SWEEPABLE
+from ._train import MetricContext as MetricContext
+from ._train import SweepConfig as SweepConfig
+from ._train import TrainResult as TrainResult
+from ._train import log_schedule as log_schedule
+from ._train import train as train
 
-__all__ = ["LinearTrajectory", "gd_two_layer", "ode_two_layer"]
+__all__ = ["LinearTrajectory", "gd_two_layer", "ode_two_layer",
+           "MLP", "ConvNet", "Model", "deep_linear", "from_apply", "from_flax",
+           "PARAMETRIZATIONS", "eta_from_hat", "eta_hat", "eta_scale", "from_mup", "native", "to_mup",
+           "TASKS", "Task", "make_task",
+           "SWEEPABLE", "MetricContext", "SweepConfig", "TrainResult", "log_schedule", "train"]
+
+from ._sweep import make_grid as make_grid  # noqa: E402
+from ._sweep import merge as merge  # noqa: E402
+from ._sweep import shard_cells as shard_cells  # noqa: E402
+from ._sweep import sweep as sweep  # noqa: E402
+
+__all__ += ["make_grid", "merge", "shard_cells", "sweep"]

@@ -1,0 +1,357 @@
+r"""Models in the "N(0,1) weights + explicit multipliers" μP form (gamma-scaling.md §1.2, §1.7).
+
+A model is anything with ``init(key, dtype) -> params`` and ``apply(params, x) -> g(x; θ)``
+(the *uncentred*, un-γ-scaled network). Centring and the 1/γ factor are applied by the
+trainer, so every model, including a user's ``apply(params, x)`` or a flax module, is centred
+and γ-scaled the same way:
+
+.. math:: f(x;\theta) = \frac{g(x;\theta) - g(x;\theta_0)}{\gamma}.
+
+Built-in models (pure JAX):
+
+* :class:`MLP`, with :math:`L` = number of weight layers,
+  :math:`h^1 = W^0x/\sqrt D`, :math:`h^{\ell+1} = W^\ell\phi(h^\ell)/\sqrt N`,
+  :math:`g = w^L\phi(h^{L-1})/N` (readout ``"ntk"``: :math:`1/\sqrt N`). ``activation="linear"``
+  is the deep linear network.
+* :class:`ConvNet`, the CNN of §1.7 (L = 4): two 3×3 convolutions divided by
+  :math:`\sqrt{C_{in}}` (fan-in without :math:`k^2`, as the authors' code), ReLU and 2×2 average
+  pooling, a dense layer of width 8N and a 1/fan-in readout.
+
+Every built-in model without biases and with ReLU or linear activations is positively
+homogeneous of degree L in its parameters (``degree``), which is what the exact γ ↔ init-scale
+symmetry of §1.6 needs.
+"""
+
+import dataclasses
+import math
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+ACTIVATIONS = ("relu", "linear", "tanh", "erf")
+
+
+def _act(name: str):
+    if name == "relu":
+        return jax.nn.relu
+    if name == "linear":
+        return lambda z: z
+    if name == "tanh":
+        return jnp.tanh
+    if name == "erf":
+        return jax.scipy.special.erf
+    raise ValueError(f"unknown activation {name!r}; expected one of {ACTIVATIONS}")
+
+
+def _positive_int(name: str, v) -> int:
+    if isinstance(v, bool) or not isinstance(v, int | np.integer) or v < 1:
+        raise ValueError(f"{name} must be a positive integer, got {v!r}")
+    return int(v)
+
+
+@dataclasses.dataclass(frozen=True)
+class Model:
+    """Base class: a network :math:`g(x;\\theta)` and what the trainer needs to know about it.
+
+    Attributes:
+        width: N in the μP SGD step :math:`N\\eta`.
+        degree: homogeneity degree in the parameters (``None`` if not homogeneous).
+    """
+
+    def init(self, key, dtype) -> Any:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def apply(self, params, x) -> jax.Array:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    @property
+    def width(self) -> int:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    @property
+    def degree(self) -> int | None:
+        return None
+
+    def lr_scales(self, optimizer: str, params):
+        """Per-leaf step multipliers (a pytree like ``params``).
+
+        SGD and momentum: :math:`N` everywhere (the global μP step :math:`N\\eta`, §1.3).
+        Adam and SignSGD: 1 everywhere unless a model overrides it (§1.8).
+        """
+        s = float(self.width) if optimizer in ("sgd", "momentum") else 1.0
+        return jax.tree.map(lambda _: s, params)
+
+    def describe(self) -> dict:
+        return {"model": type(self).__name__}
+
+
+@dataclasses.dataclass(frozen=True)
+class MLP(Model):
+    r"""Bias-free (by default) μP MLP with ``depth`` = L weight layers (spec §1.2).
+
+    Args:
+        depth: L ≥ 1, the number of weight matrices (L = 2: one hidden layer).
+        hidden: N, the hidden width.
+        input_dim: D.
+        output_dim: C.
+        activation: ``"relu"``, ``"linear"`` (deep linear network), ``"tanh"`` or ``"erf"``.
+        bias: biases initialised at 0 and divided by the same multiplier as the weights. Under
+            the step Nη only the first-layer bias learns at O(1) rate; they break homogeneity.
+        readout: ``"mup"`` (1/N) or ``"ntk"`` (1/√N; the NTK convention of §1.4).
+    """
+
+    depth: int
+    hidden: int
+    input_dim: int
+    output_dim: int = 1
+    activation: str = "relu"
+    bias: bool = False
+    readout: str = "mup"
+
+    def __post_init__(self):
+        for name in ("depth", "hidden", "input_dim", "output_dim"):
+            _positive_int(name, getattr(self, name))
+        _act(self.activation)
+        if self.readout not in ("mup", "ntk"):
+            raise ValueError(f"readout must be 'mup' or 'ntk', got {self.readout!r}")
+
+    @property
+    def width(self) -> int:
+        return self.hidden
+
+    @property
+    def degree(self) -> int | None:
+        return self.depth if (self.activation in ("relu", "linear") and not self.bias) else None
+
+    def _dims(self):
+        L, N = self.depth, self.hidden
+        return [self.input_dim] + [N] * (L - 1) + [self.output_dim]
+
+    def init(self, key, dtype):
+        dims = self._dims()
+        keys = jax.random.split(key, self.depth)
+        ws = tuple(jax.random.normal(k, (a, b), dtype=dtype) for k, a, b in zip(keys, dims[:-1], dims[1:]))
+        if not self.bias:
+            return {"w": ws}
+        return {"w": ws, "b": tuple(jnp.zeros((b,), dtype=dtype) for b in dims[1:])}
+
+    def _mult(self, layer: int, fan_in: int) -> float:
+        if layer == self.depth - 1:
+            return 1.0 / fan_in if self.readout == "mup" else 1.0 / math.sqrt(fan_in)
+        return 1.0 / math.sqrt(fan_in)
+
+    def apply(self, params, x):
+        phi = _act(self.activation)
+        ws = params["w"]
+        bs = params.get("b")
+        h = x
+        for i, w in enumerate(ws):
+            if i > 0:
+                h = phi(h)
+            z = h @ w
+            if bs is not None:
+                z = z + bs[i][None, :]
+            h = z * self._mult(i, w.shape[0])
+        return h
+
+    def lr_scales(self, optimizer, params):
+        if optimizer in ("sgd", "momentum"):
+            return super().lr_scales(optimizer, params)
+        # μP Adam/SignSGD in the N(0,1)+multiplier form (spec §1.8): input O(1),
+        # hidden ∝ 1/√N, readout O(1).
+        L = self.depth
+        per = [1.0 if (i == 0 or i == L - 1) else 1.0 / math.sqrt(self.hidden) for i in range(L)]
+        out = {"w": tuple(per)}
+        if "b" in params:
+            out["b"] = tuple(per)
+        return out
+
+    def describe(self):
+        return {"model": "mlp", **dataclasses.asdict(self)}
+
+
+def deep_linear(depth: int, hidden: int, input_dim: int, output_dim: int = 1) -> MLP:
+    """The deep linear network: an :class:`MLP` with ``activation="linear"``."""
+    return MLP(depth, hidden, input_dim, output_dim, activation="linear")
+
+
+def _avgpool2(h):
+    b, H, W, c = h.shape
+    h = h[:, : H // 2 * 2, : W // 2 * 2, :]
+    return h.reshape(b, H // 2, 2, W // 2, 2, c).mean(axis=(2, 4))
+
+
+@dataclasses.dataclass(frozen=True)
+class ConvNet(Model):
+    r"""The CNN of spec §1.7 (L = 4 weight layers), on NHWC images.
+
+    conv3×3 (C→N) /√C → ReLU → avgpool 2 → conv3×3 (N→2N) /√N → ReLU → avgpool 2 → flatten →
+    dense (F→8N) /√F → ReLU → readout (8N→classes) /(8N). Weights N(0,1), no biases.
+    ``padding="VALID"`` is the authors' choice (F = 6·6·2N at 32×32, 5·5·2N at 28×28);
+    ``"SAME"`` lets 8×8 images (scikit-learn digits) through.
+    """
+
+    image_shape: tuple  # (H, W, C)
+    hidden: int
+    output_dim: int = 10
+    padding: str = "VALID"
+
+    def __post_init__(self):
+        _positive_int("hidden", self.hidden)
+        _positive_int("output_dim", self.output_dim)
+        if len(self.image_shape) != 3 or any(int(s) < 1 for s in self.image_shape):
+            raise ValueError(f"image_shape must be (H, W, C) with positive entries, got {self.image_shape}")
+        if self.padding not in ("VALID", "SAME"):
+            raise ValueError(f"padding must be 'VALID' or 'SAME', got {self.padding!r}")
+        if self._flat() < 1:
+            raise ValueError(f"images of shape {self.image_shape} are too small for two 3x3 "
+                             f"{self.padding} convolutions and 2x2 poolings; use padding='SAME'")
+
+    def _flat(self) -> int:
+        H, W, _ = self.image_shape
+        k = 2 if self.padding == "VALID" else 0
+        H, W = (H - k) // 2, (W - k) // 2
+        H, W = (H - k) // 2, (W - k) // 2
+        return max(H, 0) * max(W, 0) * 2 * self.hidden
+
+    @property
+    def width(self) -> int:
+        return self.hidden
+
+    @property
+    def degree(self) -> int:
+        return 4
+
+    def init(self, key, dtype):
+        C = self.image_shape[2]
+        N = self.hidden
+        k = jax.random.split(key, 4)
+        return {
+            "conv1": jax.random.normal(k[0], (3, 3, C, N), dtype=dtype),
+            "conv2": jax.random.normal(k[1], (3, 3, N, 2 * N), dtype=dtype),
+            "dense": jax.random.normal(k[2], (self._flat(), 8 * N), dtype=dtype),
+            "readout": jax.random.normal(k[3], (8 * N, self.output_dim), dtype=dtype),
+        }
+
+    def _conv(self, h, w):
+        out = jax.lax.conv_general_dilated(h, w, (1, 1), self.padding,
+                                           dimension_numbers=("NHWC", "HWIO", "NHWC"))
+        return out / math.sqrt(w.shape[2])
+
+    def apply(self, params, x):
+        h = _avgpool2(jax.nn.relu(self._conv(x, params["conv1"])))
+        h = _avgpool2(jax.nn.relu(self._conv(h, params["conv2"])))
+        h = h.reshape(h.shape[0], -1)
+        h = jax.nn.relu(h @ params["dense"] / math.sqrt(params["dense"].shape[0]))
+        return h @ params["readout"] / params["readout"].shape[0]
+
+    def lr_scales(self, optimizer, params):
+        if optimizer in ("sgd", "momentum"):
+            return super().lr_scales(optimizer, params)
+        s = 1.0 / math.sqrt(self.hidden)
+        return {"conv1": 1.0, "conv2": s, "dense": s, "readout": 1.0}
+
+    def describe(self):
+        return {"model": "convnet", **dataclasses.asdict(self)}
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class ApplyModel(Model):
+    """Any ``apply(params, x)`` with an ``init(key, dtype)``: centred, γ-scaled and swept as is.
+
+    Args:
+        apply_fn: ``apply(params, x) -> (batch, outputs)``.
+        init_fn: ``init(key, dtype) -> params``.
+        width: the N of the μP step Nη (use 1 to make η the actual step).
+        degree: homogeneity degree in the parameters, if any.
+        lr_scale_fn: optional ``(optimizer, params) -> pytree`` of per-leaf step multipliers.
+        name: recorded in the results' attributes.
+    """
+
+    apply_fn: Callable
+    init_fn: Callable
+    model_width: int = 1
+    model_degree: int | None = None
+    lr_scale_fn: Callable | None = None
+    name: str = "custom"
+
+    def __post_init__(self):
+        if not callable(self.apply_fn) or not callable(self.init_fn):
+            raise TypeError("apply_fn and init_fn must be callables")
+        _positive_int("width", self.model_width)
+
+    @property
+    def width(self) -> int:
+        return self.model_width
+
+    @property
+    def degree(self):
+        return self.model_degree
+
+    def init(self, key, dtype):
+        return jax.tree.map(lambda a: jnp.asarray(a, dtype=dtype), self.init_fn(key, dtype))
+
+    def apply(self, params, x):
+        return self.apply_fn(params, x)
+
+    def lr_scales(self, optimizer, params):
+        if self.lr_scale_fn is not None:
+            return self.lr_scale_fn(optimizer, params)
+        return super().lr_scales(optimizer, params)
+
+    def describe(self):
+        return {"model": self.name, "width": self.model_width, "degree": self.model_degree}
+
+
+def from_apply(apply, init, *, width: int = 1, degree: int | None = None, lr_scales=None,
+               name: str = "custom") -> ApplyModel:
+    r"""Wrap ``apply(params, x)`` and ``init(key, dtype)`` as a model for :func:`sweep`.
+
+    The trainer computes :math:`f = (\text{apply}(\theta,x) - \text{apply}(\theta_0,x))/\gamma`
+    and steps by ``width * eta`` for SGD. Example::
+
+        model = sims.from_apply(lambda p, x: jnp.tanh(x @ p["a"]) @ p["b"] / 64,
+                                lambda k, dt: {"a": jax.random.normal(k, (16, 64), dt),
+                                               "b": jax.random.normal(k, (64, 1), dt)}, width=64)
+    """
+    return ApplyModel(apply, init, width, degree, lr_scales, name)
+
+
+def from_flax(module, example_x, *, width: int = 1, degree: int | None = None, lr_scales=None,
+              name: str | None = None) -> ApplyModel:
+    """Wrap a flax model (linen ``Module`` or an nnx factory ``rngs -> nnx.Module``).
+
+    Linen: ``init`` is ``module.init(key, example_x)`` and ``apply`` is ``module.apply``.
+    NNX: ``module`` is a callable taking ``nnx.Rngs`` and returning a module; parameters are the
+    ``nnx.Param`` state and the graph definition is fixed.
+    Whatever initialisation flax uses is kept; centring and 1/γ are applied by the trainer.
+    """
+    import flax.linen as nn
+
+    example_x = jnp.asarray(example_x)
+    if isinstance(module, nn.Module):
+        def init(key, dtype):
+            return module.init(key, example_x.astype(dtype))
+
+        return ApplyModel(module.apply, init, width, degree, lr_scales, name or type(module).__name__)
+    if callable(module):
+        from flax import nnx
+
+        graphdef, _ = nnx.split(module(nnx.Rngs(0)))
+
+        def init(key, dtype):
+            m = module(nnx.Rngs(params=key))
+            _, state = nnx.split(m)
+            return jax.tree.map(lambda a: jnp.asarray(a, dtype=dtype), nnx.to_pure_dict(state))
+
+        def apply(params, x):
+            _, state = nnx.split(module(nnx.Rngs(0)))
+            nnx.replace_by_pure_dict(state, params)
+            return nnx.merge(graphdef, state)(x)
+
+        return ApplyModel(apply, init, width, degree, lr_scales, name or "nnx")
+    raise TypeError(f"from_flax expects a flax.linen Module or an nnx factory (rngs -> Module), "
+                    f"got {type(module).__name__}")

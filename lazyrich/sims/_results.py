@@ -1,0 +1,139 @@
+"""Sweep results as xarray Datasets in netCDF (h5netcdf), written atomically (engineering.md §4).
+
+Two layouts:
+
+* **flat** (``cell`` dimension): what a chunk, a shard or a process writes. Each cell carries
+  its index in the full grid; any set of flat files with the same fingerprint can be merged.
+* **gridded** (dims ``gamma, eta|eta_hat, [extras], seed, step``): the final dataset, with the
+  swept values as coordinates.
+
+Every file carries ``attrs["lazyrich_fingerprint"]`` (config, grid, dtype and metric names as
+JSON); resuming or merging refuses a file whose fingerprint differs.
+"""
+
+import hashlib
+import json
+import os
+import subprocess
+import tempfile
+
+import numpy as np
+
+FORMAT = "lazyrich-sweep/1"
+
+
+def fingerprint(config: dict, grid: dict, dtype: str, metric_names) -> str:
+    blob = json.dumps({"format": FORMAT, "config": config,
+                       "grid": {k: [_jsonable(v) for v in vs] for k, vs in grid.items()},
+                       "dtype": dtype, "metrics": list(metric_names)}, sort_keys=True, default=str)
+    return blob
+
+
+def _jsonable(v):
+    return int(v) if isinstance(v, int | np.integer) else float(v)
+
+
+def fingerprint_hash(fp: str) -> str:
+    return hashlib.sha256(fp.encode()).hexdigest()[:16]
+
+
+def provenance() -> dict:
+    """Versions, git revision and JAX settings that can change results (stored as attrs)."""
+    import jax
+    import jaxlib
+    import xarray
+
+    import lazyrich
+
+    try:
+        here = os.path.dirname(os.path.abspath(lazyrich.__file__))
+        rev = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True,
+                             text=True, timeout=5).stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        rev = "unknown"
+    return {"lazyrich_version": lazyrich.__version__, "jax_version": jax.__version__,
+            "jaxlib_version": jaxlib.__version__, "numpy_version": np.__version__,
+            "xarray_version": xarray.__version__, "git_revision": rev,
+            "jax_threefry_partitionable": str(jax.config.jax_threefry_partitionable),
+            "device_kind": jax.devices()[0].device_kind}
+
+
+def write_atomic(ds, path: str) -> None:
+    """Write ``ds`` to ``path`` through a temporary file in the same folder and ``os.replace``,
+    so a reader (or a resumed run) sees either the old file or the complete new one."""
+    folder = os.path.dirname(os.path.abspath(path)) or "."
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".nc", dir=folder)
+    os.close(fd)
+    try:
+        ds.to_netcdf(tmp, engine="h5netcdf")
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def read_checked(path: str, fp: str | None = None, *, what: str = "results file"):
+    """Open a results file fully into memory; clear errors for corrupt or foreign files."""
+    import xarray as xr
+
+    try:
+        with xr.open_dataset(path, engine="h5netcdf") as ds:
+            ds = ds.load()
+    except Exception as e:  # h5py/h5netcdf raise many types for a damaged file
+        raise ValueError(f"{what} {path!r} is corrupt or not a netCDF file ({type(e).__name__}: "
+                         f"{e}); delete it to recompute") from e
+    got = ds.attrs.get("lazyrich_fingerprint")
+    if got is None:
+        raise ValueError(f"{what} {path!r} was not written by a lazyrich sweep (no fingerprint); "
+                         f"refusing to resume into or merge it")
+    if fp is not None and got != fp:
+        raise ValueError(f"{what} {path!r} belongs to a different sweep (config, grid, dtype or "
+                         f"metrics differ: fingerprint {fingerprint_hash(got)} != "
+                         f"{fingerprint_hash(fp)}); use another path or delete it")
+    return ds
+
+
+def flat_dataset(cells: np.ndarray, logs: dict, steps: np.ndarray, attrs: dict):
+    """A flat (``cell``) dataset from per-cell logs (leading axis: cell)."""
+    import xarray as xr
+
+    data = {}
+    for k, v in logs.items():
+        v = np.asarray(v)
+        if k in ("diverged", "diverged_step"):
+            data[k] = (("cell",), v)
+        else:
+            extra = tuple(f"{k}_dim{i}" for i in range(v.ndim - 2))
+            data[k] = (("cell", "step") + extra, v)
+    return xr.Dataset(data, coords={"cell": np.asarray(cells, dtype=np.int64),
+                                    "step": np.asarray(steps, dtype=np.int64)}, attrs=attrs)
+
+
+def to_grid(flat, grid: dict, coords_extra: dict | None = None):
+    """Reshape a flat dataset holding every cell exactly once into the gridded layout."""
+    import xarray as xr
+
+    names = list(grid)
+    shape = tuple(len(v) for v in grid.values())
+    n = int(np.prod(shape))
+    cells = np.asarray(flat["cell"].values)
+    if cells.size != n or not np.array_equal(np.sort(cells), np.arange(n)):
+        missing = np.setdiff1d(np.arange(n), cells)
+        dup = cells.size - np.unique(cells).size
+        raise ValueError(f"results do not cover the grid exactly once: {missing.size} of {n} "
+                         f"cells missing (e.g. {missing[:5].tolist()}), {dup} duplicated")
+    flat = flat.sortby("cell")
+    data = {}
+    for k, da in flat.data_vars.items():
+        rest = da.dims[1:]
+        v = da.values.reshape(shape + da.shape[1:])
+        data[k] = (tuple(names) + rest, v)
+    coords = {k: np.asarray(v) for k, v in grid.items()}
+    coords["step"] = flat["step"].values
+    if coords_extra:
+        coords.update(coords_extra)
+    return xr.Dataset(data, coords=coords, attrs=dict(flat.attrs))

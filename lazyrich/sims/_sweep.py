@@ -1,0 +1,373 @@
+r"""The vmapped sweep engine (engineering.md §3–4; gamma-scaling.md §6 item 1).
+
+The grid (γ, η or η̂, any other sweepable field, seed) is flattened into one **cell** axis.
+A cell's randomness comes only from ``fold_in(key(0), seed)`` (initialisation) and the shared
+data stream ``fold_in(key(data_seed), ·)``, so its result never depends on the grid it sits in,
+on the chunking, or on the number of devices (up to reduction-order round-off).
+
+Cells are processed in chunks sized to a memory budget; each chunk is one call of
+``jit(vmap(train_one_cell))`` with the cell axis sharded across the local devices
+(``NamedSharding`` over a 1-D mesh), padded to a constant size so nothing recompiles. With a
+``path``, each finished chunk is written atomically as a flat netCDF file under
+``path + ".parts"``; a rerun of the same sweep skips the finished cells (resume after a crash
+or ``SIGKILL``) and the final gridded file is written atomically at the end. ``shard=(i, n)``
+runs a deterministic slice of the cells (job arrays; combine with :func:`merge`), and under
+``jax.distributed`` every process runs its own slice and process 0 merges.
+"""
+
+import json
+import math
+import os
+import shutil
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from . import _param
+from ._results import (fingerprint, flat_dataset, provenance, read_checked, to_grid,
+                       write_atomic)
+from ._train import CELL_FIELDS, SWEEPABLE, Engine, SweepConfig, _x64
+
+_DEFAULT_BUDGET = 2 * 1024**3
+
+
+def _values(name, v):
+    arr = np.atleast_1d(np.asarray(v))
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be a scalar or a 1-D list of values, got shape {arr.shape}")
+    if arr.size == 0:
+        raise ValueError(f"empty grid: {name} has no values")
+    if name == "seed":
+        if not np.issubdtype(arr.dtype, np.integer) or np.any(arr < 0):
+            raise ValueError(f"seeds must be non-negative integers, got {arr.tolist()}")
+        arr = arr.astype(np.int64)
+    else:
+        if not np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.complexfloating):
+            raise TypeError(f"{name} values must be real numbers, got {arr.dtype}")
+        arr = arr.astype(np.float64)
+        if not np.all(np.isfinite(arr)) or np.any(arr <= 0):
+            raise ValueError(f"{name} must be finite and > 0, got {arr.tolist()}")
+    if np.unique(arr).size != arr.size:
+        raise ValueError(f"{name} has repeated values: {arr.tolist()}")
+    return arr
+
+
+def make_grid(cfg: SweepConfig, *, gamma=None, eta=None, eta_hat=None, seeds=None, **extra):
+    """The ordered grid {dim: values}: gamma, eta | eta_hat, extras (spec order), seed."""
+    fields = {f for f in SweepConfig.__dataclass_fields__}
+    for k in extra:
+        if k not in fields:
+            raise ValueError(f"unknown sweep axis {k!r}: not a SweepConfig field; sweepable "
+                             f"fields are {SWEEPABLE}")
+        if k not in SWEEPABLE or k in ("gamma", "eta", "eta_hat", "seed"):
+            raise ValueError(f"config field {k!r} is not sweepable (it changes shapes or is "
+                             f"static); sweepable fields are {SWEEPABLE}. Run one sweep per value")
+    if eta is not None and eta_hat is not None:
+        raise ValueError("give eta or eta_hat, not both")
+    grid = {"gamma": _values("gamma", cfg.gamma if gamma is None else gamma)}
+    if eta_hat is not None:
+        grid["eta_hat"] = _values("eta_hat", eta_hat)
+    else:
+        grid["eta"] = _values("eta", cfg.eta if eta is None else eta)
+    for k in SWEEPABLE:
+        if k in extra:
+            grid[k] = _values(k, extra[k])
+    grid["seed"] = _values("seed", cfg.seed if seeds is None else seeds)
+    return grid
+
+
+def _cell_table(cfg, grid, depth_for_hat):
+    """Per-cell values of every CELL_FIELD (float64/int64 NumPy arrays, C order)."""
+    mesh = np.meshgrid(*grid.values(), indexing="ij")
+    flat = {k: m.ravel() for k, m in zip(grid, mesh)}
+    if "eta_hat" in flat:
+        flat["eta"] = _param.eta_from_hat(flat.pop("eta_hat"), flat["gamma"], depth_for_hat,
+                                          cfg.eta_scale)
+    n = flat["gamma"].size
+    out = {}
+    for k in CELL_FIELDS:
+        if k in flat:
+            out[k] = flat[k]
+        else:
+            out[k] = np.full(n, getattr(cfg, k), dtype=np.int64 if k == "seed" else np.float64)
+    return out
+
+
+def _bytes_per_cell(eng: Engine) -> int:
+    """A conservative estimate of one cell's working memory (params, optimizer, activations,
+    test-set evaluation, logs)."""
+    item = eng.dtype.itemsize
+    shapes = jax.eval_shape(lambda: eng.model.init(jax.random.key(0), eng.dtype))
+    P = sum(int(np.prod(s.shape)) for s in jax.tree.leaves(shapes))
+    n_opt = {"sgd": 0, "momentum": 1, "adam": 2, "signsgd": 0}[eng.cfg.optimizer]
+    d_in = int(np.prod(eng.task.input_shape))
+    model = eng.model
+    if hasattr(model, "depth"):
+        act = d_in + model.depth * model.width + eng.task.output_dim
+    else:
+        act = d_in + 16 * model.width + eng.task.output_dim
+    n_test = int(eng.data["test_x"].shape[0])
+    B = int(eng.data["train_x"].shape[0]) if eng.cfg.full_batch else eng.cfg.batch_size
+    n_log = len(eng.log_steps) * (3 + len(eng.metrics))
+    words = P * (6 + 2 * n_opt) + 4 * B * act + 2 * n_test * act + n_log + eng.cfg.divergence_window
+    return int(words * item * 1.5)
+
+
+def _devices(devices):
+    if devices is None:
+        return list(jax.local_devices())
+    if isinstance(devices, int):
+        if devices < 1 or devices > len(jax.local_devices()):
+            raise ValueError(f"devices must be between 1 and {len(jax.local_devices())}, got {devices}")
+        return list(jax.local_devices()[:devices])
+    return list(devices)
+
+
+class _Runner:
+    """Compiled chunk function for one engine, chunk size and device set."""
+
+    def __init__(self, eng: Engine, chunk: int, devs: list):
+        self.eng, self.chunk = eng, chunk
+        self.n_dev = len(devs) if chunk % len(devs) == 0 else 1
+        devs = devs[: self.n_dev]
+        mesh = jax.sharding.Mesh(np.array(devs), ("cells",))
+        self.cell_sharding = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("cells"))
+        self.repl = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
+
+        def run(hyper, data):
+            _, logs = jax.vmap(eng.run_cell, in_axes=(0, None))(hyper, data)
+            return logs
+
+        self.fn = jax.jit(run, out_shardings=self.cell_sharding)
+        self.data = jax.device_put(eng.data, self.repl)
+
+    def __call__(self, table: dict, idx: np.ndarray) -> dict:
+        pad = self.chunk - idx.size
+        take = np.concatenate([idx, np.repeat(idx[-1:], pad)]) if pad else idx
+        hyper = {k: jax.device_put(jnp.asarray(table[k][take],
+                                               dtype=jnp.int32 if k == "seed" else self.eng.dtype),
+                                   self.cell_sharding)
+                 for k in CELL_FIELDS}
+        logs = self.fn(hyper, self.data)
+        return {k: np.asarray(v)[: idx.size] for k, v in logs.items()}
+
+
+def _parse_shard(shard):
+    if shard is None:
+        return None
+    if isinstance(shard, str):
+        try:
+            i, n = (int(s) for s in shard.split("/"))
+        except ValueError:
+            raise ValueError(f"shard must look like 'i/N', got {shard!r}") from None
+    else:
+        i, n = shard
+    if not (isinstance(n, int | np.integer) and n >= 1 and 0 <= i < n):
+        raise ValueError(f"shard must be (i, N) with 0 <= i < N, got {shard!r}")
+    return int(i), int(n)
+
+
+def shard_cells(n_cells: int, shard) -> np.ndarray:
+    """The cell indices of shard ``(i, N)``: contiguous, balanced blocks."""
+    i, n = shard
+    return np.array_split(np.arange(n_cells), n)[i]
+
+
+def sweep(cfg: SweepConfig, *, gamma=None, eta=None, eta_hat=None, seeds=None, path=None,
+          chunk_size: int | None = None, memory_budget: int | None = None, devices=None,
+          shard=None, metrics: dict | None = None, progress: bool = False, **extra):
+    r"""Train every cell of a (γ, η, …, seed) grid and return an ``xarray.Dataset``.
+
+    Args:
+        cfg: the static configuration (:class:`SweepConfig`).
+        gamma, eta, seeds: grid values (default: the config's single value). ``eta`` is the
+            spec's η; the actual SGD step is ``N * eta``.
+        eta_hat: instead of ``eta``, the normalised rate η̂ = η/s(γ) (spec §1.9); the dataset
+            then has dimension ``eta_hat`` and a 2-D coordinate ``eta(gamma, eta_hat)``.
+        **extra: other sweepable fields (see :data:`SWEEPABLE`), e.g. ``init_scale=[...]``.
+        path: netCDF file to write; a rerun with the same arguments resumes (finished chunks
+            are kept in ``path + ".parts"``), and returns the file's content once complete.
+        chunk_size: cells per compiled call (default: as many as ``memory_budget`` allows).
+        memory_budget: bytes for one chunk's working memory (default 2 GiB).
+        devices: the local devices (or how many) to shard the cell axis over (default: all).
+        shard: ``(i, N)`` or ``"i/N"``: run only that slice of cells; with ``path`` the slice is
+            written as a flat file to merge later with :func:`merge`. Returns the flat dataset.
+        metrics: ``{name: fn(ctx) -> array}`` evaluated at every log point
+            (:class:`MetricContext`), stored as variables with dims (…, step, …).
+        progress: show a tqdm bar over cells.
+
+    Returns:
+        Dataset with ``loss``, ``test_loss`` (and ``accuracy`` for classification tasks) over
+        ``(gamma, eta, [extras], seed, step)``, ``diverged`` and ``diverged_step`` over the grid
+        dims, the requested metrics, and ``attrs`` holding the config as JSON, versions and the
+        git revision.
+    """
+    grid = make_grid(cfg, gamma=gamma, eta=eta, eta_hat=eta_hat, seeds=seeds, **extra)
+    metrics = dict(metrics or {})
+    for k, fn in metrics.items():
+        if not callable(fn):
+            raise TypeError(f"metric {k!r} must be a callable fn(ctx) -> array")
+        if k in ("loss", "test_loss", "accuracy", "diverged", "diverged_step"):
+            raise ValueError(f"metric name {k!r} clashes with a built-in variable")
+    dtype = cfg.resolve_dtype(grid["gamma"])
+    eng = Engine(cfg, dtype, tuple(sorted(metrics.items())))
+    table = _cell_table(cfg, grid, cfg.depth)
+    n_cells = table["gamma"].size
+    fp = fingerprint(cfg.to_dict(), grid, dtype, sorted(metrics))
+    attrs = {"lazyrich_fingerprint": fp, "config": json.dumps(cfg.to_dict(), default=str),
+             "grid": json.dumps({k: v.tolist() for k, v in grid.items()}), "dtype": dtype,
+             "metrics": json.dumps(sorted(metrics)), **provenance()}
+
+    shard = _parse_shard(shard)
+    if shard is None and jax.process_count() > 1:
+        return _distributed(cfg, grid, eng, table, fp, attrs, path, chunk_size, memory_budget,
+                            devices, progress)
+    if path is not None and shard is None and os.path.exists(path):
+        return read_checked(path, fp)
+    cells = np.arange(n_cells) if shard is None else shard_cells(n_cells, shard)
+    if path is not None and shard is not None and os.path.exists(path):
+        return read_checked(path, fp)
+
+    flat = _run_cells(eng, table, cells, attrs, fp, path, chunk_size, memory_budget, devices,
+                      progress)
+    if shard is not None:
+        if path is not None:
+            write_atomic(flat, path)
+            shutil.rmtree(path + ".parts", ignore_errors=True)
+        return flat
+    ds = _finish(flat, grid, table, eng)
+    if path is not None:
+        write_atomic(ds, path)
+        shutil.rmtree(path + ".parts", ignore_errors=True)
+    return ds
+
+
+def _eta_coords(grid, depth, kind):
+    """For η̂ sweeps: the 2-D coordinate eta(gamma, eta_hat) = η̂·s(γ)."""
+    if "eta_hat" not in grid:
+        return {}
+    eta = _param.eta_from_hat(grid["eta_hat"][None, :], grid["gamma"][:, None], depth, kind)
+    return {"eta": (("gamma", "eta_hat"), eta)}
+
+
+def _finish(flat, grid, table, eng):
+    return to_grid(flat, grid, _eta_coords(grid, eng.cfg.depth, eng.cfg.eta_scale))
+
+
+def _chunk_size(eng, n_cells, chunk_size, memory_budget, n_dev):
+    per = _bytes_per_cell(eng)
+    if chunk_size is not None:
+        if isinstance(chunk_size, bool) or not isinstance(chunk_size, int | np.integer) or chunk_size < 1:
+            raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
+        if memory_budget is not None and chunk_size * per > memory_budget:
+            raise ValueError(f"chunk_size={chunk_size} needs ~{chunk_size * per} bytes, over the "
+                             f"memory budget of {memory_budget} bytes (~{per} bytes per cell)")
+        return int(chunk_size)
+    budget = _DEFAULT_BUDGET if memory_budget is None else memory_budget
+    fit = int(budget // per)
+    if fit < 1:
+        raise ValueError(f"one cell needs ~{per} bytes but memory_budget is {budget} bytes: no chunk "
+                         f"fits; raise memory_budget or shrink width, batch_size or the test set")
+    n = min(fit, n_cells)
+    if n >= n_dev:  # a multiple of the device count, padded up to cover small grids evenly
+        n = min(fit // n_dev, math.ceil(n_cells / n_dev)) * n_dev
+    return max(1, n)
+
+
+def _run_cells(eng, table, cells, attrs, fp, path, chunk_size, memory_budget, devices, progress):
+    import xarray as xr
+
+    devs = _devices(devices)
+    done_parts = []
+    parts_dir = None
+    if path is not None:
+        parts_dir = path + ".parts"
+        os.makedirs(parts_dir, exist_ok=True)
+        for name in sorted(os.listdir(parts_dir)):
+            full = os.path.join(parts_dir, name)
+            if name.startswith(".tmp-"):
+                os.remove(full)  # an interrupted write: never renamed, so never counted
+                continue
+            if name.endswith(".nc"):
+                done_parts.append(read_checked(full, fp, what="partial results file"))
+    done = np.concatenate([p["cell"].values for p in done_parts]) if done_parts else np.zeros(0, int)
+    todo = np.setdiff1d(cells, done)
+    parts = [p for p in done_parts if np.isin(p["cell"].values, cells).all()]
+    chunk = _chunk_size(eng, max(todo.size, 1), chunk_size, memory_budget, len(devs))
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=cells.size, initial=cells.size - todo.size, unit="cell", desc="sweep")
+    if todo.size:
+        with _x64(eng.dtype):
+            runner = _Runner(eng, chunk, devs)
+            for start in range(0, todo.size, chunk):
+                idx = todo[start: start + chunk]
+                logs = runner(table, idx)
+                part = flat_dataset(idx, logs, eng.log_steps, attrs)
+                if parts_dir is not None:
+                    write_atomic(part, os.path.join(parts_dir, f"cells-{idx[0]:09d}-{idx[-1]:09d}.nc"))
+                parts.append(part)
+                if bar is not None:
+                    bar.update(idx.size)
+    if bar is not None:
+        bar.close()
+    flat = xr.concat(parts, dim="cell") if len(parts) > 1 else parts[0]
+    flat = flat.sortby("cell")
+    flat.attrs = dict(attrs)
+    return flat
+
+
+def merge(paths, out: str | None = None):
+    """Merge flat shard files of one sweep into the gridded dataset (and write it to ``out``).
+
+    Refuses files from different sweeps and grids that are not covered exactly once.
+    """
+    import xarray as xr
+
+    paths = list(paths)
+    if not paths:
+        raise ValueError("merge needs at least one shard file")
+    first = read_checked(paths[0], None, what="shard file")
+    fp = first.attrs["lazyrich_fingerprint"]
+    parts = [first] + [read_checked(p, fp, what="shard file") for p in paths[1:]]
+    for p, ds in zip(paths, parts):
+        if "cell" not in ds.dims:
+            raise ValueError(f"{p!r} is not a flat shard file (no 'cell' dimension)")
+    flat = xr.concat(parts, dim="cell") if len(parts) > 1 else first
+    flat.attrs = dict(first.attrs)
+    grid = {k: np.asarray(v) for k, v in json.loads(first.attrs["grid"]).items()}
+    cfg = json.loads(first.attrs["config"])
+    extra = _eta_coords(grid, int(cfg["depth"]), cfg["eta_scale"])
+    ds = to_grid(flat, grid, extra)
+    if out is not None:
+        write_atomic(ds, out)
+    return ds
+
+
+def _distributed(cfg, grid, eng, table, fp, attrs, path, chunk_size, memory_budget, devices,
+                 progress):
+    """Multi-process run (``jax.distributed``): each process runs its slice on its local
+    devices and writes it; process 0 merges after a barrier; everyone returns the result."""
+    from jax.experimental import multihost_utils
+
+    if path is None:
+        raise ValueError("a multi-process sweep needs path= (processes exchange results by file)")
+    pid, n = jax.process_index(), jax.process_count()
+    if not os.path.exists(path):
+        part = f"{path}.proc-{pid}-of-{n}.nc"
+        if not os.path.exists(part):
+            cells = shard_cells(table["gamma"].size, (pid, n))
+            flat = _run_cells(eng, table, cells, attrs, fp, part, chunk_size, memory_budget,
+                              devices, progress and pid == 0)
+            write_atomic(flat, part)
+            shutil.rmtree(part + ".parts", ignore_errors=True)
+        multihost_utils.sync_global_devices("lazyrich-sweep-parts")
+        if pid == 0:
+            merge([f"{path}.proc-{i}-of-{n}.nc" for i in range(n)], out=path)
+            for i in range(n):
+                os.remove(f"{path}.proc-{i}-of-{n}.nc")
+        multihost_utils.sync_global_devices("lazyrich-sweep-merged")
+    return read_checked(path, fp)

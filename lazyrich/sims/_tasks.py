@@ -1,0 +1,267 @@
+r"""Tasks: generated in code or shipped with a package, never downloaded (gamma-scaling.md §6 item 6).
+
+A task is built once per sweep from its ``data_seed`` (:meth:`Task.build` returns a pytree:
+teacher weights, or the arrays of a finite data set, plus a fixed test set). Training batches
+come from :meth:`Task.batch` with the key ``fold_in(stream_key, t)``, so **every cell of a
+grid sees the same data stream** (common random numbers, spec §5 conventions).
+
+Regression (whitened Gaussian inputs :math:`x\sim\mathcal N(0, I_D)`, :math:`\beta =
+(1,\dots,1)/\sqrt D`):
+
+* ``linear``: :math:`y = \beta\cdot x`.
+* ``single-index``: :math:`y = \tanh(2\beta\cdot x) + \tfrac12\beta\cdot x` (the spec's teacher).
+* ``multi-index``: :math:`y = K^{-1/2}\sum_k [\tanh(2u_k\cdot x) + \tfrac12 u_k\cdot x]` with
+  K orthonormal random directions.
+* ``random-mlp``: :math:`y = \sqrt{2/M}\,a\cdot\mathrm{ReLU}(Wx/\sqrt D)` (M hidden units,
+  N(0,1) weights; unit output variance).
+* ``staircase``: multi-output linear :math:`y = W^*x`, :math:`W^* = U\,\mathrm{diag}(s)V^\top`
+  with chosen singular values s (spec §2.3 item 6, §4.4).
+
+Classification (one-hot targets; MSE uses them uncentred as the authors' code does):
+
+* ``gaussian-mixture``: C classes, :math:`x = \mu_c + z`, :math:`|\mu_c| =` ``separation``.
+* ``modular``: :math:`(a+b) \bmod p` from one-hot :math:`a \oplus b`; a fixed fraction of the
+  :math:`p^2` pairs trains, the rest tests.
+* ``digits``: scikit-learn's 8×8 digits, standardised; flat (64) or images (8, 8, 1).
+* ``mnist`` / ``cifar10``: local files (see :mod:`._data_files`), per-channel standardised.
+"""
+
+import dataclasses
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+TASKS = ("linear", "single-index", "multi-index", "random-mlp", "staircase", "gaussian-mixture",
+         "modular", "digits", "mnist", "cifar10")
+_SYNTHETIC = ("linear", "single-index", "multi-index", "random-mlp", "staircase", "gaussian-mixture")
+
+
+@dataclasses.dataclass(frozen=True)
+class Task:
+    """A task's static description. Build with :func:`make_task`."""
+
+    name: str
+    input_shape: tuple
+    output_dim: int
+    classification: bool
+    options: tuple = ()  # sorted (key, value) pairs
+
+    def opt(self, key, default=None):
+        return dict(self.options).get(key, default)
+
+    @property
+    def finite(self) -> bool:
+        """Whether training samples come from a fixed, finite training set."""
+        return self.name not in _SYNTHETIC or self.opt("train_size") is not None
+
+    # -- building ------------------------------------------------------------------------------
+    def build(self, data_seed: int, dtype) -> dict:
+        """Teacher and/or data arrays, and a fixed test set, from the integer ``data_seed``."""
+        key = jax.random.key(int(data_seed))
+        k_teacher, k_test, k_train = (jax.random.fold_in(key, i) for i in range(3))
+        data = {}
+        if self.name in _SYNTHETIC:
+            data["teacher"] = self._teacher(k_teacher, dtype)
+            n_test = int(self.opt("test_size", 1024))
+            data["test_x"], data["test_y"] = self._draw(data["teacher"], k_test, n_test, dtype)
+            p = self.opt("train_size")
+            if p is not None:
+                x, y = self._draw(data["teacher"], k_train, int(p), dtype,
+                                  whiten=bool(self.opt("whiten", False)))
+                data["train_x"], data["train_y"] = x, y
+        else:
+            xtr, ytr, xte, yte = _finite_dataset(self, int(data_seed))
+            data["train_x"] = jnp.asarray(xtr, dtype=dtype)
+            data["train_y"] = jnp.asarray(ytr, dtype=dtype)
+            data["test_x"] = jnp.asarray(xte, dtype=dtype)
+            data["test_y"] = jnp.asarray(yte, dtype=dtype)
+        return data
+
+    def _teacher(self, key, dtype):
+        D = self.input_shape[0]
+        if self.name in ("linear", "single-index"):
+            return {"beta": jnp.full((D,), 1.0 / math.sqrt(D), dtype=dtype)}
+        if self.name == "multi-index":
+            K = int(self.opt("n_index", 2))
+            q, _ = jnp.linalg.qr(jax.random.normal(key, (D, K), dtype=dtype))
+            return {"u": q}
+        if self.name == "random-mlp":
+            M = int(self.opt("teacher_width", 32))
+            k1, k2 = jax.random.split(key)
+            return {"W": jax.random.normal(k1, (D, M), dtype=dtype),
+                    "a": jax.random.normal(k2, (M, 1), dtype=dtype)}
+        if self.name == "staircase":
+            s = jnp.asarray(self.opt("singular_values"), dtype=dtype)
+            C = s.shape[0]
+            k1, k2 = jax.random.split(key)
+            V, _ = jnp.linalg.qr(jax.random.normal(k1, (D, C), dtype=dtype))
+            U, _ = jnp.linalg.qr(jax.random.normal(k2, (C, C), dtype=dtype))
+            return {"W": V @ (s[:, None] * U.T)}  # y = x @ W, shape (D, C)
+        if self.name == "gaussian-mixture":
+            C = self.output_dim
+            mu = jax.random.normal(key, (C, D), dtype=dtype)
+            mu = mu / jnp.linalg.norm(mu, axis=1, keepdims=True)
+            return {"mu": float(self.opt("separation", 3.0)) * mu}
+        raise AssertionError(self.name)
+
+    def _targets(self, teacher, x):
+        n = self.name
+        if n == "linear":
+            return (x @ teacher["beta"])[:, None]
+        if n == "single-index":
+            z = x @ teacher["beta"]
+            return (jnp.tanh(2.0 * z) + 0.5 * z)[:, None]
+        if n == "multi-index":
+            z = x @ teacher["u"]
+            K = z.shape[1]
+            return (jnp.tanh(2.0 * z) + 0.5 * z).sum(axis=1, keepdims=True) / math.sqrt(K)
+        if n == "random-mlp":
+            D = x.shape[1]
+            M = teacher["W"].shape[1]
+            return jax.nn.relu(x @ teacher["W"] / math.sqrt(D)) @ teacher["a"] * math.sqrt(2.0 / M)
+        if n == "staircase":
+            return x @ teacher["W"]
+        raise AssertionError(n)
+
+    def _draw(self, teacher, key, n, dtype, whiten=False):
+        D = self.input_shape[0]
+        kx, kl = jax.random.split(key)
+        if self.name == "gaussian-mixture":
+            C = self.output_dim
+            labels = jax.random.randint(kl, (n,), 0, C)
+            x = teacher["mu"][labels] + jax.random.normal(kx, (n, D), dtype=dtype)
+            return x, jax.nn.one_hot(labels, C, dtype=dtype)
+        x = jax.random.normal(kx, (n, D), dtype=dtype)
+        if whiten:
+            # exact whitening: X^T X / n = I (needs n >= D)
+            cov = x.T @ x / n
+            w, v = jnp.linalg.eigh(cov)
+            x = x @ (v / jnp.sqrt(w)[None, :]) @ v.T
+        y = self._targets(teacher, x)
+        noise = float(self.opt("noise", 0.0))
+        if noise > 0:
+            y = y + noise * jax.random.normal(kl, y.shape, dtype=dtype)
+        return x, y
+
+    # -- sampling ------------------------------------------------------------------------------
+    def batch(self, data, key, batch_size: int):
+        """A training batch for the step key ``key`` (online SGD); ``batch_size=None``: all."""
+        if "train_x" in data:
+            if batch_size is None:
+                return data["train_x"], data["train_y"]
+            idx = jax.random.randint(key, (batch_size,), 0, data["train_x"].shape[0])
+            return data["train_x"][idx], data["train_y"][idx]
+        return self._draw(data["teacher"], key, batch_size, data["test_x"].dtype)
+
+    def describe(self) -> dict:
+        return {"task": self.name, "input_shape": list(self.input_shape),
+                "output_dim": self.output_dim, **dict(self.options)}
+
+
+def make_task(name: str, *, input_dim=None, image=False, **options) -> Task:
+    """Build the static description of task ``name`` (see the module docstring).
+
+    Options (all optional): ``train_size`` (finite training set for synthetic tasks),
+    ``whiten`` (exactly whiten it), ``test_size`` (default 1024), ``noise`` (label noise std),
+    ``n_index``, ``teacher_width``, ``singular_values`` (staircase, default (3, 1, 0.3)),
+    ``classes`` and ``separation`` (mixture), ``modulus`` and ``train_fraction`` (modular),
+    ``data_dir`` (mnist, cifar10), ``image`` (digits/mnist/cifar10 as NHWC images).
+    """
+    if name not in TASKS:
+        raise ValueError(f"unknown task {name!r}; expected one of {TASKS}")
+    opts = {k: v for k, v in options.items() if v is not None}
+    if "singular_values" in opts:
+        opts["singular_values"] = tuple(float(s) for s in opts["singular_values"])
+    fixed = {"modular": None, "digits": 64, "mnist": 784, "cifar10": 3072}
+    if name in _SYNTHETIC:
+        D = 16 if input_dim is None else input_dim
+        if isinstance(D, bool) or not isinstance(D, int | np.integer) or D < 1:
+            raise ValueError(f"input_dim must be a positive integer, got {D!r}")
+        D = int(D)
+        if name == "staircase":
+            s = opts.setdefault("singular_values", (3.0, 1.0, 0.3))
+            if len(s) < 1 or any(not np.isfinite(v) or v <= 0 for v in s):
+                raise ValueError(f"singular_values must be positive and finite, got {s}")
+            if len(s) > D:
+                raise ValueError(f"staircase needs at most input_dim={D} singular values, got {len(s)}")
+            out, cls = len(s), False
+        elif name == "gaussian-mixture":
+            out, cls = int(opts.setdefault("classes", 10)), True
+        else:
+            out, cls = 1, False
+        if name == "multi-index" and int(opts.get("n_index", 2)) > D:
+            raise ValueError(f"multi-index needs n_index <= input_dim={D}")
+        if opts.get("whiten") and int(opts.get("train_size", 0)) < D:
+            raise ValueError(f"whiten=True needs train_size >= input_dim={D}")
+        return Task(name, (D,), out, cls, tuple(sorted(opts.items())))
+    if name == "modular":
+        p = int(opts.setdefault("modulus", 23))
+        if p < 2:
+            raise ValueError(f"modulus must be >= 2, got {p}")
+        opts.setdefault("train_fraction", 0.5)
+        shape, out = (2 * p,), p
+    elif name == "digits":
+        shape, out = ((8, 8, 1) if image else (64,)), 10
+    elif name == "mnist":
+        shape, out = ((28, 28, 1) if image else (784,)), 10
+    else:
+        shape, out = ((32, 32, 3) if image else (3072,)), 10
+    if name in ("mnist", "cifar10") and not opts.get("data_dir"):
+        raise ValueError(f"task {name!r} reads local files: set data_dir (nothing is downloaded)")
+    if input_dim is not None and not image and input_dim != fixed.get(name, shape[0]) and name != "modular":
+        raise ValueError(f"task {name!r} has input_dim {shape[0]}, got input_dim={input_dim}")
+    if name == "modular" and input_dim is not None and input_dim != shape[0]:
+        raise ValueError(f"task 'modular' with modulus {opts['modulus']} has input_dim {shape[0]}, "
+                         f"got input_dim={input_dim}")
+    opts["image"] = bool(image)
+    return Task(name, shape, out, True, tuple(sorted(opts.items())))
+
+
+def _standardise(xtr, xte):
+    axes = tuple(range(xtr.ndim - 1))
+    mean = xtr.mean(axis=axes, keepdims=True)
+    std = xtr.std(axis=axes, keepdims=True)
+    std = np.where(std > 0, std, 1.0)
+    return (xtr - mean) / std, (xte - mean) / std
+
+
+def _finite_dataset(task: Task, data_seed: int):
+    rng = np.random.default_rng(data_seed)
+    n_cls = task.output_dim
+    image = task.opt("image", False)
+    if task.name == "modular":
+        p = task.opt("modulus")
+        a, b = np.meshgrid(np.arange(p), np.arange(p), indexing="ij")
+        a, b = a.ravel(), b.ravel()
+        x = np.concatenate([np.eye(p)[a], np.eye(p)[b]], axis=1)
+        lab = (a + b) % p
+        perm = rng.permutation(p * p)
+        n_tr = max(1, int(round(task.opt("train_fraction") * p * p)))
+        tr, te = perm[:n_tr], perm[n_tr:] if n_tr < p * p else perm[:1]
+        return x[tr], np.eye(p)[lab[tr]], x[te], np.eye(p)[lab[te]]
+    if task.name == "digits":
+        from sklearn.datasets import load_digits
+
+        d = load_digits()
+        x = d.images.astype(np.float64)[..., None]  # (n, 8, 8, 1)
+        lab = d.target.astype(np.int64)
+        perm = rng.permutation(len(lab))
+        n_te = int(task.opt("test_size", 360))
+        te, tr = perm[:n_te], perm[n_te:]
+        xtr, xte = x[tr], x[te]
+        ytr, yte = lab[tr], lab[te]
+    else:
+        from ._data_files import load_cifar10, load_mnist
+
+        loader = load_mnist if task.name == "mnist" else load_cifar10
+        xtr, ytr, xte, yte = loader(task.opt("data_dir"))
+        xtr, xte = xtr.astype(np.float64) / 255.0, xte.astype(np.float64) / 255.0
+        n_te = task.opt("test_size")
+        if n_te is not None:
+            xte, yte = xte[: int(n_te)], yte[: int(n_te)]
+    xtr, xte = _standardise(xtr, xte)
+    if not image:
+        xtr, xte = xtr.reshape(len(xtr), -1), xte.reshape(len(xte), -1)
+    return xtr, np.eye(n_cls)[ytr], xte, np.eye(n_cls)[yte]

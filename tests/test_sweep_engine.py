@@ -1,0 +1,227 @@
+"""The sweep engine: cell independence, chunking, sharding, storage, resume, bad input."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import jax
+import numpy as np
+import pytest
+import xarray as xr
+
+from lazyrich import sims
+
+CFG = sims.SweepConfig(model="mlp", depth=3, width=32, input_dim=8, task="single-index",
+                       batch_size=16, steps=60, log_every=10, dtype="float64")
+GAMMA = [0.1, 1.0, 10.0]
+ETA = [0.05, 0.5]
+SEEDS = [0, 3]
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+# Cells are independent computations; chunking or sharding changes only the reduction order
+# inside XLA's batched kernels, so float64 results agree to ~1e-15 relative per op, accumulated
+# over 60 steps. 1e-10 is far above that and far below any real difference (different keys
+# or a different cell give O(1) changes).
+RTOL = 1e-10
+
+
+@pytest.fixture(scope="module")
+def reference():
+    return sims.sweep(CFG, gamma=GAMMA, eta=ETA, seeds=SEEDS, devices=1, chunk_size=12)
+
+
+def test_dataset_layout(reference):
+    ds = reference
+    assert ds["loss"].dims == ("gamma", "eta", "seed", "step")
+    assert ds["diverged"].dims == ("gamma", "eta", "seed")
+    np.testing.assert_array_equal(ds["gamma"], GAMMA)
+    np.testing.assert_array_equal(ds["seed"], SEEDS)
+    np.testing.assert_array_equal(ds["step"], np.arange(0, 61, 10))
+    assert "accuracy" not in ds  # regression task
+    cfg = json.loads(ds.attrs["config"])
+    assert cfg["width"] == 32 and ds.attrs["jax_version"] == jax.__version__
+    assert ds["loss"].dtype == np.float64
+    # the run trains: at γ = 1, η = 0.05 the test loss drops
+    tl = ds["test_loss"].sel(gamma=1.0, eta=0.05)
+    assert np.all(tl.isel(step=-1) < 0.8 * tl.isel(step=0))
+
+
+def test_cell_equals_single_run(reference):
+    for g, e, s in [(0.1, 0.05, 3), (10.0, 0.5, 0)]:
+        r = sims.train(CFG, gamma=g, eta=e, seed=s)
+        cell = reference.sel(gamma=g, eta=e, seed=s)
+        np.testing.assert_allclose(cell["loss"], r.loss, rtol=RTOL)
+        np.testing.assert_allclose(cell["test_loss"], r.test_loss, rtol=RTOL)
+        assert bool(cell["diverged"]) == r.diverged
+
+
+@pytest.mark.parametrize("chunk", [1, 5])
+def test_chunking_does_not_change_cells(reference, chunk):
+    ds = sims.sweep(CFG, gamma=GAMMA, eta=ETA, seeds=SEEDS, devices=1, chunk_size=chunk)
+    xr.testing.assert_allclose(ds[["loss", "test_loss"]], reference[["loss", "test_loss"]],
+                               rtol=RTOL)
+    np.testing.assert_array_equal(ds["diverged"], reference["diverged"])
+
+
+def test_sharded_across_four_devices(reference):
+    assert len(jax.local_devices()) == 4  # conftest forces 4 CPU devices
+    ds = sims.sweep(CFG, gamma=GAMMA, eta=ETA, seeds=SEEDS, chunk_size=8)
+    xr.testing.assert_allclose(ds[["loss", "test_loss"]], reference[["loss", "test_loss"]],
+                               rtol=RTOL)
+
+
+def test_cell_does_not_depend_on_grid(reference):
+    """A cell's key comes from its integer seed only: a different grid gives the same cell."""
+    small = sims.sweep(CFG, gamma=[10.0], eta=[0.05, 0.2], seeds=[3, 7], devices=1)
+    np.testing.assert_allclose(small["loss"].sel(gamma=10.0, eta=0.05, seed=3),
+                               reference["loss"].sel(gamma=10.0, eta=0.05, seed=3), rtol=RTOL)
+    # and different seeds really differ
+    assert not np.allclose(small["loss"].sel(eta=0.05, seed=3), small["loss"].sel(eta=0.05, seed=7))
+
+
+def test_write_resume_and_shard_merge(reference, tmp_path):
+    path = str(tmp_path / "res.nc")
+    ds = sims.sweep(CFG, gamma=GAMMA, eta=ETA, seeds=SEEDS, devices=1, chunk_size=5, path=path)
+    assert os.path.exists(path) and not os.path.exists(path + ".parts")
+    back = xr.open_dataset(path, engine="h5netcdf").load()
+    xr.testing.assert_allclose(back[["loss", "test_loss"]], reference[["loss", "test_loss"]],
+                               rtol=RTOL)
+    np.testing.assert_array_equal(back["diverged"].values, reference["diverged"].values)
+    # complete file: a rerun returns it without training
+    again = sims.sweep(CFG, gamma=GAMMA, eta=ETA, seeds=SEEDS, devices=1, path=path)
+    xr.testing.assert_identical(again, back)
+    # shards over a job array, merged
+    parts = []
+    for i in range(3):
+        p = str(tmp_path / f"s{i}.nc")
+        flat = sims.sweep(CFG, gamma=GAMMA, eta=ETA, seeds=SEEDS, devices=1, shard=f"{i}/3", path=p)
+        assert flat.sizes["cell"] == 4
+        parts.append(p)
+    merged = sims.merge(parts[::-1], out=str(tmp_path / "merged.nc"))
+    xr.testing.assert_allclose(merged[["loss", "test_loss"]], reference[["loss", "test_loss"]],
+                               rtol=RTOL)
+    with pytest.raises(ValueError, match="cells missing"):
+        sims.merge(parts[:2])
+
+
+def test_resume_after_partial_run(reference, tmp_path):
+    """Simulate a crash: keep only some chunk files, rerun, get the full result."""
+    path = str(tmp_path / "r.nc")
+    parts = path + ".parts"
+    # a parts folder as a killed run leaves it: one finished chunk and a half-written temp file
+    os.makedirs(parts)
+    flat = sims.sweep(CFG, gamma=GAMMA, eta=ETA, seeds=SEEDS, devices=1, shard="0/3")
+    from lazyrich.sims._results import write_atomic
+    write_atomic(flat, os.path.join(parts, "cells-000000000-000000003.nc"))
+    with open(os.path.join(parts, ".tmp-half-written.nc"), "wb") as f:
+        f.write(b"\x89HDF garbage from a killed writer")
+    ds = sims.sweep(CFG, gamma=GAMMA, eta=ETA, seeds=SEEDS, devices=1, chunk_size=3, path=path)
+    xr.testing.assert_allclose(ds[["loss", "test_loss"]], reference[["loss", "test_loss"]],
+                               rtol=RTOL)
+
+
+def test_sigkill_midrun_then_rerun_gives_same_dataset(tmp_path):
+    """Run the CLI in a subprocess, SIGKILL it once the first chunk has landed, rerun the same
+    command, and compare with an uninterrupted run."""
+    out = str(tmp_path / "k.nc")
+    cfg = {"depth": 2, "width": 32, "input_dim": 8, "steps": 3000, "batch_size": 16,
+           "log_every": 500, "dtype": "float64",
+           "grid": {"gamma": [0.5, 2.0], "eta": [0.02, 0.1], "seeds": [0, 1, 2]}}
+    cfile = tmp_path / "cfg.json"
+    cfile.write_text(json.dumps(cfg))
+    cmd = [sys.executable, "-m", "lazyrich.cli", "sweep", "--config", str(cfile), "--out", out,
+           "--chunk-size", "2", "--no-progress"]
+    env = {**os.environ, "PYTHONPATH": REPO}
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    parts = out + ".parts"
+    t0 = time.time()
+    while time.time() - t0 < 120:
+        if os.path.isdir(parts) and any(n.startswith("cells-") for n in os.listdir(parts)):
+            break
+        if proc.poll() is not None:
+            break
+        time.sleep(0.02)
+    killed = proc.poll() is None
+    if killed:
+        os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert killed, "the sweep finished before it could be killed; make it longer"
+    n_done = len([n for n in os.listdir(parts) if n.startswith("cells-")])
+    assert 1 <= n_done < 6 and not os.path.exists(out)
+    res = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=240)
+    assert res.returncode == 0, res.stderr
+    resumed = xr.open_dataset(out, engine="h5netcdf").load()
+    fields = {k: v for k, v in cfg.items() if k != "grid"}
+    full = sims.sweep(sims.SweepConfig(**fields), **cfg["grid"], devices=1)
+    xr.testing.assert_allclose(resumed[["loss", "test_loss"]], full[["loss", "test_loss"]],
+                               rtol=RTOL)
+    np.testing.assert_array_equal(resumed["diverged"].values, full["diverged"].values)
+
+
+def test_eta_hat_and_extra_axis_and_metrics():
+    ds = sims.sweep(CFG.replace(steps=20), gamma=[0.1, 10.0], eta_hat=[0.1, 1.0], seeds=[0],
+                    init_scale=[0.5, 1.0], metrics={"wnorm": lambda c: sum(
+                        (w**2).sum() for w in c.params["w"])})
+    assert ds["loss"].dims == ("gamma", "eta_hat", "init_scale", "seed", "step")
+    np.testing.assert_allclose(ds["eta"].sel(gamma=10.0, eta_hat=1.0),
+                               sims.eta_scale(10.0, CFG.depth), rtol=1e-14)
+    r = sims.train(CFG.replace(steps=20), gamma=10.0, eta=float(sims.eta_scale(10.0, 3)),
+                   init_scale=0.5, metrics={"wnorm": lambda c: sum((w**2).sum()
+                                                                  for w in c.params["w"])})
+    np.testing.assert_allclose(ds["wnorm"].sel(gamma=10.0, eta_hat=1.0, init_scale=0.5, seed=0),
+                               r.metrics["wnorm"], rtol=RTOL)
+
+
+def test_float64_policy():
+    """dtype='auto' runs float64 when min γ < 1e-2 (spec §1.5), float32 otherwise."""
+    cfg = CFG.replace(dtype="auto", steps=10)
+    assert sims.sweep(cfg, gamma=[1e-3, 1.0], eta=[1e-6], devices=1)["loss"].dtype == np.float64
+    assert sims.sweep(cfg, gamma=[0.1, 1.0], eta=[0.1], devices=1)["loss"].dtype == np.float32
+
+
+def test_bad_input(tmp_path):
+    with pytest.raises(ValueError, match="empty grid"):
+        sims.sweep(CFG, gamma=[], eta=ETA)
+    with pytest.raises(ValueError, match="gamma must be finite and > 0"):
+        sims.sweep(CFG, gamma=[0.0, 1.0])
+    with pytest.raises(ValueError, match="eta must be finite and > 0"):
+        sims.sweep(CFG, eta=[-0.1])
+    with pytest.raises(ValueError, match="'width' is not sweepable"):
+        sims.sweep(CFG, width=[32, 64])
+    with pytest.raises(ValueError, match="unknown sweep axis"):
+        sims.sweep(CFG, lr=[0.1])
+    with pytest.raises(ValueError, match="seeds must be non-negative integers"):
+        sims.sweep(CFG, seeds=[0.5])
+    with pytest.raises(ValueError, match="no chunk fits"):
+        sims.sweep(CFG, memory_budget=1000)
+    with pytest.raises(ValueError, match="over the memory budget"):
+        sims.sweep(CFG, chunk_size=64, memory_budget=10**5)
+    # a corrupt results file on resume
+    bad = tmp_path / "bad.nc"
+    bad.write_bytes(b"not netcdf at all")
+    with pytest.raises(ValueError, match="corrupt or not a netCDF file"):
+        sims.sweep(CFG, path=str(bad))
+    # a foreign one: a netCDF file from elsewhere, or from a different sweep
+    foreign = tmp_path / "foreign.nc"
+    xr.Dataset({"x": ("a", np.arange(3.0))}).to_netcdf(foreign, engine="h5netcdf")
+    with pytest.raises(ValueError, match="not written by a lazyrich sweep"):
+        sims.sweep(CFG, path=str(foreign))
+    other = tmp_path / "other.nc"
+    sims.sweep(CFG.replace(steps=10), gamma=[1.0], eta=[0.1], devices=1, path=str(other))
+    with pytest.raises(ValueError, match="belongs to a different sweep"):
+        sims.sweep(CFG.replace(steps=10), gamma=[2.0], eta=[0.1], devices=1, path=str(other))
+    with pytest.raises(ValueError, match="shard must"):
+        sims.sweep(CFG, shard="3/2")
+
+
+def test_cli_bad_input_exits_2(tmp_path, capsys):
+    from lazyrich.cli import main
+
+    assert main(["sweep", "--out", str(tmp_path / "x.nc"), "--model", "resnet"]) == 2
+    assert "unknown model" in capsys.readouterr().err
+    assert main(["sweep", "--out", str(tmp_path / "x.nc"), "--gamma", "-1"]) == 2
+    assert "gamma must be finite and > 0" in capsys.readouterr().err
+    assert main(["merge", str(tmp_path / "m.nc"), str(tmp_path / "missing.nc")]) == 2
