@@ -1,3 +1,27 @@
 """Measures of richness, kernels and representation geometry."""
 
-__all__: list[str] = []
+from ._collapse import ClassScatter as ClassScatter
+from ._collapse import class_scatter as class_scatter
+from ._collapse import dlr_labels as dlr_labels
+from ._collapse import etf_error as etf_error
+from ._collapse import nc1 as nc1
+from ._collapse import nc_factors as nc_factors
+from ._dlr import DLRReport as DLRReport
+from ._dlr import DLRStats as DLRStats
+from ._dlr import IsotropyWarning as IsotropyWarning
+from ._dlr import accumulate_stats as accumulate_stats
+from ._dlr import dlr as dlr
+from ._dlr import dlr_from_stats as dlr_from_stats
+from ._dlr import dlr_report as dlr_report
+from ._dlr import dlr_splits as dlr_splits
+from ._dlr import dlr_stability as dlr_stability
+from ._dlr import output_isotropy as output_isotropy
+from ._dlr import stats_from_apply as stats_from_apply
+
+__all__ = [
+    # D_LR (richness-metric.md §1)
+    "dlr", "dlr_report", "dlr_from_stats", "dlr_splits", "dlr_stability", "output_isotropy",
+    "DLRStats", "DLRReport", "IsotropyWarning", "accumulate_stats", "stats_from_apply",
+    # neural collapse (§2)
+    "nc1", "dlr_labels", "nc_factors", "etf_error", "class_scatter", "ClassScatter",
+]
