@@ -17,6 +17,10 @@ from ._dlr import dlr_splits as dlr_splits
 from ._dlr import dlr_stability as dlr_stability
 from ._dlr import output_isotropy as output_isotropy
 from ._dlr import stats_from_apply as stats_from_apply
+from ._empirical_ntk import NTKMoments as NTKMoments
+from ._empirical_ntk import empirical_ntk as empirical_ntk
+from ._empirical_ntk import jacobian as jacobian
+from ._empirical_ntk import ntk_moments as ntk_moments
 
 __all__ = [
     # D_LR (richness-metric.md §1)
@@ -24,4 +28,6 @@ __all__ = [
     "DLRStats", "DLRReport", "IsotropyWarning", "accumulate_stats", "stats_from_apply",
     # neural collapse (§2)
     "nc1", "dlr_labels", "nc_factors", "etf_error", "class_scatter", "ClassScatter",
+    # empirical NTK (engineering.md §2.2(a))
+    "empirical_ntk", "jacobian", "ntk_moments", "NTKMoments",
 ]
