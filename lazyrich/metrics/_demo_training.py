@@ -9,7 +9,8 @@ it should move onto the sweep engine then. Conventions follow gamma-scaling.md �
     g = m_L\,W^{L-1}\phi(h^{L-1}),
 
 with all weights :math:`\mathcal N(0,1)` (times ``init_scale``), readout multiplier
-:math:`m_L = \sigma_w/\sqrt N` (``"ntk"``) or :math:`1/N` (``"mup"``), and the centred,
+:math:`m_L = \sigma_w/\sqrt N` (``"ntk"``) or :math:`1/N` (``"mup"``) (``"standard"``: every
+multiplier is 1 and the scales live in the initial weights, as in PyTorch), and the centred,
 γ-scaled output :math:`f = (g_\theta - g_{\theta_0})/\gamma` when ``centred``. SGD takes the step
 :math:`N\eta` in ``"mup"`` (μP-correct, §1.3) and :math:`\eta` otherwise; AdamW uses ``eta``.
 """
@@ -25,15 +26,19 @@ import optax
 from lazyrich.theory._infinite_width import get_activation
 
 
-def mlp_init(key, widths, *, bias: bool = False, init_scale: float = 1.0, dtype=jnp.float64):
-    """Parameters ``[{"w": (fan_in, fan_out)[, "b": (fan_out,)]}, ...]``, weights N(0, init_scale²)."""
+def mlp_init(key, widths, *, bias: bool = False, init_scale=1.0, dtype=jnp.float64):
+    """Parameters ``[{"w": (fan_in, fan_out)[, "b": (fan_out,)]}, ...]``, weights N(0, s_l²).
+
+    ``init_scale``: one scale for every layer, or one per weight matrix.
+    """
     widths = tuple(int(w) for w in widths)
     if len(widths) < 3 or min(widths) < 1:
         raise ValueError(f"widths must be (D, N_1, ..., C) with at least one hidden layer, got {widths}")
+    scales = np.broadcast_to(np.asarray(init_scale, float), (len(widths) - 1,))
     keys = jax.random.split(key, len(widths) - 1)
     params = []
-    for k, (a, b) in zip(keys, zip(widths[:-1], widths[1:], strict=True), strict=True):
-        layer = {"w": init_scale * jax.random.normal(k, (a, b), dtype)}
+    for k, s, (a, b) in zip(keys, scales, zip(widths[:-1], widths[1:], strict=True), strict=True):
+        layer = {"w": float(s) * jax.random.normal(k, (a, b), dtype)}
         if bias:
             layer["b"] = jnp.zeros(b, dtype)
         params.append(layer)
@@ -45,14 +50,15 @@ def mlp_apply(params, x, *, activation="relu", parametrization: str = "ntk", wei
     r"""Forward pass; returns ``(phi, g)``: the last hidden post-activation (the input of the last
     linear layer, shape ``(B, N)``) and the readout ``(B, C)``."""
     act = get_activation(activation)
+    std = parametrization == "standard"  # multipliers live in the initial weights instead
     h = x
     for i, layer in enumerate(params[:-1]):
-        h = (act(h) if i else h) @ layer["w"] * (weight_std / np.sqrt(layer["w"].shape[0]))
+        h = (act(h) if i else h) @ layer["w"] * (1.0 if std else float(weight_std / np.sqrt(layer["w"].shape[0])))
         if "b" in layer:
             h = h + bias_std * layer["b"][None, :]
     phi = act(h)
     w = params[-1]["w"]
-    m = weight_std / np.sqrt(w.shape[0]) if parametrization == "ntk" else 1.0 / w.shape[0]
+    m = float({"ntk": weight_std / np.sqrt(w.shape[0]), "mup": 1.0 / w.shape[0], "standard": 1.0}[parametrization])
     g = phi @ w * m
     if "b" in params[-1]:
         g = g + bias_std * params[-1]["b"][None, :]
@@ -123,7 +129,7 @@ def train(key, cfg: TrainConfig, params0, x, y):
     apply = model_fn(cfg, params0)
     n_hidden = params0[-1]["w"].shape[0]
     if cfg.optimizer == "sgd":
-        lr = cfg.eta * (n_hidden if cfg.parametrization == "mup" else 1)
+        lr = cfg.eta * float(n_hidden if cfg.parametrization == "mup" else 1)
         opt = optax.chain(optax.add_decayed_weights(cfg.weight_decay), optax.sgd(lr))
     else:
         opt = optax.adamw(cfg.eta, b1=0.9, b2=0.98, weight_decay=cfg.weight_decay)
