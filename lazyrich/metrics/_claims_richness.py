@@ -399,5 +399,11 @@ def _grok_claim(quick: bool) -> Outcome:
                "step_test_acc_50": t_acc, "final_test_acc": round(float(acc[-1]), 4),
                "dlr_test_pre": round(rows[i0]["dlr_test"], 4), "dlr_test_max": round(max(r["dlr_test"] for r in rows), 4),
                "dlr_test_post": round(rows[-1]["dlr_test"], 4)}
+    _, plog, p0, X, y, tr, te, cfg = _grokking(quick)
+    from lazyrich.metrics._demo_training import checkpoint
+
+    for tag, i in (("pre", i0), ("post", len(rows) - 1)):  # comparison metrics side by side
+        m = _measure(cfg, p0, checkpoint(plog, i), X, y, tr, te)
+        details.update({f"{tag}_{k}": round(m[k], 4) for k in ("nc1", "s_init", "kta_centred", "param_change")})
     return Outcome("≤ 0.5, and half-drop before 50% test accuracy", float(ratio), 0.5, ok, plot=plot,
                    details=details)
