@@ -9,17 +9,21 @@ from ._aligned import shallow_limit as shallow_limit
 from ._aligned import single_neuron as single_neuron
 from ._aligned import staircase_times as staircase_times
 from ._balanced import balance as balance
+from ._balanced import lambda_balanced_init as lambda_balanced_init
+from ._balanced import measure_lambda as measure_lambda
+from ._balanced import split_singular_values as split_singular_values
 from ._deep_linear import chain_eta_max_lazy as chain_eta_max_lazy
 from ._deep_linear import chain_eta_max_rich as chain_eta_max_rich
 from ._deep_linear import chain_gd as chain_gd
 from ._deep_linear import chain_plateau_time as chain_plateau_time
 from ._deep_linear import deep_linear_final_ntk as deep_linear_final_ntk
 from ._deep_linear import mode_learning_time as mode_learning_time
-from ._balanced import lambda_balanced_init as lambda_balanced_init
-from ._balanced import measure_lambda as measure_lambda
-from ._balanced import split_singular_values as split_singular_values
 from ._exact import LinearSolution as LinearSolution
 from ._exact import two_layer_linear as two_layer_linear
+from ._infinite_width import ACTIVATIONS as ACTIVATIONS
+from ._infinite_width import MLPKernels as MLPKernels
+from ._infinite_width import get_activation as get_activation
+from ._infinite_width import mlp_kernels as mlp_kernels
 from ._ntk import kernel_distance as kernel_distance
 from ._ntk import ntk_from_reps as ntk_from_reps
 from ._ntk import two_layer_ntk as two_layer_ntk
@@ -31,13 +35,3 @@ from ._tasks import two_layer_loss as two_layer_loss
 from ._tasks import weights_from_P as weights_from_P
 from ._whiten import from_data as from_data
 from ._whiten import whiten as whiten
-
-__all__ = [
-    "LinearSolution", "TaskSequence", "aligned_mode", "balance", "chain_eta_max_lazy",
-    "chain_eta_max_rich", "chain_gd", "chain_plateau_time", "deep_linear_final_ntk",
-    "mode_learning_time", "convergence_values", "from_data",
-    "half_time", "kernel_distance", "lambda_balanced_init", "measure_lambda", "ntk_from_reps",
-    "predicted_forgetting", "random_task", "reversal_time", "saxe_mode", "shallow_limit",
-    "single_neuron", "split_singular_values", "staircase_times", "task_sequence",
-    "two_layer_linear", "two_layer_loss", "two_layer_ntk", "weights_from_P", "whiten",
-]
