@@ -1,3 +1,23 @@
 """Measures of richness, kernels and representation geometry."""
 
-__all__: list[str] = []
+from ._capacity_sim import SimulatedCapacity as SimulatedCapacity
+from ._capacity_sim import simulated_capacity as simulated_capacity
+from ._dichotomies import draw_dichotomies as draw_dichotomies
+from ._manifolds import as_manifolds as as_manifolds
+from ._manifolds import gaussian_clouds as gaussian_clouds
+from ._manifolds import manifolds_from_lab_list as manifolds_from_lab_list
+from ._manifolds import manifolds_from_labels as manifolds_from_labels
+from ._manifolds import point_manifolds as point_manifolds
+from ._manifolds import sphere_manifolds as sphere_manifolds
+
+__all__ = [
+    "SimulatedCapacity",
+    "as_manifolds",
+    "draw_dichotomies",
+    "gaussian_clouds",
+    "manifolds_from_lab_list",
+    "manifolds_from_labels",
+    "point_manifolds",
+    "simulated_capacity",
+    "sphere_manifolds",
+]
