@@ -1,5 +1,7 @@
 """Measures of richness, kernels and representation geometry."""
 
+from ._capacity_mf import MeanFieldCapacity as MeanFieldCapacity
+from ._capacity_mf import mean_field_capacity as mean_field_capacity
 from ._capacity_sim import SimulatedCapacity as SimulatedCapacity
 from ._capacity_sim import simulated_capacity as simulated_capacity
 from ._dichotomies import draw_dichotomies as draw_dichotomies
@@ -9,14 +11,20 @@ from ._manifolds import manifolds_from_lab_list as manifolds_from_lab_list
 from ._manifolds import manifolds_from_labels as manifolds_from_labels
 from ._manifolds import point_manifolds as point_manifolds
 from ._manifolds import sphere_manifolds as sphere_manifolds
+from ._qp import box_qp_ipm as box_qp_ipm
+from ._qp import nnls_cpu as nnls_cpu
 
 __all__ = [
+    "MeanFieldCapacity",
     "SimulatedCapacity",
     "as_manifolds",
+    "box_qp_ipm",
     "draw_dichotomies",
     "gaussian_clouds",
     "manifolds_from_lab_list",
     "manifolds_from_labels",
+    "mean_field_capacity",
+    "nnls_cpu",
     "point_manifolds",
     "simulated_capacity",
     "sphere_manifolds",
