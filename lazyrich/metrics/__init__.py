@@ -1,5 +1,9 @@
 """Measures of richness, kernels and representation geometry."""
 
+from ._capacity_mf import MeanFieldCapacity as MeanFieldCapacity
+from ._capacity_mf import mean_field_capacity as mean_field_capacity
+from ._capacity_sim import SimulatedCapacity as SimulatedCapacity
+from ._capacity_sim import simulated_capacity as simulated_capacity
 from ._collapse import ClassScatter as ClassScatter
 from ._collapse import class_scatter as class_scatter
 from ._collapse import dlr_labels as dlr_labels
@@ -13,6 +17,7 @@ from ._compare import linear_cka as linear_cka
 from ._compare import param_change as param_change
 from ._compare import param_norm as param_norm
 from ._compare import representation_change as representation_change
+from ._dichotomies import draw_dichotomies as draw_dichotomies
 from ._dlr import DLRReport as DLRReport
 from ._dlr import DLRStats as DLRStats
 from ._dlr import IsotropyWarning as IsotropyWarning
@@ -33,5 +38,13 @@ from ._empirical_ntk import ntk_moments as ntk_moments
 from ._hessian import gauss_newton_top as gauss_newton_top
 from ._hessian import hessian_extremes as hessian_extremes
 from ._hessian import lanczos_extremes as lanczos_extremes
+from ._manifolds import as_manifolds as as_manifolds
+from ._manifolds import gaussian_clouds as gaussian_clouds
+from ._manifolds import manifolds_from_lab_list as manifolds_from_lab_list
+from ._manifolds import manifolds_from_labels as manifolds_from_labels
+from ._manifolds import point_manifolds as point_manifolds
+from ._manifolds import sphere_manifolds as sphere_manifolds
 from ._plot import plot_dlr_trajectory as plot_dlr_trajectory
 from ._plot import plot_eigencurves as plot_eigencurves
+from ._qp import box_qp_ipm as box_qp_ipm
+from ._qp import nnls_cpu as nnls_cpu

@@ -12,6 +12,10 @@ from ._balanced import balance as balance
 from ._balanced import lambda_balanced_init as lambda_balanced_init
 from ._balanced import measure_lambda as measure_lambda
 from ._balanced import split_singular_values as split_singular_values
+from ._capacity import ball_capacity as ball_capacity
+from ._capacity import ball_capacity_large_dim as ball_capacity_large_dim
+from ._capacity import cover_separability as cover_separability
+from ._capacity import gardner_capacity as gardner_capacity
 from ._deep_linear import chain_eta_max_lazy as chain_eta_max_lazy
 from ._deep_linear import chain_eta_max_rich as chain_eta_max_rich
 from ._deep_linear import chain_gd as chain_gd
