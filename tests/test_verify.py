@@ -63,7 +63,8 @@ def test_cli_json_list_and_report(tmp_path, capsys, monkeypatch):
     @claim("zz-test/demo", statement="y = x", measure="max |y - x|", why="exact")
     def _demo(quick):
         plot = Plot([Series(x, x, "theory"), Series(x, x, "sim", kind="sim")], xlabel="x")
-        return Outcome.error_below(0.0, 1e-12, plot=plot, details={"n": 5})
+        details = {"n": 5, "list": [1.0, 2.5], "nested": [[1, 2], [3]], "flag": True, "none": None}
+        return Outcome.error_below(0.0, 1e-12, plot=plot, details=details)
 
     try:
         assert cli.main(["verify", "zz-test/", "--list"]) == 0
@@ -74,7 +75,8 @@ def test_cli_json_list_and_report(tmp_path, capsys, monkeypatch):
         data = json.loads(capsys.readouterr().out)
         assert data[0]["claim"] == "zz-test/demo" and data[0]["status"] == "pass"
         assert os.path.exists(tmp_path / "figures" / "zz-test_demo.png")
-        assert "zz-test/demo" in (tmp_path / "index.md").read_text()
+        md = (tmp_path / "index.md").read_text()
+        assert "zz-test/demo" in md and "[1, 2.5]" in md and "[[1, 2], [3]]" in md
         assert "<img" in (tmp_path / "index.html").read_text()
         assert cli.main(["verify", "no-such-area/"]) == 2
     finally:

@@ -76,11 +76,20 @@ def run_claims(
 
 
 def _fmt(v) -> str:
+    """Compact text for a table cell: numbers to 3 significant digits, sequences element-wise."""
     if v is None:
         return "-"
-    if isinstance(v, str):
-        return v
-    return f"{float(v):.3g}"
+    if isinstance(v, str | bool):
+        return str(v)
+    try:
+        return f"{float(v):.3g}"
+    except (TypeError, ValueError):
+        pass
+    try:
+        items = list(v)
+    except TypeError:
+        return str(v)
+    return "[" + ", ".join(_fmt(x) for x in items) + "]"
 
 
 def format_table(results: Sequence[Result]) -> str:
@@ -97,6 +106,9 @@ def format_table(results: Sequence[Result]) -> str:
             {"pass": "PASS", "fail": "FAIL", "error": "ERROR", "skip": "skip"}[r.status],
             f"{r.seconds:.1f}",
         ))
+    cap = 32  # long predictions (intervals, lists) are shortened here; --json and --report keep them
+    rows = [tuple(c if len(c) <= cap or i == 0 else c[: cap - 1] + "…" for i, c in enumerate(row))
+            for row in rows]
     widths = [max(len(h), *(len(row[i]) for row in rows)) if rows else len(h)
               for i, h in enumerate(head)]
     line = lambda cells: "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True))  # noqa: E731
