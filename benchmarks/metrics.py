@@ -8,7 +8,9 @@ through P×P moments) are compared with the dense n×n empirical NTK + theory.ke
 
 Each case runs in a fresh subprocess so that peak resident memory (ru_maxrss, minus the
 process's footprint after imports and data generation) is attributable to it. Times exclude
-compilation (one warm-up call on the same shapes). Usage: ``python benchmarks/metrics.py [--quick]``.
+compilation (one warm-up call on the same shapes).
+
+Usage: ``python benchmarks/metrics.py [--quick]``.
 """
 
 import json
@@ -101,8 +103,8 @@ def case(kind, n):
     t0 = time.perf_counter()
     val = run()
     t = time.perf_counter() - t0
-    return {"kind": kind, "n": n, "seconds": t, "first_call_s": t_first, "peak_mb": _rss_mb() - base,
-            "value": val}
+    return {"kind": kind, "n": n, "seconds": t, "first_call_s": t_first,
+            "peak_mb": _rss_mb() - base, "value": val}
 
 
 def _spawn(kind, n, timeout=900):
@@ -129,9 +131,10 @@ def main(quick):
         if "error" not in dense[common] and "error" not in stream[common]:
             dv = np.asarray(dense[common]["value"], float)
             sv = np.asarray(stream[common]["value"], float)
+            t_ratio = dense[common]["seconds"] / stream[common]["seconds"]
+            m_ratio = dense[common]["peak_mb"] / max(stream[common]["peak_mb"], 1e-3)
             print(f"{family}: |streamed - dense| at n={common}: {np.max(np.abs(dv - sv)):.2e}; "
-                  f"time ratio dense/streamed {dense[common]['seconds'] / stream[common]['seconds']:.2f}, "
-                  f"peak-memory ratio {dense[common]['peak_mb'] / max(stream[common]['peak_mb'], 1e-3):.1f}")
+                  f"time ratio dense/streamed {t_ratio:.2f}, peak-memory ratio {m_ratio:.1f}")
     print(f"{'case':<14}{'n':>9}{'time s':>10}{'1st call s':>12}{'peak MB':>10}  value")
     for r in rows:
         if "error" in r:

@@ -50,9 +50,11 @@ FAST = os.environ.get("LAZYRICH_FAST", "0") == "1"
 # %% [markdown]
 # ## 1. Lazy → rich on digits
 #
-# MLP 64 → N → N → 10 in the μP-γ parametrisation, centred output $f = (g_\theta-g_{\theta_0})/\gamma$,
+# MLP 64 → N → N → 10 in the μP-γ parametrisation, centred output
+# $f = (g_\theta-g_{\theta_0})/\gamma$,
 # MSE on one-hot labels, full-batch SGD with step $N\eta$, $\eta = \hat\eta\,s(\gamma)$,
-# $s(\gamma) = \gamma^2/(1+\gamma^{2-2/L})$ (gamma-scaling.md §1.9). One compiled run per γ, vmapped.
+# $s(\gamma) = \gamma^2/(1+\gamma^{2-2/L})$ (gamma-scaling.md §1.9). One compiled run per γ,
+# vmapped.
 
 # %%
 X, y = load_digits(return_X_y=True)
@@ -134,8 +136,8 @@ pg = np.random.default_rng(0).permutation(P * P)
 gtr, gte = pg[: P * P // 2], pg[P * P // 2:]
 gcfg = TrainConfig(eta=1e-3, weight_decay=1.0, steps=gsteps, log_every=every, optimizer="adamw",
                    loss="ce", centred=False, activation="quadratic", parametrization="standard")
-gp0 = mlp_init(jax.random.key(0), (2 * P, width, P), init_scale=(3 / np.sqrt(2 * P), 1 / np.sqrt(width)),
-               dtype=dt)
+gp0 = mlp_init(jax.random.key(0), (2 * P, width, P),
+               init_scale=(3 / np.sqrt(2 * P), 1 / np.sqrt(width)), dtype=dt)
 gplog, gloss = train(jax.random.key(1), gcfg, gp0, jnp.asarray(Xg[gtr], dt), jnp.asarray(yg[gtr]))
 gapply = jax.jit(model_fn(gcfg, gp0))
 
@@ -151,13 +153,14 @@ for i in range(gsteps // every + 1):
     if i * every in (200, 1000, gsteps):
         snapshots[i * every] = eigencurves(phi[gtr], f[gtr], yg[gtr], k_max=80)
 
-ax = plot_dlr_trajectory(log["step"], {"train inputs": log["D train"], "test inputs": log["D test"]},
+ax = plot_dlr_trajectory(log["step"],
+                         {"train inputs": log["D train"], "test inputs": log["D test"]},
                          log["test acc"])
 ax.set_title("grokking, mod 31")
 for k in (0, 2, 10, len(log["step"]) - 1):
     if k < len(log["step"]):
-        print(f"step {log['step'][k]:>5}: D_LR train {log['D train'][k]:.3f}, test {log['D test'][k]:.3f}, "
-              f"test acc {log['test acc'][k]:.3f}")
+        print(f"step {log['step'][k]:>5}: D_LR train {log['D train'][k]:.3f}, "
+              f"test {log['D test'][k]:.3f}, test acc {log['test acc'][k]:.3f}")
 
 # %%
 axes = plot_eigencurves(list(snapshots.values()), [f"step {s}" for s in snapshots])
