@@ -1,4 +1,7 @@
-"""Neural collapse (NC1 stable, NC2) and the exact bridge to D_LR (richness-metric.md §2, §6 item 4)."""
+"""Neural collapse (NC1 stable, NC2) and the exact bridge to D_LR.
+
+Spec: richness-metric.md §2, §6 item 4.
+"""
 
 import numpy as np
 import pytest

@@ -8,7 +8,14 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from lazyrich.metrics._demo_training import TrainConfig, checkpoint, mlp_apply, mlp_init, model_fn, train
+from lazyrich.metrics._demo_training import (
+    TrainConfig,
+    checkpoint,
+    mlp_apply,
+    mlp_init,
+    model_fn,
+    train,
+)
 
 
 @pytest.fixture(scope="module")
@@ -51,11 +58,13 @@ def test_readout_only_and_vmap(setup):
     cfg = TrainConfig(eta=0.1, gamma=1.0, steps=20, log_every=20, readout_only=True)
     plog, _ = train(jax.random.key(1), cfg, p0, x, y)
     for i in range(2):
-        np.testing.assert_array_equal(np.asarray(checkpoint(plog, -1)[i]["w"]), np.asarray(p0[i]["w"]))
+        last = checkpoint(plog, -1)[i]["w"]
+        np.testing.assert_array_equal(np.asarray(last), np.asarray(p0[i]["w"]))
     gs = jnp.asarray([0.5, 2.0])
 
     def one(g):
-        return train(jax.random.key(1), TrainConfig(eta=0.01, gamma=g, steps=20, log_every=20), p0, x, y)[1]
+        cfg = TrainConfig(eta=0.01, gamma=g, steps=20, log_every=20)
+        return train(jax.random.key(1), cfg, p0, x, y)[1]
 
     both = jax.vmap(one)(gs)
     for i in range(2):

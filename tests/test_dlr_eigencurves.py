@@ -1,4 +1,7 @@
-"""Eigen-curves Π*(k), Π̂(k), ρ_k/ρ_1 and the three-panel figure (richness-metric.md §3, §6 item 9)."""
+"""Eigen-curves Π*(k), Π̂(k), ρ_k/ρ_1 and the three-panel figure.
+
+Spec: richness-metric.md §3, §6 item 9.
+"""
 
 import matplotlib
 import numpy as np

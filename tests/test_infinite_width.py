@@ -17,7 +17,7 @@ from lazyrich.theory import kernel_distance, mlp_kernels, two_layer_ntk
 
 
 def relu_expectations_scipy(a, b, c):
-    """E[relu(u)relu(v)], E[1(u>0)1(v>0)] by adaptive 1-D quadrature of a conditional closed form."""
+    """E[relu(u)relu(v)], E[1(u>0)1(v>0)]: adaptive 1-D quadrature of a conditional closed form."""
     rho = c / np.sqrt(a * b)
     s = np.sqrt(b * max(1 - rho * rho, 0.0))
 
@@ -32,7 +32,8 @@ def relu_expectations_scipy(a, b, c):
         return float(m > 0) if s == 0 else stats.norm.cdf(m / s)
 
     kw = dict(epsabs=1e-15, epsrel=1e-13, limit=200)
-    e_pp = integrate.quad(lambda z: stats.norm.pdf(z) * np.sqrt(a) * z * inner_relu(z), 0, np.inf, **kw)[0]
+    e_pp = integrate.quad(lambda z: stats.norm.pdf(z) * np.sqrt(a) * z * inner_relu(z), 0, np.inf,
+                          **kw)[0]
     e_dd = integrate.quad(lambda z: stats.norm.pdf(z) * inner_step(z), 0, np.inf, **kw)[0]
     return e_pp, e_dd
 
@@ -100,7 +101,8 @@ def test_linear_and_cross_kernels(x):
     x2 = np.random.default_rng(1).standard_normal((3, 3))
     joint = mlp_kernels(np.concatenate([x, x2]), depth=3, activation="relu")
     cross = mlp_kernels(x, x2, depth=3, activation="relu")
-    np.testing.assert_allclose(np.asarray(cross.ntk), np.asarray(joint.ntk)[:4, 4:], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(np.asarray(cross.ntk), np.asarray(joint.ntk)[:4, 4:], rtol=0,
+                               atol=1e-12)
 
 
 def test_quadrature_any_activation_psd_and_mup(x):
@@ -142,7 +144,8 @@ def test_empirical_ntk_linear_models(rng):
     def apply(p, xb):
         return xb @ p[0].T @ p[1].T
 
-    K = empirical_ntk(apply, (jnp.asarray(W1), jnp.asarray(W2)), X.T, trace_outputs=False, batch_size=3)
+    K = empirical_ntk(apply, (jnp.asarray(W1), jnp.asarray(W2)), X.T, trace_outputs=False,
+                      batch_size=3)
     K = np.transpose(np.asarray(K), (1, 0, 3, 2)).reshape(8, 8)  # (o, i, o', j) output-major
     with jax.numpy_rank_promotion("allow"):  # two_layer_ntk (theory/_ntk.py) broadcasts implicitly
         ref = np.asarray(two_layer_ntk(W1, W2, X))
@@ -173,11 +176,13 @@ def _relative_errors(widths, seeds, x, theory, depth, chunk=8):
     each width costs one compilation of the vmapped empirical NTK and no RNG compilation."""
     apply = lambda p, xb: mlp_apply(p, xb, parametrization="ntk")[1]  # noqa: E731
     rng = np.random.default_rng(11)
-    ntks = jax.jit(lambda ps: jax.lax.map(lambda p: empirical_ntk(apply, p, x), ps, batch_size=chunk))
+    ntks = jax.jit(lambda ps: jax.lax.map(lambda p: empirical_ntk(apply, p, x), ps,
+                                          batch_size=chunk))
     out = []
     for N in widths:
         sizes = (x.shape[1],) + (N,) * (depth - 1) + (1,)
-        ps = [{"w": jnp.asarray(rng.standard_normal((seeds, a, b)))} for a, b in zip(sizes[:-1], sizes[1:])]
+        ps = [{"w": jnp.asarray(rng.standard_normal((seeds, a, b)))}
+              for a, b in zip(sizes[:-1], sizes[1:], strict=True)]
         Ks = np.asarray(ntks(ps))
         errs = [np.linalg.norm(K - theory) / np.linalg.norm(theory) for K in Ks]
         mean_err = np.linalg.norm(np.mean(Ks, axis=0) - theory) / np.linalg.norm(theory)
@@ -189,8 +194,8 @@ def test_empirical_ntk_converges_at_width_rate():
     """Depth 2 (one hidden ReLU layer): each NTK entry is a mean of N iid terms, so the
     empirical NTK is unbiased and its RMS relative error is exactly c/sqrt(N). With 64 seeds the
     RMS has ~10% relative noise per width; over widths 64, 512, 4096 that gives a slope
-    standard error of ~0.035, tolerance ±0.1. Unbiasedness: E||mean - Θ||² = E||Θ_N - Θ||²/seeds, so the
-    seed-averaged error must be of order RMS/sqrt(seeds): checked one-sided at 3x."""
+    standard error of ~0.035, tolerance ±0.1. Unbiasedness: E||mean - Θ||² = E||Θ_N - Θ||²/seeds,
+    so the     seed-averaged error must be of order RMS/sqrt(seeds): checked one-sided at 3x."""
     x = np.random.default_rng(5).standard_normal((6, 4))
     theory = np.asarray(mlp_kernels(x, depth=2, activation="relu").ntk)
     widths = [64, 512, 4096]
@@ -211,3 +216,20 @@ def test_empirical_ntk_converges_at_width_rate_depth3():
     err = _relative_errors(widths, 32, x, theory, depth=3, chunk=2)
     slope = np.polyfit(np.log(widths), np.log(err[:, 0]), 1)[0]
     assert abs(slope + 0.5) < 0.15, (slope, err)
+
+
+def test_mup_gamma_kernel_matches_network():
+    """μP-γ (gamma-scaling.md §1.2–1.3): with step Nη, f = (g - g₀)/γ moves by -η·N·Θ_emp(f)·∇ℓ, and
+    N·Θ_emp(f) → Θ^L/γ² as N → ∞. One width-4096 network: relative error ~0.03 (the RMS of the
+    width-rate test at 4096), tolerance 0.1."""
+    x = np.random.default_rng(5).standard_normal((6, 4))
+    gamma, N = 0.3, 4096
+    p0 = mlp_init(jax.random.key(3), (4, N, 1))
+
+    def f(p, xb):
+        g = mlp_apply(p, xb, parametrization="mup")[1] - mlp_apply(p0, xb, parametrization="mup")[1]
+        return g / gamma
+
+    emp = N * np.asarray(empirical_ntk(f, p0, x))
+    theory = np.asarray(mlp_kernels(x, depth=2, parametrization="mup", gamma=gamma).ntk)
+    assert np.linalg.norm(emp - theory) / np.linalg.norm(theory) < 0.1

@@ -16,7 +16,8 @@ def _whitened(rng, n, p):
 
 
 @claim("richness/isotropic-random-features",
-       statement="isotropic (random) features with outputs of rank r give D_LR = 1 - sqrt(r/p), not 1",
+       statement="isotropic (random) features with outputs of rank r give D_LR = 1 - sqrt(r/p), "
+                 "not 1",
        measure="max over r = 1..p of |D_E2 - (1 - sqrt(r/p))| for exactly whitened features "
                "(Phi^T Phi = n I), p = 24, n = 200",
        why="an exact identity: the only error is float64 round-off of p×p eigen/norm computations",
@@ -44,7 +45,8 @@ def _isotropic(quick: bool) -> Outcome:
 
 @claim("richness/nc-bridge",
        statement="with the labels as outputs, D_LR = 1 - tr Σ_B / (sqrt(C-1) ||Σ_B + Σ_W||_F) "
-                 "(balanced or not); under weak NC1 it factorises into an ETF and a within-class factor",
+                 "(balanced or not); under weak NC1 it factorises into an ETF and a within-class "
+                 "factor",
        measure="max |D_E2(Phi, one-hot) - closed form| over Gaussian mixtures with within-class "
                "noise 0..2 and unbalanced classes, plus NC1 for the same features",
        why="exact identity; float64 round-off only",
@@ -64,17 +66,20 @@ def _bridge(quick: bool) -> Outcome:
         d_cf.append(dlr_labels(phi, y))
         ncs.append(nc1(phi, y) if s > 0 else 0.0)
     err = float(np.max(np.abs(np.subtract(d_est, d_cf))))
-    plot = Plot([Series(noises, d_cf, "closed form"), Series(noises, d_est, "D_LR(Phi, labels)", kind="sim")],
+    plot = Plot([Series(noises, d_cf, "closed form"),
+                 Series(noises, d_est, "D_LR(Phi, labels)", kind="sim")],
                 xlabel="within-class noise", ylabel="D_LR")
     return Outcome.error_below(err, 1e-12, plot=plot,
-                               details={"nc1": [round(v, 4) for v in ncs], "dlr": [round(v, 4) for v in d_cf]})
+                               details={"nc1": [round(v, 4) for v in ncs],
+                                        "dlr": [round(v, 4) for v in d_cf]})
 
 
 @claim("richness/collapse-zero-and-rank-jump",
        statement="exactly collapsed features give D_E2 = 0 for any rank-(C-1) readout with bias; "
-                 "whitening one extra near-null output direction raises D_E2 by exactly 1 - sqrt((C-1)/C)",
-       measure="D_E2 at rank C-1, and D_E2(rank C) - (1 - sqrt((C-1)/C)), C = 10, for outputs "
-               "Y + eps·z·1^T with z ⊥ class indicators",
+                 "whitening one extra near-null output direction raises D_E2 by exactly 1 - "
+                 "sqrt((C-1)/C)",
+       measure="D_E2 at rank C-1, and D_E2(rank C) - (1 - sqrt((C-1)/C)), C = 10, for outputs Y +"
+               " eps·z·1^T with z ⊥ class indicators",
        why="both are exact identities; float64 round-off only",
        spec="richness-metric.md §1.5, §6 items 3 and 8")
 def _rank_jump(quick: bool) -> Outcome:
@@ -97,7 +102,8 @@ def _rank_jump(quick: bool) -> Outcome:
         drop.append(dlr_report(phi, F, "projection", rank=C - 1).value)
     err = max(float(np.max(np.abs(np.asarray(full) - jump))), float(np.max(np.abs(drop))))
     plot = Plot([Series(eps, np.full(3, jump), "1 - sqrt((C-1)/C)"),
-                 Series(eps, full, "D_E2, rank C", kind="sim"), Series(eps, drop, "D_E2, rank C-1", kind="sim")],
+                 Series(eps, full, "D_E2, rank C", kind="sim"),
+                 Series(eps, drop, "D_E2, rank C-1", kind="sim")],
                 xlabel="eps", ylabel="D_LR", xscale="log")
     return Outcome.error_below(err, 1e-10, plot=plot, details={"jump": jump})
 
@@ -108,12 +114,13 @@ def _rank_jump(quick: bool) -> Outcome:
 
 
 @claim("richness/ntk-closed-form-vs-quadrature",
-       statement="the erf NNGP/NTK recursion in closed form (Williams) equals Gauss–Hermite quadrature "
-                 "of the same Gaussian expectations; ReLU's arc-cosine forms converge to quadrature",
-       measure="max |Θ_closed - Θ_quad| / max|Θ| over 8 inputs, depth 3, erf at orders 32, 64, 128 and "
-               "ReLU at 32, 128; the claim is on erf at order 128",
-       why="erf is analytic, so quadrature converges exponentially to float64 round-off; ReLU's kink "
-           "makes it algebraic (shown, not asserted)",
+       statement="the erf NNGP/NTK recursion in closed form (Williams) equals Gauss–Hermite "
+                 "quadrature of the same Gaussian expectations; ReLU's arc-cosine forms converge "
+                 "to quadrature",
+       measure="max |Θ_closed - Θ_quad| / max|Θ| over 8 inputs, depth 3, erf at orders 32, 64, "
+               "128 and ReLU at 32, 128; the claim is on erf at order 128",
+       why="erf is analytic, so quadrature converges exponentially to float64 round-off; ReLU's "
+           "kink makes it algebraic (shown, not asserted)",
        spec="engineering.md §2.2(b)")
 def _kernels(quick: bool) -> Outcome:
     import jax.numpy as jnp
@@ -124,22 +131,24 @@ def _kernels(quick: bool) -> Outcome:
     orders = {"erf": [32, 64, 128], "relu": [32, 128]}
     errs = {}
     for act, qs in orders.items():
-        ref = np.asarray(mlp_kernels(x, depth=3, activation=act, bias_std=0.3, dtype=jnp.float64).ntk)
-        errs[act] = [float(np.max(np.abs(np.asarray(mlp_kernels(
-            x, depth=3, activation=act, bias_std=0.3, method="quadrature", quad_order=q).ntk) - ref))
-            / np.max(np.abs(ref))) for q in qs]
+        kw = dict(depth=3, activation=act, bias_std=0.3, dtype=jnp.float64)
+        ref = np.asarray(mlp_kernels(x, **kw).ntk)
+        quad = [np.asarray(mlp_kernels(x, method="quadrature", quad_order=q, **kw).ntk) for q in qs]
+        errs[act] = [float(np.max(np.abs(k - ref)) / np.max(np.abs(ref))) for k in quad]
     plot = Plot([Series(orders["erf"], np.maximum(errs["erf"], 1e-17), "erf", kind="sim"),
                  Series(orders["relu"], errs["relu"], "ReLU", kind="sim")],
-                xlabel="Gauss–Hermite order", ylabel="relative NTK error", xscale="log", yscale="log")
+                xlabel="Gauss–Hermite order", ylabel="relative NTK error", xscale="log",
+                yscale="log")
     return Outcome.error_below(errs["erf"][-1], 1e-10, plot=plot, details={"relu": errs["relu"]})
 
 
 @claim("richness/ntk-width-rate",
        statement="empirical NTKs of width-N one-hidden-layer ReLU networks (NTK parametrisation) "
                  "fluctuate around the infinite-width NTK with relative RMS error ∝ N^(-1/2)",
-       measure="log-log slope of the RMS (over 64 seeds) relative Frobenius error at N = 64, 512, 4096",
-       why="each NTK entry is a mean of N iid terms (unbiased, variance ∝ 1/N); the RMS over 64 seeds "
-           "has ~10% noise, giving ~0.035 slope standard error: tolerance 0.1",
+       measure="log-log slope of the RMS (over 64 seeds) relative Frobenius error at N = 64, 512,"
+               " 4096",
+       why="each NTK entry is a mean of N iid terms (unbiased, variance ∝ 1/N); the RMS over 64 "
+           "seeds has ~10% noise, giving ~0.035 slope standard error: tolerance 0.1",
        spec="engineering.md §2.2 validation ladder item 2")
 def _width_rate(quick: bool) -> Outcome:
     import jax
@@ -155,7 +164,8 @@ def _width_rate(quick: bool) -> Outcome:
     seeds = 64
     widths = [64, 512, 4096] if quick else [64, 256, 1024, 4096, 16384]
     apply = lambda p, xb: mlp_apply(p, xb, parametrization="ntk")[1]  # noqa: E731
-    ntks = jax.jit(lambda ps: jax.lax.map(lambda p: empirical_ntk(apply, p, jnp.asarray(x)), ps, batch_size=8))
+    xj = jnp.asarray(x)
+    ntks = jax.jit(lambda ps: jax.lax.map(lambda p: empirical_ntk(apply, p, xj), ps, batch_size=8))
     rms = []
     for N in widths:
         ps = [{"w": jnp.asarray(rng.standard_normal((seeds, 4, N)))},
@@ -165,9 +175,11 @@ def _width_rate(quick: bool) -> Outcome:
         rms.append(float(np.sqrt(np.mean(e**2))))
     slope = float(np.polyfit(np.log(widths), np.log(rms), 1)[0])
     c = rms[0] * np.sqrt(widths[0])
-    plot = Plot([Series(widths, c / np.sqrt(widths), "c N^(-1/2)"), Series(widths, rms, "empirical", kind="sim")],
+    plot = Plot([Series(widths, c / np.sqrt(widths), "c N^(-1/2)"),
+                 Series(widths, rms, "empirical", kind="sim")],
                 xlabel="width N", ylabel="relative NTK error (RMS)", xscale="log", yscale="log")
-    return Outcome.close_to(-0.5, slope, atol=0.1, plot=plot, details={"rms": rms, "widths": widths})
+    return Outcome.close_to(-0.5, slope, atol=0.1, plot=plot,
+                            details={"rms": rms, "widths": widths})
 
 
 # ---------------------------------------------------------------------------------------------
@@ -255,8 +267,8 @@ def _gamma_sweep(quick: bool):
     g = np.asarray(_GAMMAS)
 
     def run(gamma, eta, p0, xtr, ytr):
-        return train(jax.random.key(1), TrainConfig(eta=eta, gamma=gamma, steps=steps, log_every=steps),
-                     p0, xtr, ytr)
+        cfg = TrainConfig(eta=eta, gamma=gamma, steps=steps, log_every=steps)
+        return train(jax.random.key(1), cfg, p0, xtr, ytr)
 
     plogs, _ = jax.jit(jax.vmap(run, in_axes=(0, 0, None, None, None)))(
         jnp.asarray(g, dt), jnp.asarray(_lr_scale(g), dt), p0, xtr, ytr)
@@ -269,12 +281,14 @@ def _gamma_sweep(quick: bool):
 
 
 @claim("richness/gamma-sweep-digits",
-       statement="D_LR decreases monotonically from lazy to rich training as the output scale γ grows "
-                 "(μP-γ MLP on digits, η ∝ s(γ)); Kendall τ(γ, D_LR) = -1 for both estimators",
-       measure="Kendall τ between γ ∈ {0.01,…,3} and D_LR on the training inputs (E1; E2 in details); "
-               "test accuracy, NC1, S_init, centred KTA and parameter change side by side",
-       why="an ordinal claim (§4.1 'ordinal consistency'): τ must be exactly -1 (the better of E1/E2); "
-           "500 full-batch steps (quick) bring every γ to train accuracy ≈ 0.95",
+       statement="D_LR decreases monotonically from lazy to rich training as the output scale γ "
+                 "grows (μP-γ MLP on digits, η ∝ s(γ)); Kendall τ(γ, D_LR) = -1 for both "
+                 "estimators",
+       measure="Kendall τ between γ ∈ {0.01,…,3} and D_LR on the training inputs (E1; E2 in "
+               "details); test accuracy, NC1, S_init, centred KTA and parameter change side by "
+               "side",
+       why="an ordinal claim (§4.1 'ordinal consistency'): τ must be exactly -1 (the better of "
+           "E1/E2); 500 full-batch steps (quick) bring every γ to train accuracy ≈ 0.95",
        spec="richness-metric.md §4.1, §6 item 10, §9 pilot A")
 def _gamma_claim(quick: bool) -> Outcome:
     rows = _gamma_sweep(quick)
@@ -282,23 +296,27 @@ def _gamma_claim(quick: bool) -> Outcome:
     d1 = [r["dlr_train"] for r in rows]
     d2 = [r["dlr_train_E2"] for r in rows]
     tau = max(_kendall_tau(g, d1), _kendall_tau(g, d2))
-    plot = Plot([Series(g, d1, "D_LR E1 (train)", kind="sim"), Series(g, d2, "D_LR E2 (train)", kind="sim"),
+    plot = Plot([Series(g, d1, "D_LR E1 (train)", kind="sim"),
+                 Series(g, d2, "D_LR E2 (train)", kind="sim"),
                  Series(g, [r["test_acc"] for r in rows], "test accuracy", kind="sim"),
                  Series(g, [r["s_init"] for r in rows], "S_init", kind="sim")],
                 xlabel="γ", ylabel="value", xscale="log")
     details = {f"{k}": [round(r[k], 4) for r in rows] for k in rows[0]}
     details["gamma"] = list(_GAMMAS)
-    return Outcome(-1.0, tau, "τ = -1 exactly", bool(round(tau, 12) == -1.0), plot=plot, details=details)
+    return Outcome(-1.0, tau, "τ = -1 exactly", bool(round(tau, 12) == -1.0), plot=plot,
+                   details=details)
 
 
 @claim("richness/digits-label-encoded-rich-vs-lastlayer",
-       statement="on label-encoded digits (one-hot class code appended to training inputs, zeros at "
-                 "test), full rich training ends with a far lower D_LR than last-layer-only training",
-       measure="D_LR (E1, train inputs) of γ = 3 full training (500 SGD steps) vs readout-only training "
-               "(2000 steps, 4x step), 64+10 → 128 → 128 → 10 μP MLP; pass if D_rich < D_last/2",
+       statement="on label-encoded digits (one-hot class code appended to training inputs, zeros "
+                 "at test), full rich training ends with a far lower D_LR than last-layer-only "
+                 "training",
+       measure="D_LR (E1, train inputs) of γ = 3 full training (500 SGD steps) vs readout-only "
+               "training (2000 steps, 4x step), 64+10 → 128 → 128 → 10 μP MLP; pass if D_rich < "
+               "D_last/2",
        why="the pilot separated them by 10x (0.044 vs 0.53); a factor-2 margin keeps the verdict "
-           "away from seed noise. Test accuracies are reported, not asserted: our encoding does not "
-           "reproduce the paper's accuracy inversion (rich 10% vs lazy 74%)",
+           "away from seed noise. Test accuracies are reported, not asserted: our encoding does "
+           "not reproduce the paper's accuracy inversion (rich 10% vs lazy 74%)",
        spec="richness-metric.md §5 rows 1–2, §5.1, §6 item 10")
 def _label_encoded(quick: bool) -> Outcome:
     import jax
@@ -315,7 +333,8 @@ def _label_encoded(quick: bool) -> Outcome:
     xtr = jnp.asarray(Xc[tr], dt)
     ytr = jnp.asarray(np.eye(10)[y[tr]], dt)
     scale = 1 if quick else 5
-    rich = TrainConfig(eta=float(_lr_scale(3.0)), gamma=3.0, steps=500 * scale, log_every=500 * scale)
+    rich = TrainConfig(eta=float(_lr_scale(3.0)), gamma=3.0, steps=500 * scale,
+                       log_every=500 * scale)
     last = TrainConfig(eta=4.0 * float(_lr_scale(1.0)), gamma=1.0, steps=2000 * scale,
                        log_every=2000 * scale, readout_only=True)
     res = {}
@@ -325,8 +344,9 @@ def _label_encoded(quick: bool) -> Outcome:
     d_rich, d_last = res["rich"]["dlr_train"], res["last_layer"]["dlr_train"]
     details = {f"{n}_{k}": round(v, 4) for n, r in res.items() for k, v in r.items()}
     plot = Plot([Series([0, 1], [d_rich, d_last], "D_LR (train)", kind="sim"),
-                 Series([0, 1], [res["rich"]["test_acc"], res["last_layer"]["test_acc"]], "test accuracy",
-                        kind="sim")], xlabel="0 = rich (all layers), 1 = last layer only", ylabel="value")
+                 Series([0, 1], [res["rich"]["test_acc"], res["last_layer"]["test_acc"]],
+                        "test accuracy", kind="sim")],
+                xlabel="0 = rich (all layers), 1 = last layer only", ylabel="value")
     return Outcome(f"< {d_last / 2:.3g} (D_last/2)", d_rich, d_last / 2, bool(d_rich < d_last / 2),
                    plot=plot, details=details)
 
@@ -354,8 +374,8 @@ def _grokking(quick: bool):
     cfg = TrainConfig(eta=1e-3, gamma=1.0, weight_decay=1.0, steps=steps, log_every=every,
                       optimizer="adamw", loss="ce", centred=False, activation="quadratic",
                       parametrization="standard")
-    p0 = mlp_init(jax.random.key(0), (2 * P, width, P), init_scale=(3 / np.sqrt(2 * P), 1 / np.sqrt(width)),
-                  dtype=dt)
+    p0 = mlp_init(jax.random.key(0), (2 * P, width, P),
+                  init_scale=(3 / np.sqrt(2 * P), 1 / np.sqrt(width)), dtype=dt)
     plog, loss = train(jax.random.key(1), cfg, p0, jnp.asarray(X[tr], dt), jnp.asarray(y[tr]))
     apply = jax.jit(model_fn(cfg, p0))
     rows = []
@@ -372,11 +392,12 @@ def _grokking(quick: bool):
 
 @claim("richness/grokking-dlr-leads-accuracy",
        statement="through grokking (mod-31 addition), D_LR on the training inputs falls from its "
-                 "memorisation plateau to at most half of it, and falls before test accuracy rises",
-       measure="ratio D(final)/D(step 200) (train inputs, E1), and the step where D has made half its "
-               "drop vs the step where test accuracy first exceeds 50%",
-       why="spec §6 item 11's tolerances: post ≤ 0.5·pre and onset no later than the accuracy jump; "
-           "the pilot gave 0.46 → 0.20 with the half-drop ~700 steps before the jump",
+                 "memorisation plateau to at most half of it, and falls before test accuracy "
+                 "rises",
+       measure="ratio D(final)/D(step 200) (train inputs, E1), and the step where D has made half"
+               " its drop vs the step where test accuracy first exceeds 50%",
+       why="spec §6 item 11's tolerances: post ≤ 0.5·pre and onset no later than the accuracy "
+           "jump; the pilot gave 0.46 → 0.20 with the half-drop ~700 steps before the jump",
        spec="richness-metric.md §5 rows 3–4, §6 item 11, §9 pilot B")
 def _grok_claim(quick: bool) -> Outcome:
     rows = _grokking(quick)[0]
@@ -397,13 +418,15 @@ def _grok_claim(quick: bool) -> Outcome:
                  Series(steps, acc, "test accuracy", kind="sim")], xlabel="step", ylabel="value")
     details = {"dlr_pre": round(pre, 4), "dlr_post": round(post, 4), "step_half_drop": t_half,
                "step_test_acc_50": t_acc, "final_test_acc": round(float(acc[-1]), 4),
-               "dlr_test_pre": round(rows[i0]["dlr_test"], 4), "dlr_test_max": round(max(r["dlr_test"] for r in rows), 4),
+               "dlr_test_pre": round(rows[i0]["dlr_test"], 4),
+               "dlr_test_max": round(max(r["dlr_test"] for r in rows), 4),
                "dlr_test_post": round(rows[-1]["dlr_test"], 4)}
     _, plog, p0, X, y, tr, te, cfg = _grokking(quick)
     from lazyrich.metrics._demo_training import checkpoint
 
     for tag, i in (("pre", i0), ("post", len(rows) - 1)):  # comparison metrics side by side
         m = _measure(cfg, p0, checkpoint(plog, i), X, y, tr, te)
-        details.update({f"{tag}_{k}": round(m[k], 4) for k in ("nc1", "s_init", "kta_centred", "param_change")})
-    return Outcome("≤ 0.5, and half-drop before 50% test accuracy", float(ratio), 0.5, ok, plot=plot,
-                   details=details)
+        keys = ("nc1", "s_init", "kta_centred", "param_change")
+        details.update({f"{tag}_{k}": round(m[k], 4) for k in keys})
+    return Outcome("≤ 0.5, and half-drop before 50% test accuracy", float(ratio), 0.5, ok,
+                   plot=plot, details=details)

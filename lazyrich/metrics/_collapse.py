@@ -110,7 +110,9 @@ def nc1(features, labels, num_classes: int | None = None) -> float:
 def dlr_labels(features, labels, num_classes: int | None = None) -> float:
     r"""Closed form of :math:`\mathcal D_{LR}` with the labels as outputs (spec §2.4):
 
-    .. math:: \mathcal D_{LR}(\hat f = y) = 1 - \frac{\mathrm{tr}\,\Sigma_B}{\sqrt{C-1}\,\|\Sigma_B+\Sigma_W\|_F}.
+    .. math::
+        \mathcal D_{LR}(\hat f = y)
+        = 1 - \frac{\mathrm{tr}\,\Sigma_B}{\sqrt{C-1}\,\|\Sigma_B+\Sigma_W\|_F}.
 
     Equals ``dlr(features, one_hot(labels), "projection")`` for balanced or unbalanced classes,
     and the ``"cka"`` variant too when classes are balanced (the centred one-hot Gram is then

@@ -28,7 +28,9 @@ def _pair(name_a, a, name_b, b):
 
 
 def linear_cka(X, Y) -> float:
-    r"""Linear CKA :math:`\|\bar Y^\top\bar X\|_F^2/(\|\bar X^\top\bar X\|_F\|\bar Y^\top\bar Y\|_F)\in[0,1]`.
+    r"""Linear CKA (Kornblith et al. 2019), in :math:`[0,1]`:
+
+    .. math:: \|\bar Y^\top\bar X\|_F^2/(\|\bar X^\top\bar X\|_F\|\bar Y^\top\bar Y\|_F).
 
     Streams float64 statistics (the same ones as :func:`~lazyrich.metrics.dlr`; in fact
     ``dlr(phi, f, "cka") = 1 - linear_cka(phi, f)``).
@@ -43,12 +45,13 @@ def linear_cka(X, Y) -> float:
 
 
 def feature_kernel_distance(phi0, phi_t, *, centered: bool = False) -> float:
-    r"""Distance of the feature kernel :math:`K = \Phi\Phi^\top` from its initial value, :math:`S_{init}`.
+    r"""Distance :math:`S_{init}` of the feature kernel :math:`K = \Phi\Phi^\top` from its start.
 
-    Uncentred (Fort et al. 2020, default): :math:`1 - \|\Phi_0^\top\Phi_t\|_F^2/(\|\Phi_0^\top\Phi_0\|_F
-    \|\Phi_t^\top\Phi_t\|_F)`, identical to ``theory.kernel_distance(Φ₀Φ₀ᵀ, ΦₜΦₜᵀ)`` but in
-    feature space. ``centered=True`` gives :math:`1-\mathrm{CKA}(\Phi_0,\Phi_t)`.
-    0 for lazy training (features frozen up to scale and rotation).
+    Uncentred (Fort et al. 2020, default):
+    :math:`1 - \|\Phi_0^\top\Phi_t\|_F^2/(\|\Phi_0^\top\Phi_0\|_F\|\Phi_t^\top\Phi_t\|_F)`,
+    identical to ``theory.kernel_distance(Φ₀Φ₀ᵀ, ΦₜΦₜᵀ)`` but in feature space.
+    ``centered=True`` gives :math:`1-\mathrm{CKA}(\Phi_0,\Phi_t)`. 0 for lazy training
+    (features frozen up to scale and rotation).
     """
     _pair("phi0", phi0, "phi_t", phi_t)
     if centered:
@@ -76,7 +79,8 @@ def kernel_alignment(K, targets, *, centered: bool = False) -> float:
     Y = np.asarray(targets, np.float64)
     Y = Y[:, None] if Y.ndim == 1 else Y
     if Y.ndim != 2 or Y.shape[0] != n:
-        raise ValueError(f"targets must have shape ({n},) or ({n}, C) to match K, got {np.shape(targets)}")
+        raise ValueError(f"targets must have shape ({n},) or ({n}, C) to match K, "
+                         f"got {np.shape(targets)}")
     require_finite("K", K)
     require_finite("targets", Y)
     Kt = np.asarray(K, np.float64)
@@ -93,12 +97,12 @@ def kernel_alignment(K, targets, *, centered: bool = False) -> float:
 
 
 def param_norm(params) -> float:
-    r""":math:`\|\theta\|^2 = \sum_\ell\|\theta_\ell\|_F^2` over every leaf of the pytree (float64)."""
+    r""":math:`\|\theta\|^2 = \sum_\ell\|\theta_\ell\|_F^2` over every leaf (float64)."""
     return float(sum(np.sum(np.asarray(a, np.float64) ** 2) for a in jax.tree.leaves(params)))
 
 
 def param_change(params, params0, *, relative: bool = True, per_layer: bool = False):
-    r"""Parameter change :math:`\|\theta_t-\theta_0\|/\|\theta_0\|` (or absolute, ``relative=False``).
+    r"""Parameter change :math:`\|\theta_t-\theta_0\|/\|\theta_0\|` (absolute: ``relative=False``).
 
     ``per_layer=True`` returns one value per top-level entry of the pytree (per layer for a list
     of layers), each relative to that layer's own initial norm.
@@ -121,10 +125,11 @@ def param_change(params, params0, *, relative: bool = True, per_layer: bool = Fa
 
 
 def representation_change(phi0, phi_t) -> float:
-    r"""Relative change of the representation :math:`\|\Phi_t-\Phi_0\|_F/\|\Phi_0\|_F` on the same inputs."""
+    r"""Relative representation change :math:`\|\Phi_t-\Phi_0\|_F/\|\Phi_0\|_F` (same inputs)."""
     _pair("phi0", phi0, "phi_t", phi_t)
     if np.shape(phi0) != np.shape(phi_t):
-        raise ValueError(f"phi0 and phi_t must have the same shape, got {np.shape(phi0)} and {np.shape(phi_t)}")
+        raise ValueError(f"phi0 and phi_t must have the same shape, got {np.shape(phi0)} and "
+                         f"{np.shape(phi_t)}")
     a = np.asarray(phi0, np.float64)
     n0 = np.linalg.norm(a)
     if n0 == 0.0:
@@ -140,5 +145,6 @@ def activation_stability(pre0, pre_t) -> float:
     """
     _pair("pre0", pre0, "pre_t", pre_t)
     if np.shape(pre0) != np.shape(pre_t):
-        raise ValueError(f"pre0 and pre_t must have the same shape, got {np.shape(pre0)} and {np.shape(pre_t)}")
+        raise ValueError(f"pre0 and pre_t must have the same shape, got {np.shape(pre0)} and "
+                         f"{np.shape(pre_t)}")
     return float(np.mean((np.asarray(pre0) > 0) == (np.asarray(pre_t) > 0)))

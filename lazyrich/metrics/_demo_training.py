@@ -33,7 +33,8 @@ def mlp_init(key, widths, *, bias: bool = False, init_scale=1.0, dtype=jnp.float
     """
     widths = tuple(int(w) for w in widths)
     if len(widths) < 3 or min(widths) < 1:
-        raise ValueError(f"widths must be (D, N_1, ..., C) with at least one hidden layer, got {widths}")
+        raise ValueError(f"widths must be (D, N_1, ..., C) with at least one hidden layer, "
+                         f"got {widths}")
     scales = np.broadcast_to(np.asarray(init_scale, float), (len(widths) - 1,))
     keys = jax.random.split(key, len(widths) - 1)
     params = []
@@ -45,20 +46,22 @@ def mlp_init(key, widths, *, bias: bool = False, init_scale=1.0, dtype=jnp.float
     return params
 
 
-def mlp_apply(params, x, *, activation="relu", parametrization: str = "ntk", weight_std: float = 1.0,
-              bias_std: float = 1.0):
+def mlp_apply(params, x, *, activation="relu", parametrization: str = "ntk",
+              weight_std: float = 1.0, bias_std: float = 1.0):
     r"""Forward pass; returns ``(phi, g)``: the last hidden post-activation (the input of the last
     linear layer, shape ``(B, N)``) and the readout ``(B, C)``."""
     act = get_activation(activation)
     std = parametrization == "standard"  # multipliers live in the initial weights instead
     h = x
     for i, layer in enumerate(params[:-1]):
-        h = (act(h) if i else h) @ layer["w"] * (1.0 if std else float(weight_std / np.sqrt(layer["w"].shape[0])))
+        m = 1.0 if std else float(weight_std / np.sqrt(layer["w"].shape[0]))
+        h = (act(h) if i else h) @ layer["w"] * m
         if "b" in layer:
             h = h + bias_std * layer["b"][None, :]
     phi = act(h)
     w = params[-1]["w"]
-    m = float({"ntk": weight_std / np.sqrt(w.shape[0]), "mup": 1.0 / w.shape[0], "standard": 1.0}[parametrization])
+    m = float({"ntk": weight_std / np.sqrt(w.shape[0]), "mup": 1.0 / w.shape[0],
+               "standard": 1.0}[parametrization])
     g = phi @ w * m
     if "b" in params[-1]:
         g = g + bias_std * params[-1]["b"][None, :]
@@ -80,7 +83,7 @@ class TrainConfig:
         optimizer: ``"sgd"`` or ``"adamw"`` (β = (0.9, 0.98)). loss: ``"mse"`` (mean over batch
         and outputs, no ½) or ``"ce"``. batch_size: ``None`` for full batch.
         readout_only: train only the last layer (a random-feature / lazy control).
-        centred: output :math:`(g_\\theta - g_{\\theta_0})/\\gamma`; otherwise :math:`g_\\theta/\\gamma`.
+        centred: output :math:`(g_\\theta - g_{\\theta_0})/\\gamma`; else :math:`g_\\theta/\\gamma`.
     """
 
     eta: float
@@ -100,7 +103,8 @@ class TrainConfig:
 def model_fn(cfg: TrainConfig, params0):
     """``apply(params, x) -> (phi, f)`` with the γ-scaled (centred) output of ``cfg``."""
     def apply(params, x):
-        phi, g = mlp_apply(params, x, activation=cfg.activation, parametrization=cfg.parametrization)
+        phi, g = mlp_apply(params, x, activation=cfg.activation,
+                           parametrization=cfg.parametrization)
         if cfg.centred:
             g = g - mlp_apply(params0, x, activation=cfg.activation,
                               parametrization=cfg.parametrization)[1]
@@ -125,7 +129,8 @@ def train(key, cfg: TrainConfig, params0, x, y):
     if cfg.steps % cfg.log_every:
         raise ValueError(f"steps={cfg.steps} must be a multiple of log_every={cfg.log_every}")
     if cfg.optimizer not in ("sgd", "adamw") or cfg.loss not in ("mse", "ce"):
-        raise ValueError(f"optimizer must be sgd|adamw and loss mse|ce, got {cfg.optimizer}, {cfg.loss}")
+        raise ValueError(f"optimizer must be sgd|adamw and loss mse|ce, got {cfg.optimizer}, "
+                         f"{cfg.loss}")
     apply = model_fn(cfg, params0)
     n_hidden = params0[-1]["w"].shape[0]
     if cfg.optimizer == "sgd":

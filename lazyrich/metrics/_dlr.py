@@ -1,9 +1,12 @@
-r"""The low-rank richness measure :math:`\mathcal D_{LR}` of Nam et al. (spec: richness-metric.md §1).
+r"""The low-rank richness measure :math:`\mathcal D_{LR}` of Nam et al.
+
+Spec: richness-metric.md §1.
 
 Split the network into features :math:`\Phi(x)\in\mathbb R^p` (the input of the last linear layer)
 and outputs :math:`\hat f(x) = W\Phi(x) + b\in\mathbb R^C`. With the feature operator
 :math:`T` (kernel :math:`\Phi(x)\cdot\Phi(x')`) and the minimum-projection operator
-:math:`T_{MP} = a_1|1\rangle\langle 1| + a_2 P_{\hat H}`, :math:`\hat H = \mathrm{span}\{\hat f_c\}`,
+:math:`T_{MP} = a_1|1\rangle\langle 1| + a_2 P_{\hat H}`,
+:math:`\hat H = \mathrm{span}\{\hat f_c\}`,
 
 .. math:: \mathcal D_{LR} = 1 - \mathrm{CKA}(T, T_{MP}) \in [0, 1],
 
@@ -121,7 +124,8 @@ class DLRStats:
     def zeros(num_features: int, num_outputs: int, dtype=jnp.float64) -> "DLRStats":
         p, C = int(num_features), int(num_outputs)
         return DLRStats(jnp.zeros((), dtype), jnp.zeros(p, dtype), jnp.zeros(C, dtype),
-                        jnp.zeros((p, p), dtype), jnp.zeros((C, p), dtype), jnp.zeros((C, C), dtype))
+                        jnp.zeros((p, p), dtype), jnp.zeros((C, p), dtype),
+                        jnp.zeros((C, C), dtype))
 
 
 def accumulate_stats(batches: Iterable[tuple]) -> DLRStats:
@@ -135,9 +139,10 @@ def accumulate_stats(batches: Iterable[tuple]) -> DLRStats:
         for i, (phi, f) in enumerate(batches):
             _check_pair(phi, f, f"batch {i}: ")
             s = _batch_stats64(jnp.asarray(phi, jnp.float64), jnp.asarray(f, jnp.float64))
-            if total is not None and (s.num_features, s.num_outputs) != (total.num_features, total.num_outputs):
-                raise ValueError(f"batch {i} has (p, C) = {(s.num_features, s.num_outputs)}, earlier "
-                                 f"batches had {(total.num_features, total.num_outputs)}")
+            shape = (s.num_features, s.num_outputs)
+            if total is not None and shape != (total.num_features, total.num_outputs):
+                raise ValueError(f"batch {i} has (p, C) = {shape}, earlier batches had "
+                                 f"{(total.num_features, total.num_outputs)}")
             total = s if total is None else _merge64(total, s)
     if total is None:
         raise ValueError("accumulate_stats needs at least one (features, outputs) batch")
@@ -259,7 +264,7 @@ def dlr_from_stats(stats: DLRStats, variant: Variant = "cka", *, rank: int | Non
 
 @dataclasses.dataclass(frozen=True)
 class DLRReport:
-    """One :math:`\\mathcal D_{LR}` measurement with everything needed to interpret it (§1.6 step 7).
+    """One :math:`\\mathcal D_{LR}` measurement with what is needed to read it (§1.6 step 7).
 
     Attributes:
         value: :math:`\\mathcal D_{LR}\\in[0,1]`. variant: the estimator. rank: output rank r used.
@@ -283,13 +288,15 @@ class DLRReport:
 
 
 def _check_pair(features, outputs, where=""):
-    require_ndim(f"{where}features", features, 2, "shape (n, p): the input of the last linear layer")
+    require_ndim(f"{where}features", features, 2,
+                 "shape (n, p): the input of the last linear layer")
     require_ndim(f"{where}outputs", outputs, 2,
                  "shape (n, C); use outputs[:, None] for a scalar output")
     n, n_f = np.shape(features)[0], np.shape(outputs)[0]
     if n != n_f:
-        raise ValueError(f"{where}features and outputs must have the same number of samples, got "
-                         f"{n} (features {np.shape(features)}) and {n_f} (outputs {np.shape(outputs)})")
+        raise ValueError(f"{where}features and outputs must have the same number of samples, "
+                         f"got {n} (features {np.shape(features)}) and {n_f} "
+                         f"(outputs {np.shape(outputs)})")
     require_finite(f"{where}features", features)
     require_finite(f"{where}outputs", outputs)
 
@@ -308,7 +315,8 @@ def _check_stats(stats: DLRStats, variant, rank):
     ref_p = n * max(float(np.max(np.abs(np.asarray(stats.mean_phi)), initial=0.0)) ** 2, 1e-300)
     if scale_p == 0.0 or scale_p <= 1e-28 * ref_p:
         raise ValueError("features are constant over the samples (zero centred covariance): "
-                         "D_LR is undefined; check that the feature map is not dead (e.g. all-zero ReLUs)")
+                         "D_LR is undefined; check that the feature map is not dead "
+                         "(e.g. all-zero ReLUs)")
     lam = np.linalg.eigvalsh(np.asarray(stats.c_ff))
     if lam[-1] <= 0.0:
         raise ValueError("outputs are constant over the samples (zero centred covariance): "
@@ -324,9 +332,9 @@ def _check_stats(stats: DLRStats, variant, rank):
                              f"outputs; C = {C}), got {rank}")
 
 
-def dlr_report(features=None, outputs=None, variant: Variant = "cka", *, stats: DLRStats | None = None,
-               rank: int | None = None, rank_tol: float = 0.05, split: str | None = None,
-               batch_size: int | None = None) -> DLRReport:
+def dlr_report(features=None, outputs=None, variant: Variant = "cka", *,
+               stats: DLRStats | None = None, rank: int | None = None, rank_tol: float = 0.05,
+               split: str | None = None, batch_size: int | None = None) -> DLRReport:
     """:func:`dlr` with its diagnostics: rank used, isotropy :math:`\\iota`, sizes, split.
 
     Give either ``features`` and ``outputs`` (arrays, streamed in ``batch_size`` chunks if
@@ -353,7 +361,8 @@ def dlr_report(features=None, outputs=None, variant: Variant = "cka", *, stats: 
         d, r, iota = float(d), int(r), float(iota)
     # Cauchy–Schwarz bounds D to [0, 1]; outside by more than round-off means a bug.
     if not -1e-6 <= d <= 1.0 + 1e-6:
-        raise FloatingPointError(f"D_LR = {d!r} is outside [0, 1] beyond round-off (variant {variant})")
+        raise FloatingPointError(f"D_LR = {d!r} is outside [0, 1] beyond round-off "
+                                 f"(variant {variant})")
     return DLRReport(min(max(d, 0.0), 1.0), variant, r, iota, int(round(float(stats.n))),
                      stats.num_features, stats.num_outputs, split)
 
@@ -366,7 +375,7 @@ def _dlr_jit(stats, variant, auto, rank, rank_tol):
 
 def dlr(features, outputs, variant: Variant = "cka", *, rank: int | None = None,
         rank_tol: float = 0.05, batch_size: int | None = None, warn: bool = True) -> float:
-    r"""Low-rank richness :math:`\mathcal D_{LR} = 1-\mathrm{CKA}(T, T_{MP})\in[0,1]` (spec §1.4–1.6).
+    r"""Low-rank richness :math:`\mathcal D_{LR} = 1-\mathrm{CKA}(T, T_{MP})\in[0,1]` (§1.4–1.6).
 
     0 is maximally rich (the centred features span exactly the outputs, isotropically);
     isotropic random features give :math:`1-\sqrt{r/p}`.
@@ -391,7 +400,8 @@ def dlr(features, outputs, variant: Variant = "cka", *, rank: int | None = None,
         ValueError: mismatched sample counts, fewer samples than outputs, constant features or
             outputs, non-finite values, an unknown variant, or ``rank`` out of range.
     """
-    rep = dlr_report(features, outputs, variant, rank=rank, rank_tol=rank_tol, batch_size=batch_size)
+    rep = dlr_report(features, outputs, variant, rank=rank, rank_tol=rank_tol,
+                     batch_size=batch_size)
     if warn and variant == "cka" and not rep.isotropic:
         warnings.warn(f"output Gram is anisotropic (iota = {rep.isotropy:.3f} < 0.95): the 'cka' "
                       f"estimator differs from the projection definition; compare "

@@ -1,5 +1,5 @@
-r"""Eigen-curves of the feature operator: :math:`\Pi^*(k)`, :math:`\hat\Pi(k)`, :math:`\rho_k/\rho_1`
-(spec: richness-metric.md §3).
+r"""Eigen-curves of the feature operator: :math:`\Pi^*(k)`, :math:`\hat\Pi(k)`,
+:math:`\rho_k/\rho_1` (spec: richness-metric.md §3).
 
 Diagonalise the (optionally centred) feature second moment :math:`\Sigma = \bar\Phi^\top\bar\Phi/n
 = V\,\mathrm{diag}(\rho)V^\top` on a fitting sample; the eigenfunctions are the Nyström
@@ -7,7 +7,8 @@ extensions :math:`e_k(x) = (\Phi(x)-\mu)^\top v_k/\sqrt{\rho_k}` (orthonormal on
 sample: :math:`e_k^\top e_l/n = \delta_{kl}`). With :math:`B_{kc} = \langle e_k|f_c\rangle`,
 
 .. math::
-    \hat\Pi(k) = \frac{\sum_{i\le k}\sum_c\langle e_i|\hat f_c\rangle^2}{\sum_c\|\hat f_c\|^2},\qquad
+    \hat\Pi(k) = \frac{\sum_{i\le k}\sum_c\langle e_i|\hat f_c\rangle^2}
+                      {\sum_c\|\hat f_c\|^2},\qquad
     \Pi^*(k) = \frac{\sum_{i\le k}\sum_c\langle e_i|f^*_c\rangle^2}{\sum_c\|f^*_c\|^2},\qquad
     Q^*(k) = \Pi^*(k) - \Pi^*(k-1).
 
@@ -27,8 +28,10 @@ class EigenCurves:
     """Curves over the mode index ``k = 1..K`` (NumPy float64).
 
     Attributes:
-        k: mode indices. rho: eigenvalues :math:`\\rho_k` (descending). rel_eig: :math:`\\rho_k/\\rho_1`.
-        pi_hat: :math:`\\hat\\Pi(k)` (utilisation of the outputs). pi_star, q_star: :math:`\\Pi^*(k)`
+        k: mode indices. rho: eigenvalues :math:`\\rho_k` (descending).
+        rel_eig: :math:`\\rho_k/\\rho_1`.
+        pi_hat: :math:`\\hat\\Pi(k)` (utilisation of the outputs).
+        pi_star, q_star: :math:`\\Pi^*(k)`
         and :math:`Q^*(k)` for the targets, or ``None`` when no targets were given.
         center: whether features, outputs and targets were centred.
     """
@@ -92,7 +95,8 @@ def eigencurves(features, outputs, targets=None, *, center: bool = False, fit_fe
     rank = int(np.sum(rho > 1e-12 * rho[0]))
     K = rank if k_max is None else int(k_max)
     if not 1 <= K <= rank:
-        raise ValueError(f"k_max must be in [1, {rank}] (the numerical rank of the features), got {k_max}")
+        raise ValueError(f"k_max must be in [1, {rank}] (the numerical rank of the features), "
+                         f"got {k_max}")
     rho, V = rho[:K], V[:, :K]
     E = (phi - mu) @ V / np.sqrt(rho)[None, :]  # (n, K) eigenfunctions on the evaluation sample
 

@@ -47,7 +47,7 @@ def _chunks(x, b):
 
 
 def jacobian(apply: Callable, params, x, *, batch_size: int | None = None):
-    """Per-sample flattened Jacobians :math:`\\partial f_c(x_i)/\\partial\\theta`, shape ``(n, C, P)``."""
+    """Per-sample flattened Jacobians :math:`\\partial f_c(x_i)/\\partial\\theta`, ``(n, C, P)``."""
     _, jac = _flat_jacobian(apply, params)
     b = x.shape[0] if batch_size is None else int(batch_size)
     xb, n = _chunks(jnp.asarray(x), b)
@@ -75,7 +75,8 @@ def empirical_ntk(apply: Callable, params, x1, x2=None, *, batch_size: int | Non
         x2 = jnp.asarray(x2)
         require_finite("x2", x2)
         if x2.shape[1:] != x1.shape[1:]:
-            raise ValueError(f"x1 and x2 must have the same sample shape, got {x1.shape} and {x2.shape}")
+            raise ValueError(f"x1 and x2 must have the same sample shape, got {x1.shape} and "
+                             f"{x2.shape}")
     if batch_size is not None and (not isinstance(batch_size, int | np.integer) or batch_size < 1):
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
     J1 = jacobian(apply, params, x1, batch_size=batch_size)  # (n1, C, P)
@@ -91,7 +92,8 @@ def empirical_ntk(apply: Callable, params, x1, x2=None, *, batch_size: int | Non
 class NTKMoments:
     r"""Streamed moments of the empirical NTK over n samples (full :math:`nC\times nC` kernel).
 
-    ``jtj`` :math:`= J_t^\top J_t`, ``j0tj`` :math:`= J_0^\top J_t`, ``j0tj0`` :math:`= J_0^\top J_0`
+    ``jtj`` :math:`= J_t^\top J_t`, ``j0tj`` :math:`= J_0^\top J_t`,
+    ``j0tj0`` :math:`= J_0^\top J_0`
     (all :math:`P\times P`), ``jty`` :math:`= J_t^\top y`, ``yty`` :math:`= y^\top y` with
     :math:`y\in\mathbb R^{nC}` the stacked targets.
     """
@@ -105,13 +107,16 @@ class NTKMoments:
 
     @property
     def distance_from_init(self):
-        r"""Kernel distance :math:`1-\langle\Theta_0,\Theta_t\rangle_F/(\|\Theta_0\|_F\|\Theta_t\|_F)`."""
+        r"""Kernel distance
+        :math:`1-\langle\Theta_0,\Theta_t\rangle_F/(\|\Theta_0\|_F\|\Theta_t\|_F)`."""
         inner = jnp.sum(self.j0tj * self.j0tj)
-        return 1.0 - inner / jnp.sqrt(jnp.sum(self.jtj * self.jtj) * jnp.sum(self.j0tj0 * self.j0tj0))
+        norms = jnp.sum(self.jtj * self.jtj) * jnp.sum(self.j0tj0 * self.j0tj0)
+        return 1.0 - inner / jnp.sqrt(norms)
 
     @property
     def target_alignment(self):
-        r"""Uncentred kernel–target alignment :math:`y^\top\Theta_t y/(\|\Theta_t\|_F\,y^\top y)`."""
+        r"""Uncentred kernel–target alignment
+        :math:`y^\top\Theta_t y/(\|\Theta_t\|_F\,y^\top y)`."""
         return jnp.sum(self.jty * self.jty) / (jnp.sqrt(jnp.sum(self.jtj * self.jtj)) * self.yty)
 
 

@@ -1,9 +1,13 @@
-"""Figures for the richness measures (engineering.md §6.3: ``ax=None``, return the axes, no show)."""
+"""Figures for the richness measures.
+
+engineering.md §6.3: ``ax=None``, return the axes, never ``plt.show()``.
+"""
 
 import numpy as np
 
 
-def plot_eigencurves(curves, labels=None, axes=None, *, k_max: int | None = None, logx: bool = False):
+def plot_eigencurves(curves, labels=None, axes=None, *, k_max: int | None = None,
+                     logx: bool = False):
     r"""The paper's three-panel figure (richness-metric.md §3) for one or several models.
 
     Panels: cumulative quality :math:`\Pi^*(k)` (skipped lines when a model has no targets),
@@ -50,7 +54,8 @@ def plot_eigencurves(curves, labels=None, axes=None, *, k_max: int | None = None
     return axes
 
 
-def plot_dlr_trajectory(steps, dlr_values, accuracy=None, ax=None, *, labels=("D_LR", "test accuracy")):
+def plot_dlr_trajectory(steps, dlr_values, accuracy=None, ax=None, *,
+                        labels=("D_LR", "test accuracy")):
     """D_LR against training step, with accuracy on a twin axis (e.g. through grokking).
 
     ``dlr_values`` may be a dict ``{name: values}`` (e.g. train and test splits). Returns the

@@ -17,16 +17,22 @@ As :math:`N\to\infty` the pre-activations are Gaussian with covariance :math:`\S
 
     \Theta^1 = \Sigma^1,\qquad \Theta^{\ell+1} = \Sigma^{\ell+1} + \Theta^\ell\,\dot\Sigma^{\ell+1},
 
-with :math:`(u, v)\sim\mathcal N(0, [[\Sigma^\ell_{xx}, \Sigma^\ell_{xx'}], [\cdot, \Sigma^\ell_{x'x'}]])`.
+with :math:`(u, v)\sim\mathcal N\bigl(0, [[\Sigma^\ell_{xx}, \Sigma^\ell_{xx'}],
+[\cdot, \Sigma^\ell_{x'x'}]]\bigr)`.
 NNGP :math:`=\Sigma^L`, NTK :math:`=\Theta^L` (NTK parametrisation, Jacot et al. 2018).
 
-Closed forms of the Gaussian expectations (with :math:`\rho = \cos\theta = \Sigma_{xx'}/\sqrt{\Sigma_{xx}\Sigma_{x'x'}}`):
+Closed forms of the Gaussian expectations, with
+:math:`\rho = \cos\theta = \Sigma_{xx'}/\sqrt{\Sigma_{xx}\Sigma_{x'x'}}`:
 
 * ReLU (arc-cosine kernels of orders 1 and 0, Cho & Saul 2009):
-  :math:`\mathbb E[\phi\phi] = \frac{\sqrt{\Sigma_{xx}\Sigma_{x'x'}}}{2\pi}(\sin\theta + (\pi-\theta)\cos\theta)`,
+  :math:`\mathbb E[\phi\phi] = \frac{\sqrt{\Sigma_{xx}\Sigma_{x'x'}}}{2\pi}
+  (\sin\theta + (\pi-\theta)\cos\theta)`,
   :math:`\mathbb E[\phi'\phi'] = \frac{\pi-\theta}{2\pi}`.
-* erf (Williams 1997): :math:`\mathbb E[\phi\phi] = \frac2\pi\arcsin\frac{2\Sigma_{xx'}}{\sqrt{(1+2\Sigma_{xx})(1+2\Sigma_{x'x'})}}`,
-  :math:`\mathbb E[\phi'\phi'] = \frac4\pi\bigl((1+2\Sigma_{xx})(1+2\Sigma_{x'x'}) - 4\Sigma_{xx'}^2\bigr)^{-1/2}`.
+* erf (Williams 1997):
+  :math:`\mathbb E[\phi\phi] = \frac2\pi\arcsin\frac{2\Sigma_{xx'}}
+  {\sqrt{(1+2\Sigma_{xx})(1+2\Sigma_{x'x'})}}`,
+  :math:`\mathbb E[\phi'\phi'] = \frac4\pi\bigl((1+2\Sigma_{xx})(1+2\Sigma_{x'x'})
+  - 4\Sigma_{xx'}^2\bigr)^{-1/2}`.
 * linear: :math:`\Sigma_{xx'}` and 1.
 * anything else: tensor Gauss–Hermite quadrature of order ``quad_order`` (exponentially
   accurate for smooth activations, algebraically for kinks), derivative by autodiff.
@@ -34,8 +40,9 @@ Closed forms of the Gaussian expectations (with :math:`\rho = \cos\theta = \Sigm
 The μP-γ parametrisation (gamma-scaling.md §1.2–1.3: readout multiplier :math:`1/N`,
 output :math:`f = (g_\theta - g_{\theta_0})/\gamma`, SGD step :math:`N\eta`) has :math:`f_0\equiv 0`
 and, at initialisation, the function-space kernel :math:`\Theta^L/\gamma^2` (same recursion,
-:math:`\sigma_w = 1`, :math:`\sigma_b = 0`): :math:`\dot f = -\eta\,\Theta^L/\gamma^2\,\nabla_f\mathcal L`
-per unit step. It governs training only in the lazy limit :math:`\gamma\to 0`; at fixed
+:math:`\sigma_w = 1`, :math:`\sigma_b = 0`):
+:math:`\dot f = -\eta\,\Theta^L/\gamma^2\,\nabla_f\mathcal L` per unit step. It governs
+training only in the lazy limit :math:`\gamma\to 0`; at fixed
 :math:`\gamma` and :math:`N\to\infty` the dynamics are rich and not kernel dynamics.
 """
 
@@ -140,7 +147,8 @@ def _quadrature(phi, k11, k22, k12, order):
     def row(args):
         # one row of the kernel: v over (n2, q1, q2), memory n2·q² per row
         pu_i, du_i, rho_i, c_i = args  # (1, q), (1, q), (n2,), (n2,)
-        v = sb[0][:, None, None] * (rho_i[:, None, None] * z[None, :, None] + c_i[:, None, None] * z[None, None, :])
+        v = sb[0][:, None, None] * (rho_i[:, None, None] * z[None, :, None]
+                                    + c_i[:, None, None] * z[None, None, :])
         pv = phi(v) @ w  # integrate z2: (n2, q1)
         dv = dphi(v) @ w
         return pv @ (w * pu_i[0]), dv @ (w * du_i[0])
@@ -192,12 +200,13 @@ def mlp_kernels(x1, x2=None, *, depth: int, activation="relu", weight_std: float
         require_finite("x2", x2)
     require_finite("x1", x1)
     if not isinstance(depth, int | np.integer) or depth < 1:
-        raise ValueError(f"depth must be an integer >= 1 (number of weight matrices), got {depth!r}")
+        raise ValueError(f"depth must be an integer >= 1 (number of weight matrices), "
+                         f"got {depth!r}")
     if parametrization not in ("ntk", "mup"):
         raise ValueError(f"parametrization must be 'ntk' or 'mup', got {parametrization!r}")
     if parametrization == "mup" and (weight_std != 1.0 or bias_std != 0.0):
-        raise ValueError("the mup parametrisation (gamma-scaling.md §1.2) has N(0,1) weights and no "
-                         "biases: leave weight_std=1 and bias_std=0")
+        raise ValueError("the mup parametrisation (gamma-scaling.md §1.2) has N(0,1) weights "
+                         "and no biases: leave weight_std=1 and bias_std=0")
     if not (np.isfinite(gamma) and gamma > 0):
         raise ValueError(f"gamma must be finite and > 0, got {gamma!r}")
     if weight_std <= 0 or bias_std < 0:
@@ -207,7 +216,8 @@ def mlp_kernels(x1, x2=None, *, depth: int, activation="relu", weight_std: float
     name = activation if isinstance(activation, str) else None
     phi = get_activation(activation)
     if method == "closed" and name not in CLOSED_FORMS:
-        raise ValueError(f"no closed form for activation {activation!r}; closed forms: {CLOSED_FORMS}")
+        raise ValueError(f"no closed form for activation {activation!r}; closed forms: "
+                         f"{CLOSED_FORMS}")
     closed = name if (name in CLOSED_FORMS and method != "quadrature") else None
     if closed is None and (not isinstance(quad_order, int | np.integer) or quad_order < 2):
         raise ValueError(f"quad_order must be an integer >= 2, got {quad_order!r}")

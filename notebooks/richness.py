@@ -1,0 +1,167 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Richness: $\mathcal D_{LR}$ and the eigen-curves across γ and through grokking
+#
+# $\mathcal D_{LR} = 1 - \mathrm{CKA}(T, T_{MP})$ compares the feature operator of the last hidden
+# layer with the minimal projection onto the span of the network's own outputs
+# (richness-metric.md §1). 0 is maximally rich, $1-\sqrt{r/p}$ is isotropic random features.
+# We measure it (i) across the output scale γ of a μP MLP on digits, from lazy to rich, and
+# (ii) through grokking on modular addition, next to accuracy and the comparison metrics of §4.
+#
+# Training uses the small private trainer `lazyrich.metrics._demo_training` (to be replaced by
+# the sweep engine). Set `LAZYRICH_FAST=1` for a CPU-sized run.
+
+# %%
+import os
+
+import jax
+import jax.numpy as jnp
+import matplotlib.pyplot as plt
+import numpy as np
+from sklearn.datasets import load_digits
+
+import lazyrich
+from lazyrich.metrics import (
+    dlr_report,
+    eigencurves,
+    feature_kernel_distance,
+    nc1,
+    param_change,
+    plot_dlr_trajectory,
+    plot_eigencurves,
+)
+from lazyrich.metrics._demo_training import TrainConfig, checkpoint, mlp_init, model_fn, train
+
+lazyrich.set_precision("float64")
+FAST = os.environ.get("LAZYRICH_FAST", "0") == "1"
+
+# %% [markdown]
+# ## 1. Lazy → rich on digits
+#
+# MLP 64 → N → N → 10 in the μP-γ parametrisation, centred output
+# $f = (g_\theta-g_{\theta_0})/\gamma$,
+# MSE on one-hot labels, full-batch SGD with step $N\eta$, $\eta = \hat\eta\,s(\gamma)$,
+# $s(\gamma) = \gamma^2/(1+\gamma^{2-2/L})$ (gamma-scaling.md §1.9). One compiled run per γ,
+# vmapped.
+
+# %%
+X, y = load_digits(return_X_y=True)
+X = (X - X.mean(0)) / (X.std(0) + 1e-8)
+perm = np.random.default_rng(0).permutation(len(y))
+tr, te = perm[:600], perm[600:]
+L, N = 3, (64 if FAST else 128)
+steps = 200 if FAST else 1000
+gammas = np.array([0.01, 0.1, 1.0, 3.0] if FAST else [0.01, 0.03, 0.1, 0.3, 1.0, 3.0])
+dt = jnp.float32
+p0 = mlp_init(jax.random.key(0), (64, N, N, 10), dtype=dt)
+xtr, ytr = jnp.asarray(X[tr], dt), jnp.asarray(np.eye(10)[y[tr]], dt)
+
+
+def run(gamma, eta, p0, xtr, ytr):
+    return train(jax.random.key(1), TrainConfig(eta=eta, gamma=gamma, steps=steps, log_every=steps),
+                 p0, xtr, ytr)
+
+
+s = gammas**2 / (1 + gammas ** (2 - 2 / L))
+plogs, losses = jax.jit(jax.vmap(run, in_axes=(0, 0, None, None, None)))(
+    jnp.asarray(gammas, dt), jnp.asarray(s, dt), p0, xtr, ytr)
+
+# %%
+rows, curves = [], []
+for i, g in enumerate(gammas):
+    cfg = TrainConfig(eta=0.0, gamma=float(g))
+    params = checkpoint(jax.tree.map(lambda a, i=i: a[i], plogs), -1)
+    apply = model_fn(cfg, p0)
+    phi, f = (np.asarray(a, np.float64) for a in apply(params, jnp.asarray(X, dt)))
+    phi0 = np.asarray(apply(p0, jnp.asarray(X, dt))[0], np.float64)
+    rows.append({
+        "gamma": g,
+        "D_LR train (E1)": dlr_report(phi[tr], f[tr], "cka", split="train").value,
+        "D_LR train (E2)": dlr_report(phi[tr], f[tr], "projection", split="train").value,
+        "D_LR test (E1)": dlr_report(phi[te], f[te], "cka", split="test").value,
+        "test acc": float(np.mean(f[te].argmax(1) == y[te])),
+        "NC1": nc1(phi[tr], y[tr]),
+        "S_init": feature_kernel_distance(phi0[tr], phi[tr]),
+        "|Δθ|/|θ0|": param_change(params, p0),
+    })
+    curves.append(eigencurves(phi[tr], f[tr], y[tr], k_max=40))
+
+header = list(rows[0])
+print("  ".join(f"{h:>15}" for h in header))
+for r in rows:
+    print("  ".join(f"{r[h]:>15.4g}" for h in header))
+
+# %% [markdown]
+# The three panels of the paper (§3): a rich network (large γ) puts all of its output into the
+# first ~C eigenfunctions (Π̂ saturates at k ≈ 10) with a spectral cliff after them; the lazy
+# ones rise slowly over a smoothly decaying spectrum.
+
+# %%
+axes = plot_eigencurves(curves, [f"γ = {g:g}" for g in gammas])
+axes[0].figure.suptitle("digits, train inputs, uncentred features")
+
+fig, ax = plt.subplots(figsize=(5, 3.4), constrained_layout=True)
+for key in ("D_LR train (E1)", "D_LR train (E2)", "D_LR test (E1)", "S_init"):
+    ax.semilogx(gammas, [r[key] for r in rows], "-o", label=key)
+ax.set_xlabel("γ")
+ax.legend(fontsize="small")
+
+# %% [markdown]
+# ## 2. Grokking: D_LR falls before test accuracy rises
+#
+# Addition mod 31, half the table for training, one hidden layer of 256 quadratic units
+# ($\Phi = h^2$), CE, AdamW (lr 1e-3, β₂ 0.98, weight decay 1), full batch, first-layer init
+# scale 3 (richness-metric.md §9 pilot B). D_LR is logged on the training and the held-out
+# inputs: they behave differently (§1.7).
+
+# %%
+P, width, every = 31, 256, 100
+gsteps = 2000 if FAST else 3000
+a, b = (m.ravel() for m in np.meshgrid(np.arange(P), np.arange(P), indexing="ij"))
+Xg = np.concatenate([np.eye(P)[a], np.eye(P)[b]], axis=1)
+yg = (a + b) % P
+pg = np.random.default_rng(0).permutation(P * P)
+gtr, gte = pg[: P * P // 2], pg[P * P // 2:]
+gcfg = TrainConfig(eta=1e-3, weight_decay=1.0, steps=gsteps, log_every=every, optimizer="adamw",
+                   loss="ce", centred=False, activation="quadratic", parametrization="standard")
+gp0 = mlp_init(jax.random.key(0), (2 * P, width, P),
+               init_scale=(3 / np.sqrt(2 * P), 1 / np.sqrt(width)), dtype=dt)
+gplog, gloss = train(jax.random.key(1), gcfg, gp0, jnp.asarray(Xg[gtr], dt), jnp.asarray(yg[gtr]))
+gapply = jax.jit(model_fn(gcfg, gp0))
+
+# %%
+log = {"step": [], "D train": [], "D test": [], "test acc": []}
+snapshots = {}
+for i in range(gsteps // every + 1):
+    phi, f = (np.asarray(v, np.float64) for v in gapply(checkpoint(gplog, i), jnp.asarray(Xg, dt)))
+    log["step"].append(i * every)
+    log["D train"].append(dlr_report(phi[gtr], f[gtr], split="train").value)
+    log["D test"].append(dlr_report(phi[gte], f[gte], split="test").value)
+    log["test acc"].append(float(np.mean(f[gte].argmax(1) == yg[gte])))
+    if i * every in (200, 1000, gsteps):
+        snapshots[i * every] = eigencurves(phi[gtr], f[gtr], yg[gtr], k_max=80)
+
+ax = plot_dlr_trajectory(log["step"],
+                         {"train inputs": log["D train"], "test inputs": log["D test"]},
+                         log["test acc"])
+ax.set_title("grokking, mod 31")
+for k in (0, 2, 10, len(log["step"]) - 1):
+    if k < len(log["step"]):
+        print(f"step {log['step'][k]:>5}: D_LR train {log['D train'][k]:.3f}, "
+              f"test {log['D test'][k]:.3f}, test acc {log['test acc'][k]:.3f}")
+
+# %%
+axes = plot_eigencurves(list(snapshots.values()), [f"step {s}" for s in snapshots])
+axes[0].figure.suptitle("grokking: eigen-curves on the training inputs")
