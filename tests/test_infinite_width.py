@@ -147,8 +147,7 @@ def test_empirical_ntk_linear_models(rng):
     K = empirical_ntk(apply, (jnp.asarray(W1), jnp.asarray(W2)), X.T, trace_outputs=False,
                       batch_size=3)
     K = np.transpose(np.asarray(K), (1, 0, 3, 2)).reshape(8, 8)  # (o, i, o', j) output-major
-    with jax.numpy_rank_promotion("allow"):  # two_layer_ntk (theory/_ntk.py) broadcasts implicitly
-        ref = np.asarray(two_layer_ntk(W1, W2, X))
+    ref = np.asarray(two_layer_ntk(W1, W2, X))
     np.testing.assert_allclose(K, ref, rtol=0, atol=1e-12)
 
 
