@@ -14,6 +14,8 @@ Ranks restrict λ (§1.5): :math:`W_1W_1^\top` has rank ≤ N_i, so N_h > N_i fo
 bottleneck that cannot represent a full-rank task.
 """
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -147,55 +149,54 @@ def lambda_balanced_init(key, lam, n_in: int, n_hidden: int, n_out: int, *, W0=N
     lv = concrete(lam)
     if lv is not None:
         check_lambda_sign(float(lv), n_i, n_h, n_o)
-    lam = jnp.asarray(lam, dtype=dtype)
-    k_w0, k_r = jax.random.split(key)
-
-    if R is None:
-        R = _random_orthogonal(k_r, n_h, dtype)
-    else:
+    if R is not None:
         _check_orthonormal("R", R, n_h, n_h)
         R = jnp.asarray(R, dtype=dtype)
-
     if W0 is not None:
         require_ndim("W0", W0, 2, f"shape (n_out, n_in) = ({n_o}, {n_i})")
         if np.shape(W0) != (n_o, n_i):
             raise ValueError(f"W0 must have shape (n_out, n_in) = ({n_o}, {n_i}), got {np.shape(W0)}")
         require_finite("W0", W0)
         W0 = jnp.asarray(W0, dtype=dtype)
-
     if (U is None) != (V is None):
         raise ValueError("give both U and V (an aligned init) or neither")
-    if U is None:
-        if W0 is None:
-            ka, kb = jax.random.split(k_w0)
-            A = sigma * jax.random.normal(ka, (n_h, n_i), dtype=dtype)
-            Bm = sigma * jax.random.normal(kb, (n_o, n_h), dtype=dtype)
-            W0 = Bm @ A
-        U, s0, Vt = jnp.linalg.svd(W0, full_matrices=True)
-        V = Vt.T
-    else:
+    if U is not None:
         _check_orthonormal("U", U, n_o, m)
         _check_orthonormal("V", V, n_i, m)
         U = _complete_basis(jnp.asarray(U, dtype=dtype), n_o, "U")
         V = _complete_basis(jnp.asarray(V, dtype=dtype), n_i, "V")
-        if W0 is None:
-            ka, kb = jax.random.split(k_w0)
-            A = sigma * jax.random.normal(ka, (n_h, n_i), dtype=dtype)
-            Bm = sigma * jax.random.normal(kb, (n_o, n_h), dtype=dtype)
-            s0 = jnp.linalg.svd(Bm @ A, compute_uv=False)
-        else:
-            D = U.T @ W0 @ V
-            s0 = jnp.diagonal(D)[:m]
-            Dv = concrete(D)
-            if Dv is not None:
-                off = np.abs(Dv.copy())
-                off[np.arange(m), np.arange(m)] = 0.0
-                scale = max(1.0, float(np.max(np.abs(Dv))))
-                if np.max(off) > 1e-8 * scale:
-                    raise ValueError(
-                        f"W0 is not aligned with the given U, V: U^T W0 V has off-diagonal entries "
-                        f"up to {np.max(off):.3g}; an aligned init needs W0 = U diag(s0) V^T")
+        Dv = None if W0 is None else concrete(U.T @ W0 @ V)
+        if Dv is not None:
+            off = np.abs(Dv.copy())
+            off[np.arange(m), np.arange(m)] = 0.0
+            scale = max(1.0, float(np.max(np.abs(Dv))))
+            if np.max(off) > 1e-8 * scale:
+                raise ValueError(
+                    f"W0 is not aligned with the given U, V: U^T W0 V has off-diagonal entries "
+                    f"up to {np.max(off):.3g}; an aligned init needs W0 = U diag(s0) V^T")
+    return _build(key, jnp.asarray(lam, dtype=dtype), jnp.asarray(sigma, dtype=dtype), W0, U, V, R,
+                  dims=(n_i, n_h, n_o), dtype=jnp.dtype(dtype))
 
+
+@functools.partial(jax.jit, static_argnames=("dims", "dtype"))
+def _build(key, lam, sigma, W0, U, V, R, *, dims, dtype):
+    n_i, n_h, n_o = dims
+    m = min(n_i, n_o)
+    k_w0, k_r = jax.random.split(key)
+    if R is None:
+        R = _random_orthogonal(k_r, n_h, dtype)
+    if W0 is None:
+        ka, kb = jax.random.split(k_w0)
+        A = sigma * jax.random.normal(ka, (n_h, n_i), dtype=dtype)
+        Bm = sigma * jax.random.normal(kb, (n_o, n_h), dtype=dtype)
+        W_rand = Bm @ A
+    if U is None:
+        U, s0, Vt = jnp.linalg.svd(W0 if W0 is not None else W_rand, full_matrices=True)
+        V = Vt.T
+    elif W0 is None:
+        s0 = jnp.linalg.svd(W_rand, compute_uv=False)
+    else:
+        s0 = jnp.diagonal(U.T @ W0 @ V)[:m]
     c, d = split_singular_values(s0, lam)
     S1 = jnp.zeros((n_h, n_i), dtype=dtype).at[jnp.arange(m), jnp.arange(m)].set(c)
     S2 = jnp.zeros((n_o, n_h), dtype=dtype).at[jnp.arange(m), jnp.arange(m)].set(d)
@@ -205,9 +206,7 @@ def lambda_balanced_init(key, lam, n_in: int, n_hidden: int, n_out: int, *, W0=N
             S2 = S2.at[extra, extra].set(jnp.sqrt(jnp.maximum(lam, 0.0)))
         if n_h <= n_i:  # λ <= 0 is allowed
             S1 = S1.at[extra, extra].set(jnp.sqrt(jnp.maximum(-lam, 0.0)))
-    W1 = R @ S1 @ V.T
-    W2 = U @ S2 @ R.T
-    return W1, W2
+    return R @ S1 @ V.T, U @ S2 @ R.T
 
 
 def balance(W1, W2):
