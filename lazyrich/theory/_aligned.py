@@ -10,6 +10,7 @@ which depends on λ only through λ². Everything here broadcasts over its argum
 ``jnp.broadcast_arrays``, so scalar/array mixes work under strict rank promotion).
 """
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -63,7 +64,11 @@ def aligned_mode(s, lam, a0, t):
     require_finite("s", s)
     require_finite("lam", lam)
     _require_nonneg_times(t)
-    s, lam, a0, t = _floats(s, lam, a0, t)
+    return _aligned_core(*_floats(s, lam, a0, t))
+
+
+@jax.jit
+def _aligned_core(s, lam, a0, t):
     sg = jnp.where(s < 0, -1.0, 1.0).astype(s.dtype)
     s, a0, L = jnp.abs(s), sg * a0, jnp.abs(lam)
     k, p, q = _mode_coeffs(s, L)
@@ -100,7 +105,11 @@ def saxe_mode(s, a0, t):
     require_finite("a0", a0)
     require_finite("s", s)
     _require_nonneg_times(t)
-    s, a0, t = _floats(s, a0, t)
+    return _saxe_core(*_floats(s, a0, t))
+
+
+@jax.jit
+def _saxe_core(s, a0, t):
     sg = jnp.where(s < 0, -1.0, 1.0).astype(s.dtype)
     s, a0 = jnp.abs(s), sg * a0
     e = jnp.exp(-2.0 * s * t)
@@ -126,7 +135,11 @@ def half_time(s, lam, a0):
     sv = concrete(s)
     if sv is not None and np.any(sv <= 0):
         raise ValueError("half_time needs s > 0 (a mode with s <= 0 never reaches s/2 from below)")
-    s, lam, a0 = _floats(s, lam, a0)
+    return _half_core(*_floats(s, lam, a0))
+
+
+@jax.jit
+def _half_core(s, lam, a0):
     L = jnp.abs(lam)
     K = jnp.sqrt(L**2 + 4.0 * s**2)
     Km = 4.0 * s**2 / (K + L)                       # K - |λ| without cancellation
@@ -176,7 +189,11 @@ def reversal_time(s, lam):
     """
     require_finite("s", s)
     require_finite("lam", lam)
-    s, lam = _floats(s, lam)
+    return _reversal_core(*_floats(s, lam))
+
+
+@jax.jit
+def _reversal_core(s, lam):
     L = jnp.abs(lam)
     K = jnp.sqrt(L**2 + 4.0 * s**2)
     Lsafe = jnp.where(L > 0, L, jnp.ones_like(L))
@@ -281,7 +298,11 @@ def single_neuron(s, delta, nu0, t):
     require_finite("delta", delta)
     require_finite("nu0", nu0)
     _require_nonneg_times(t)
-    s, delta, nu0, t = _floats(s, delta, nu0, t)
+    return _neuron_core(*_floats(s, delta, nu0, t))
+
+
+@jax.jit
+def _neuron_core(s, delta, nu0, t):
     K = jnp.sqrt(delta**2 + 4.0 * s**2)
     Ks = jnp.where(K > 0, K, jnp.ones_like(K))
     th = jnp.tanh(K * t / 2.0)

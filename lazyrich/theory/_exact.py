@@ -293,17 +293,28 @@ def _stable_cond_limit(dtype) -> float:
 
 
 def choose_method(W1, W2, Syx) -> str:
-    """The ``"auto"`` dispatch, on concrete values (outside ``jit``): ``"stable"`` when
-    N_h = min(N_i, N_o), cond(B) is moderate and B is not ≈ 0, else ``"propagator"``."""
+    """The ``"auto"`` dispatch, on concrete values (outside ``jit``; NumPy, so it costs no
+    compilation): ``"stable"`` when N_h = min(N_i, N_o), cond(B) is moderate and B is not ≈ 0,
+    else ``"propagator"``."""
     n_i, n_h, n_o = two_layer_dims(W1, W2, Syx)
     if n_h != min(n_i, n_o):
         return "propagator"
-    W1 = jnp.asarray(W1)
-    dt = W1.dtype
-    lam = _lam_of(W1, jnp.asarray(W2, dt))
-    Ut, Vt, s, k, p, q, *_ = _spectrum(jnp.asarray(Syx, dt), lam, n_i, n_o)
-    cond, margin = (float(x) for x in _diagnostics(W1, jnp.asarray(W2, dt), Ut, Vt, p, q))
-    ok = np.isfinite(cond) and cond <= _stable_cond_limit(dt) and margin > 1e3 * np.finfo(dt).eps
+    dt = np.asarray(W1).dtype
+    a, b, S = (np.asarray(x, dtype=np.float64) for x in (W1, W2, Syx))
+    lam = np.trace(b.T @ b - a @ a.T) / n_h
+    m = min(n_i, n_o)
+    U, s, Vt = np.linalg.svd(S)
+    k = np.sqrt(s**2 + lam**2 / 4)
+    den = 2 * (k + s)
+    x = np.divide(lam, den, out=np.zeros_like(den), where=den > 0)
+    p, q = (1 - x) / np.sqrt(1 + x**2), (1 + x) / np.sqrt(1 + x**2)
+    B = (a @ Vt.T[:, :m]) * p + (b.T @ U[:, :m]) * q
+    sv = np.linalg.svd(B, compute_uv=False)
+    q0 = np.linalg.norm(np.vstack([a.T, b]), ord=2)
+    cond = sv[0] / sv[-1] if sv[-1] > 0 else np.inf
+    margin = sv[-1] / (np.sqrt(2) * q0) if q0 > 0 else 0.0
+    eps = float(np.finfo(dt).eps) if np.issubdtype(dt, np.floating) else float(np.finfo(float).eps)
+    ok = np.isfinite(cond) and cond <= _stable_cond_limit(dt) and margin > 1e3 * eps
     return "stable" if ok else "propagator"
 
 
