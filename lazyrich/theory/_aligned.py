@@ -76,7 +76,14 @@ def _aligned_core(s, lam, a0, t):
     d0 = jnp.sqrt((kap0 + L) / 2.0)
     c0 = jnp.where(d0 > 0, a0 / jnp.where(d0 > 0, d0, jnp.ones_like(d0)), jnp.zeros_like(d0))
     r = jnp.sqrt(jnp.asarray(0.5, dtype=s.dtype))
-    pi = r * (p * c0 + q * d0)
+    # π (the growing component) cancels when a0 < 0; use π(q d0 − p c0) = r(q²d0² − p²c0²)
+    # = r(L + 2xκ0/(1 + x²)) with x = (q − p)/(q + p), all terms ≥ 0. At λ = 0, a0 < 0 this is
+    # exactly 0: the saddle is kept (a 1-ulp π would escape it by T ≈ 40/s)
+    x = (q - p) / (q + p)
+    pi_direct = r * (p * c0 + q * d0)
+    alt_den = q * d0 - p * c0
+    pi_alt = r * (L + 2.0 * x * kap0 / (1.0 + x**2)) / jnp.where(alt_den > 0, alt_den, 1.0)
+    pi = jnp.where(c0 < 0, pi_alt, pi_direct)
     rho = r * (q * c0 - p * d0)
     e2 = jnp.exp(-2.0 * k * t)
     phi = t * _phi(2.0 * k * t)

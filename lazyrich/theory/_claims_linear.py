@@ -46,12 +46,8 @@ def ode_P(W1, W2, S, T):
     from lazyrich.sims import ode_two_layer
 
     T = np.asarray(T, dtype=np.float64)
-    order = np.argsort(T)
-    ref = ode_two_layer(W1, W2, S, T[order])
-    P = np.asarray(ref.P)
-    out = np.empty_like(P)
-    out[order] = P
-    return out
+    uniq, inv = np.unique(T, return_inverse=True)
+    return np.asarray(ode_two_layer(W1, W2, S, uniq).P)[inv]
 
 
 def loss_of(W, S) -> np.ndarray:
@@ -162,14 +158,17 @@ def c5_stable_vs_ode(quick: bool = True) -> Outcome:
     for i, (dims, lam) in enumerate(cases):
         W1, W2 = init(10 + i, lam, dims)
         S = task(10 + i, dims[2], dims[0])
-        sol = two_layer_linear(W1, W2, S, T_GRID, method="stable")
-        errs[f"{dims} λ={lam:g}"] = rel_err(sol.P, ode_P(W1, W2, S, T_GRID))
+        # quick: at |λ| = 20 the slowest rate is ≥ 20, so T = 1000 only repeats the fixed point
+        # reached by T = 30 (e^{-600}); the ODE to T = 1000 there costs most of the claim's time
+        T = T_GRID[:-1] if (quick and abs(lam) > 10) else T_GRID
+        sol = two_layer_linear(W1, W2, S, T, method="stable")
+        errs[f"{dims} λ={lam:g}"] = rel_err(sol.P, ode_P(W1, W2, S, T))
         conds[f"{dims} λ={lam:g}"] = float(sol.cond_B)
     # figure: loss of the first case, closed form on a dense grid vs ODE markers
     W1, W2 = init(10, 1.0, (4, 4, 4))
     S = task(10, 4, 4)
-    Td = np.linspace(0.0, 4.0, 81)
-    Tm = np.linspace(0.0, 4.0, 11)
+    Td = np.linspace(0.0, 4.0, 64)
+    Tm = np.linspace(0.0, 4.0, 9)
     cf = two_layer_linear(W1, W2, S, Td, method="stable")
     ref = ode_P(W1, W2, S, Tm)[:, 4:, :4]
     plot = Plot([Series(Td, loss_of(cf.W, S), "closed form (§2.4)"),
@@ -187,8 +186,10 @@ def c6_propagator_vs_ode(quick: bool = True) -> Outcome:
     T = T_GRID[:-1] if quick else np.array([0.0, 0.5, 2.0, 8.0, 30.0, 200.0])
     out = {}
     # (3,4,5) λ=1: m < N_h < max; (3,5,3) λ=0: N_h > max; (5,5,5) λ=0 with det mismatch (saddle)
+    # quick: the det-mismatch case on (4,4,4), a shape compiled anyway by other claims
+    sq = (4, 4, 4) if quick else (5, 5, 5)
     for name, dims, lam in [("(3,4,5) λ=1", (3, 4, 5), 1.0), ("(3,5,3) λ=0", (3, 5, 3), 0.0),
-                            ("(5,5,5) λ=0 det-mismatch", (5, 5, 5), 0.0)]:
+                            ("square λ=0 det-mismatch", sq, 0.0)]:
         W1, W2 = init(3, lam, dims)
         S = task(3, dims[2], dims[0])
         if "mismatch" in name:
@@ -303,7 +304,7 @@ def c12_shallow_limit(quick: bool = True) -> Outcome:
     errs = {}
     for lam in lams:
         W1, W2 = init(12, lam, (4, 4, 4), W0=W0)
-        T = np.linspace(0.0, 5.0 / abs(lam), 26)
+        T = np.linspace(0.0, 5.0 / abs(lam), 64)
         W = np.asarray(two_layer_linear(W1, W2, S, T, method="stable").W)
         errs[lam] = float(np.max(np.abs(W - np.asarray(shallow_limit(W0, S, lam, T)))) / np.max(np.abs(S)))
     ratio = {lam: e * lam**2 for lam, e in errs.items()}           # error / (s_max²/λ²)
@@ -367,8 +368,9 @@ def c15_convergence(quick: bool = True) -> Outcome:
 
     out = {}
     cases = [((4, 4, 4), 0.5, "stable"), ((4, 4, 4), -2.0, "stable"), ((3, 3, 5), -1.0, "stable"),
-             ((3, 3, 5), 1.0, "stable"), ((5, 3, 3), 1.0, "stable"), ((3, 5, 5), 1.0, "propagator"),
-             ((5, 5, 3), -1.0, "propagator")]
+             ((3, 3, 5), 1.0, "stable"), ((5, 3, 3), 1.0, "stable"), ((3, 5, 5), 1.0, "propagator")]
+    if not quick:   # the mirror case (its own compilation): λ < 0 block −λṼ⊥Ṽ⊥ᵀ
+        cases.append(((5, 5, 3), -1.0, "propagator"))
     for dims, lam, method in cases:
         n_i, n_h, n_o = dims
         S = task(40, n_o, n_i)
@@ -437,7 +439,8 @@ def c20_lambda_escapes(quick: bool = True) -> Outcome:
         series += [Series(T, np.maximum(loss_of(sol.W, S), 1e-30), f"λ = {lam:g}"),
                    Series(T[::6], np.maximum(loss_of(ref.W, S), 1e-30), f"ODE λ = {lam:g}", kind="sim")]
     W1, W2, S = _mismatch_setup(0.0)
-    series.append(Series(T, loss_of(two_layer_linear(W1, W2, S, T).W, S), "λ = 0 (saddle)"))
+    T0 = T[::10]
+    series.append(Series(T0, loss_of(two_layer_linear(W1, W2, S, T0).W, S), "λ = 0 (saddle)"))
     meas = res[0.5]["ODE max|W(60) − Σ|"]
     ok = meas < 1e-3 and res[0.5]["closed form max|W(60) − Σ|"] < 1e-3 and res[0.5]["P error vs ODE"] < 1e-9
     plot = Plot(series, xlabel="T", ylabel="½‖W − Σ‖²", yscale="log",
@@ -491,7 +494,7 @@ def c21_reversal_matrix(quick: bool = True) -> Outcome:
 
     S = task(60, 4, 4)
     U, s, Vt = np.linalg.svd(S)
-    T = np.linspace(0.0, 6.0, 13)
+    T = np.linspace(0.0, 6.0, 7)
     res = {}
     for lam in (0.0, 0.3, 2.0):
         W1, W2 = init(61, lam, (4, 4, 4))
@@ -519,7 +522,8 @@ def c24_float32(quick: bool = True) -> Outcome:
     from ._exact import two_layer_linear
 
     errs = {}
-    for dims, lam in [((4, 4, 4), 1.0), ((3, 3, 5), -3.0), ((5, 3, 3), 3.0)]:
+    cases = [((4, 4, 4), 1.0), ((3, 3, 5), -3.0)] + ([] if quick else [((5, 3, 3), 3.0)])
+    for dims, lam in cases:
         W1, W2 = init(70, lam, dims)
         S = task(70, dims[2], dims[0])
         T = np.array([0.0, 0.5, 2.0, 8.0, 30.0, 1000.0])
