@@ -137,3 +137,14 @@ def test_single_neuron_pole_is_where_a_crosses_zero():
     w, a = C.single_neuron_ode(w0, a0, beta, T)
     np.testing.assert_allclose(np.asarray(single_neuron(s, delta, nu0, T)), (w @ beta) / a,
                                rtol=1e-9)
+
+
+def test_single_neuron_is_the_n_out_1_network():
+    """Kunin's neuron is the (N_i, 1, 1) network: ν = Wβ*/(W2W2ᵀ) from two_layer_linear."""
+    rng = np.random.default_rng(26)
+    beta = rng.standard_normal(4)
+    T = np.linspace(0.0, 6.0, 13)
+    for a0, wn in [(1.0, 0.1), (0.1, 1.0)]:
+        w0 = wn * rng.standard_normal(4) / 2.0
+        w, a = C.single_neuron_ode(w0, a0, beta, T)
+        assert C.single_neuron_as_network_error(w0, a0, beta, T, (w @ beta) / a) < 1e-10

@@ -522,7 +522,7 @@ def c24_float32(quick: bool = True) -> Outcome:
     from ._exact import two_layer_linear
 
     errs = {}
-    cases = [((4, 4, 4), 1.0), ((3, 3, 5), -3.0)] + ([] if quick else [((5, 3, 3), 3.0)])
+    cases = [((4, 4, 4), 1.0)] + ([] if quick else [((3, 3, 5), -3.0), ((5, 3, 3), 3.0)])
     for dims, lam in cases:
         W1, W2 = init(70, lam, dims)
         S = task(70, dims[2], dims[0])
@@ -554,9 +554,17 @@ def single_neuron_ode(w0, a0, beta, T):
     return sol.y[:d].T, sol.y[d]
 
 
+def single_neuron_as_network_error(w0, a0, beta, T, nu_ref) -> float:
+    """ν from two_layer_linear with W1 = w0ᵀ, W2 = a0 (ν = W β*/(W2W2ᵀ)) vs the reference."""
+    from ._exact import two_layer_linear
+
+    sol = two_layer_linear(w0[None, :], np.array([[a0]]), beta[None, :], T)
+    nu_net = np.asarray(sol.W[:, 0, :]) @ beta / np.asarray(sol.output_rep[:, 0, 0])
+    return float(np.max(np.abs(nu_net - nu_ref)) / max(1.0, np.max(np.abs(nu_ref))))
+
+
 def c25_single_neuron(quick: bool = True) -> Outcome:
     from ._aligned import single_neuron
-    from ._exact import two_layer_linear
 
     rng = np.random.default_rng(25)
     beta = rng.standard_normal(4)
@@ -574,10 +582,8 @@ def c25_single_neuron(quick: bool = True) -> Outcome:
         nu = np.asarray(single_neuron(s, delta, nu0, T))
         key = f"a0={a0:g} |w0|={wn:g}{' parallel' if parallel else ''}"
         errs[key] = float(np.max(np.abs(nu - nu_ref)) / max(1.0, np.max(np.abs(nu_ref))))
-        # the same network as a two-layer linear net with N_o = N_h = 1 < N_i = 4
-        sol = two_layer_linear(w0[None, :], np.array([[a0]]), beta[None, :], T)
-        nu_net = np.asarray(sol.W[:, 0, :]) @ beta / np.asarray(sol.output_rep[:, 0, 0])
-        cross = max(cross, float(np.max(np.abs(nu_net - nu_ref)) / max(1.0, np.max(np.abs(nu_ref)))))
+        if not quick:   # the same network as a two-layer linear net, N_o = N_h = 1 < N_i = 4
+            cross = max(cross, single_neuron_as_network_error(w0, a0, beta, T, nu_ref))
         series += [Series(T, nu, f"ν(T), δ={delta:.2g}{' ∥β*' if parallel else ''}"),
                    Series(T[::4], nu_ref[::4], f"ODE δ={delta:.2g}", kind="sim")]
     err = max(max(errs.values()), cross)

@@ -392,13 +392,14 @@ def two_layer_linear(W1, W2, Syx, t, *, method: str = "auto", balance_tol: float
     elif method == "stable" and n_h != min(n_i, n_o):
         raise ValueError(f'method="stable" needs n_hidden = min(n_in, n_out) = {min(n_i, n_o)}, '
                          f'got n_hidden={n_h}; use method="propagator" (or "auto")')
-    # pad the times to a bucket size (power of two, at least 8) so that calls with different
-    # numbers of times share one compilation; padded entries repeat the last time
     n_t = t.shape[0]
-    bucket = max(8, 1 << max(n_t - 1, 0).bit_length())
     if n_t == 0:
         raise ValueError("t must contain at least one time")
-    if bucket != n_t:
+    # eager calls: pad the times to a bucket (a power of two, at least 64) so that calls with
+    # different numbers of times share one compilation; padded entries repeat the last time and
+    # cost next to nothing. Traced calls are compiled by the caller's jit once anyway: no padding.
+    bucket = max(64, 1 << max(n_t - 1, 0).bit_length())
+    if not traced and concrete(t) is not None and bucket != n_t:
         t_pad = jnp.concatenate([t, jnp.broadcast_to(t[-1:], (bucket - n_t,))])
         sol = _solve(W1, W2, Syx, t_pad, method)
         return dataclasses.replace(sol, t=t, Q=sol.Q[:n_t])
