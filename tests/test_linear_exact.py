@@ -135,3 +135,18 @@ def test_float32_inputs_stay_float32():
     sol = two_layer_linear(f32(W1), f32(W2), f32(C.task(8, 4, 4)), f32(np.array([1.0, 1e3])))
     assert sol.P.dtype == jnp.float32 and sol.t.dtype == jnp.float32
     assert np.all(np.isfinite(np.asarray(sol.P)))
+
+
+def test_stable_form_is_differentiable_in_lambda():
+    """d loss/dλ through lambda_balanced_init and the stable form equals a central difference."""
+    S = jnp.asarray(C.task(9, 5, 3))
+    T = jnp.array([1.0, 3.0])
+
+    def f(lam):
+        W1, W2 = lambda_balanced_init(jax.random.key(9), lam, 3, 3, 5)
+        return jnp.sum((two_layer_linear(W1, W2, S, T, method="stable").W - S) ** 2)
+
+    for lam in (0.5, -2.0):
+        fd = (float(f(lam + 1e-5)) - float(f(lam - 1e-5))) / 2e-5
+        # central difference: O(h²) truncation + O(eps/h) round-off ≈ 1e-10 relative
+        assert float(jax.grad(f)(lam)) == pytest.approx(fd, rel=1e-7)

@@ -205,11 +205,16 @@ def _assemble(xp, a, dims):
             s0 = xp.diagonal(D)[:m]
     c, d = _split(xp, s0, lam)
     # extra hidden units carry the ±λ block in the layer λ enlarges (§1.6 step 3)
-    zero = xp.zeros((n_h - m,), dtype=c.dtype)
-    pad2 = xp.sqrt(xp.maximum(lam, 0.0)) + zero if n_h <= n_o else zero   # λ >= 0 allowed
-    pad1 = xp.sqrt(xp.maximum(-lam, 0.0)) + zero if n_h <= n_i else zero  # λ <= 0 allowed
-    S1 = xp.eye(n_h, n_i, dtype=c.dtype) * xp.concatenate([c, pad1])[:, None]
-    S2 = xp.eye(n_o, n_h, dtype=c.dtype) * xp.concatenate([d, pad2])[None, :]
+    if n_h > m:
+        def safe_sqrt(v):  # sqrt(max(v, 0)) with a finite derivative at v <= 0 (grad over λ)
+            return xp.where(v > 0, xp.sqrt(xp.where(v > 0, v, 1.0)), 0.0)
+
+        zero = xp.zeros((n_h - m,), dtype=c.dtype)
+        pad1 = safe_sqrt(-lam) + zero if n_h <= n_i else zero   # λ <= 0 allowed
+        pad2 = safe_sqrt(lam) + zero if n_h <= n_o else zero    # λ >= 0 allowed
+        c, d = xp.concatenate([c, pad1]), xp.concatenate([d, pad2])
+    S1 = xp.eye(n_h, n_i, dtype=c.dtype) * c[:, None]
+    S2 = xp.eye(n_o, n_h, dtype=c.dtype) * d[None, :]
     return R @ S1 @ V.T, U @ S2 @ R.T
 
 
