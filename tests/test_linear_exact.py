@@ -144,7 +144,7 @@ def test_stable_form_is_differentiable_in_lambda():
 
     def f(lam):
         W1, W2 = lambda_balanced_init(jax.random.key(9), lam, 3, 3, 5)
-        return jnp.sum((two_layer_linear(W1, W2, S, T, method="stable").W - S) ** 2)
+        return jnp.sum((two_layer_linear(W1, W2, S, T, method="stable").W - S[None]) ** 2)
 
     for lam in (0.5, -2.0):
         fd = (float(f(lam + 1e-5)) - float(f(lam - 1e-5))) / 2e-5

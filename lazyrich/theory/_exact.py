@@ -336,7 +336,8 @@ def two_layer_linear(W1, W2, Syx, t, *, method: str = "auto", balance_tol: float
         :math:`Z = [\tilde V(\mathrm{diag}\,p - \mathrm{diag}\,q\,E);\ \tilde U(\mathrm{diag}\,q +
         \mathrm{diag}\,p\,E)]` (plus :math:`2M_\perp(L\circ e^{(\mu-k)T})` if N_i ≠ N_o),
         :math:`P = Z\,\mathrm{center}^{-1}Z^\top` with the SPD centre solved by Cholesky. Every
-        exponential decays; no overflow at any T.
+        exponential decays; no overflow at any T. Reverse-differentiable (w.r.t. the weights,
+        and w.r.t. λ through :func:`lambda_balanced_init`).
 
         ``"propagator"`` (§2.5): exact factor steps between sorted times (≤ 5/max|Λ| each). Works
         for any N_h ≥ min(N_i, N_o), λ = 0, singular B (a true saddle) and any T; cost grows
