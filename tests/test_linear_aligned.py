@@ -1,5 +1,6 @@
 """Mode-wise solutions, timings and limits (spec §2.6–2.7, §4.2, §5)."""
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -35,7 +36,7 @@ def test_aligned_matrix_solution_is_mode_wise():
     for lam in (-2.0, 0.7):
         W0 = U[:, :3] @ np.diag(a0) @ Vt
         W1, W2 = (np.asarray(x) for x in
-                  lambda_balanced_init(C.jax.random.key(0), lam, 3, 3, 5, W0=W0, U=U, V=Vt.T))
+                  lambda_balanced_init(jax.random.key(0), lam, 3, 3, 5, W0=W0, U=U, V=Vt.T))
         W = np.asarray(two_layer_linear(W1, W2, S, T).W)
         modes = np.einsum("ia,tij,ja->ta", U[:, :3], W, Vt.T)
         ref = np.asarray(aligned_mode(s[None, :], lam, a0[None, :], T[:, None]))
@@ -66,7 +67,7 @@ def test_staircase_times_match_the_matrix_solution():
     np.testing.assert_allclose(t_stair * np.diag(S), np.log(np.diag(S) / a0 - 1) / 2, rtol=1e-14)
     eye = np.eye(3)
     W1, W2 = (np.asarray(x) for x in lambda_balanced_init(
-        C.jax.random.key(1), 0.0, 3, 3, 3, W0=a0 * eye, U=eye, V=eye))
+        jax.random.key(1), 0.0, 3, 3, 3, W0=a0 * eye, U=eye, V=eye))
     W = np.asarray(two_layer_linear(W1, W2, S, t_stair).W)
     np.testing.assert_allclose(W[np.arange(3), np.arange(3), np.arange(3)], np.diag(S) / 2,
                                rtol=1e-9)
@@ -91,8 +92,8 @@ def test_reversal_time_asymptotes():
     small = np.array([1e-6, 1e-8])
     diff = np.asarray(reversal_time(s, small)) - np.log(2 * s / small) / (2 * s)
     assert np.all(np.abs(diff) < 1e-5)                        # (1/2s) ln(2s/|λ|) + O(λ)
-    np.testing.assert_allclose(np.asarray(reversal_time(s, -big)), np.asarray(reversal_time(s, big)),
-                               rtol=0)
+    np.testing.assert_allclose(np.asarray(reversal_time(s, -big)),
+                               np.asarray(reversal_time(s, big)), rtol=0)
     assert np.isinf(float(reversal_time(s, 0.0)))
 
 

@@ -91,7 +91,8 @@ def test_method_errors(net):
     with pytest.raises(ValueError, match=r'under jit/vmap pass method="stable"'):
         jax.jit(lambda a: two_layer_linear(a, W2, S, t))(W1)
     A, B = C.init(0, 1.0, (3, 4, 5))
-    with pytest.raises(ValueError, match=r'method="stable" needs n_hidden = min\(n_in, n_out\) = 3'):
+    with pytest.raises(ValueError,
+                       match=r'method="stable" needs n_hidden = min\(n_in, n_out\) = 3'):
         two_layer_linear(A, B, C.task(0, 5, 3), t, method="stable")
 
 

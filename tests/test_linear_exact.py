@@ -60,8 +60,8 @@ def test_no_overflow_at_T_1e4(dims, lam):
     assert np.all(np.isfinite(np.asarray(sol.P)))
     # converged: W = Σ (the slowest rate here is ≥ 1e-2, e^{-100} is below round-off)
     np.testing.assert_allclose(np.asarray(sol.W[0]), S, atol=1e-12)
-    np.testing.assert_allclose(np.asarray(sol.P[1]), np.vstack([W1.T, W2]) @ np.vstack([W1.T, W2]).T,
-                               atol=1e-13)
+    Q0 = np.vstack([W1.T, W2])
+    np.testing.assert_allclose(np.asarray(sol.P[1]), Q0 @ Q0.T, atol=1e-13)
 
 
 @pytest.mark.parametrize("method", ["stable", "propagator"])

@@ -188,7 +188,9 @@ def reversal_time(s, lam):
 
     From :math:`a_0 = -s` with target s, in the variable ν the crossing a = 0 is ν = 0, which gives
 
-    .. math:: t_\times = \frac{1}{K}\ln\Big(1 + \frac{K}{|\lambda|}\Big),\qquad K = \sqrt{\lambda^2+4s^2}.
+    .. math::
+        t_\times = \frac{1}{K}\ln\Big(1 + \frac{K}{|\lambda|}\Big),\qquad
+        K = \sqrt{\lambda^2+4s^2}.
 
     Symmetric in ±λ; :math:`t_\times\to\ln 2/|\lambda|` for large |λ|;
     :math:`t_\times\approx\frac{1}{2s}\ln(2s/|\lambda|)` for small |λ|; +∞ at λ = 0 (B = 0: the
@@ -214,7 +216,7 @@ def convergence_values(Syx, lam, n_hidden: int):
 
     .. math::
         W_1^\top W_1 \to \tilde V\mathrm{diag}\Big(\frac{\kappa-\lambda}{2}\Big)\tilde V^\top
-            \;[-\lambda\,\tilde V_\perp\tilde V_\perp^\top\ \text{if } N_i > N_o = \ldots,\ N_h = N_i],\quad
+            \;[-\lambda\,\tilde V_\perp\tilde V_\perp^\top\ \text{if } N_i > N_o,\ N_h = N_i],\quad
         W_2W_2^\top \to \tilde U\mathrm{diag}\Big(\frac{\kappa+\lambda}{2}\Big)\tilde U^\top
             \;[+\lambda\,\tilde U_\perp\tilde U_\perp^\top\ \text{if } N_o > N_i,\ N_h = N_o].
 
@@ -240,7 +242,8 @@ def convergence_values(Syx, lam, n_hidden: int):
         if m < n_h < max(n_i, n_o) and lv != 0:
             raise ValueError(
                 f"with min(n_in, n_out)={m} < n_hidden={n_h} < max={max(n_i, n_o)} and lambda != 0 "
-                f"the lambda-block of the limit lies on an (n_hidden - m)-dimensional subspace that "
+                f"the lambda-block of the limit lies on an (n_hidden - m)-dimensional subspace "
+                f"that "
                 f"depends on the initialisation; evaluate two_layer_linear at large T instead")
     Syx, lam = jnp.asarray(Syx), jnp.asarray(lam)
     dt = Syx.dtype if jnp.issubdtype(Syx.dtype, jnp.floating) else jnp.result_type(float)
@@ -260,7 +263,8 @@ def convergence_values(Syx, lam, n_hidden: int):
 
 
 def shallow_limit(W0, Syx, lam, t):
-    r"""Large-|λ| (lazy) limit (§2.7): :math:`W(T)\approx\Sigma_{yx} + (W_0-\Sigma_{yx})e^{-|\lambda|T}`.
+    r"""Large-|λ| (lazy) limit (§2.7):
+    :math:`W(T)\approx\Sigma_{yx} + (W_0-\Sigma_{yx})e^{-|\lambda|T}`.
 
     A shallow network with time constant τ/|λ|; the next-order correction of the rate is
     :math:`O(s^2/|\lambda|)`. Valid for square networks and, with unequal widths, only for the
@@ -272,7 +276,8 @@ def shallow_limit(W0, Syx, lam, t):
     require_ndim("W0", W0, 2, "shape (n_out, n_in)")
     require_ndim("Syx", Syx, 2, "shape (n_out, n_in)")
     if np.shape(W0) != np.shape(Syx):
-        raise ValueError(f"W0 and Syx must have the same shape, got {np.shape(W0)} and {np.shape(Syx)}")
+        raise ValueError(f"W0 and Syx must have the same shape, got {np.shape(W0)} and "
+                         f"{np.shape(Syx)}")
     require_finite("W0", W0)
     require_finite("Syx", Syx)
     require_finite("lam", lam)

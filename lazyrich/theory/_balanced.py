@@ -27,7 +27,8 @@ def check_hidden_width(n_in: int, n_hidden: int, n_out: int) -> None:
     if n_hidden < m:
         raise ValueError(
             f"bottleneck: n_hidden={n_hidden} < min(n_in, n_out)={m}. A two-layer linear network "
-            f"with a hidden layer narrower than min(n_in, n_out) cannot represent a full-rank task, "
+            f"with a hidden layer narrower than min(n_in, n_out) cannot represent a full-rank "
+            f"task, "
             f"and the closed forms of linear-networks.md §2 assume n_hidden >= {m}.")
 
 
@@ -100,7 +101,8 @@ def _check_orthonormal(name: str, U, n: int, m: int):
     if v is not None:
         err = np.max(np.abs(v.T @ v - np.eye(v.shape[1])))
         if err > 1e-6:
-            raise ValueError(f"{name} must have orthonormal columns; max|{name}^T {name} - I| = {err:.3g}")
+            raise ValueError(f"{name} must have orthonormal columns; "
+                             f"max|{name}^T {name} - I| = {err:.3g}")
 
 
 def lambda_balanced_init(key, lam, n_in: int, n_hidden: int, n_out: int, *, W0=None,
@@ -155,7 +157,8 @@ def lambda_balanced_init(key, lam, n_in: int, n_hidden: int, n_out: int, *, W0=N
     if W0 is not None:
         require_ndim("W0", W0, 2, f"shape (n_out, n_in) = ({n_o}, {n_i})")
         if np.shape(W0) != (n_o, n_i):
-            raise ValueError(f"W0 must have shape (n_out, n_in) = ({n_o}, {n_i}), got {np.shape(W0)}")
+            raise ValueError(f"W0 must have shape (n_out, n_in) = ({n_o}, {n_i}), "
+                             f"got {np.shape(W0)}")
         require_finite("W0", W0)
     if (U is None) != (V is None):
         raise ValueError("give both U and V (an aligned init) or neither")
@@ -219,7 +222,7 @@ def _assemble(xp, a, dims):
 
 
 def balance(W1, W2):
-    r""":math:`W_2^\top W_2 - W_1W_1^\top` (``(..., N_h, N_h)``), conserved by gradient flow (§1.4)."""
+    r""":math:`W_2^\top W_2 - W_1W_1^\top` (``(..., N_h, N_h)``), conserved by the flow (§1.4)."""
     W1 = jnp.asarray(W1)
     W2 = jnp.asarray(W2)
     return jnp.swapaxes(W2, -1, -2) @ W2 - W1 @ jnp.swapaxes(W1, -1, -2)
@@ -266,7 +269,8 @@ def check_balanced(W1, W2, *, balance_tol: float = 1e-8) -> tuple[float, float]:
                 f"lambda-isotropy failure: W2^T W2 - W1 W1^T is diagonal but not a multiple of the "
                 f"identity; per-unit lambda ranges over [{diag.min():.6g}, {diag.max():.6g}] "
                 f"(trace estimate lambda={lam:.6g}, imbalance {imb:.3g} > tol {tol:.3g}). The "
-                f"closed form needs one lambda for all hidden units (W2^T W2 - W1 W1^T = lambda I); "
+                f"closed form needs one lambda for all hidden units "
+                f"(W2^T W2 - W1 W1^T = lambda I); "
                 f"build the init with lambda_balanced_init, or integrate with "
                 f"lazyrich.sims.ode_two_layer.")
         raise ValueError(

@@ -21,7 +21,8 @@ in two stable ways:
   (combined exponents :math:`e^{(\mu-k)T}` for the unequal-dimension terms). Needs
   :math:`N_h = \min(N_i, N_o)` and an invertible :math:`B`.
 * ``"propagator"`` (§2.5): the exact semigroup step in factor form,
-  :math:`\hat Q\leftarrow e^{\Lambda h}\hat Q L^{-\top}` with :math:`LL^\top = I + \hat Q^\top g(h)\hat Q`,
+  :math:`\hat Q\leftarrow e^{\Lambda h}\hat Q L^{-\top}` with
+  :math:`LL^\top = I + \hat Q^\top g(h)\hat Q`,
   in the eigenbasis of F, steps of length ≤ 5/max|Λ|. Any N_h, λ = 0, singular B (it reproduces
   the saddle), any T.
 """
@@ -135,7 +136,8 @@ def _spectrum(Syx, lam, n_i: int, n_o: int):
 
     Returns ``(Ut, Vt, s, k, p, q, mu, Mperp, O, Lam)``: the SVD pieces of Σyx, the mode rates
     :math:`k = \sqrt{s^2 + \lambda^2/4}`, the mixing coefficients p, q (with the λ = 0-safe
-    :math:`x = \lambda/(2(k+s))`), the extra eigenvalue :math:`\mu = \mathrm{sgn}(N_o-N_i)\lambda/2`,
+    :math:`x = \lambda/(2(k+s))`), the extra eigenvalue
+    :math:`\mu = \mathrm{sgn}(N_o-N_i)\lambda/2`,
     its eigenvectors ``Mperp`` (n×|N_o−N_i|), and the full orthogonal basis ``O`` with eigenvalues
     ``Lam``.
     """
@@ -212,7 +214,8 @@ def _stable_P(W1, W2, Syx, t):
             Z = Z + 2.0 * Mperp @ (L * jnp.exp((mu - k) * T)[None, :])
             ksum = k[:, None] + k[None, :]
             two_mu = 2.0 * mu
-            Phi = 4.0 * T * jnp.exp((jnp.maximum(two_mu, 0.0) - ksum) * T) * _phi(jnp.abs(two_mu) * T)
+            Phi = (4.0 * T * jnp.exp((jnp.maximum(two_mu, 0.0) - ksum) * T)
+                   * _phi(jnp.abs(two_mu) * T))
             center = center + LL * Phi
         center = 0.5 * (center + center.T)
         Lc = jnp.linalg.cholesky(center)
@@ -330,7 +333,8 @@ def two_layer_linear(W1, W2, Syx, t, *, method: str = "auto", balance_tol: float
     Methods:
         ``"auto"``: ``"stable"`` if :math:`N_h = \min(N_i,N_o)`, cond(B) ≤ 1e6 (float64; 1e2 in
         float32) and B is not singular to round-off, else ``"propagator"``. The choice is made
-        on concrete values, so ``"auto"`` cannot be used inside ``jit``/``vmap``: pick a method there (one compile serves every λ and init).
+        on concrete values, so ``"auto"`` cannot be used inside ``jit``/``vmap``: pick a method
+        there (one compile serves every λ and init).
 
         ``"stable"`` (§2.4): with :math:`E = e^{-kT}C^\top B^{-\top}e^{-kT}`,
         :math:`Z = [\tilde V(\mathrm{diag}\,p - \mathrm{diag}\,q\,E);\ \tilde U(\mathrm{diag}\,q +
