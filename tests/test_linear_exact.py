@@ -8,6 +8,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from lazyrich.sims import ode_two_layer
 from lazyrich.theory import (from_data, lambda_balanced_init, measure_lambda, two_layer_linear,
@@ -150,3 +152,21 @@ def test_stable_form_is_differentiable_in_lambda():
         fd = (float(f(lam + 1e-5)) - float(f(lam - 1e-5))) / 2e-5
         # central difference: O(h²) truncation + O(eps/h) round-off ≈ 1e-10 relative
         assert float(jax.grad(f)(lam)) == pytest.approx(fd, rel=1e-7)
+
+
+@given(mag=st.floats(0.1, 5.0), sign=st.sampled_from([-1.0, 1.0]), seed=st.integers(0, 10_000),
+       t1=st.floats(0.0, 5.0), t2=st.floats(0.0, 5.0))
+def test_invariants_lambda_conserved_and_semigroup(mag, sign, seed, t1, t2):
+    """Any λ-balanced start: the solution's factor keeps λ (conserved by the flow, §1.4), and
+    restarting from it reproduces the trajectory (the flow is a semigroup)."""
+    lam = sign * mag
+    W1, W2 = C.init(seed, lam, (3, 3, 5))
+    S = C.task(seed, 5, 3)
+    sol = two_layer_linear(W1, W2, S, np.array([t1, t1 + t2]))
+    F1, F2 = sol.factor()
+    lam_hat, imb = measure_lambda(F1[0], F2[0])
+    scale = max(1.0, float(jnp.max(jnp.abs(sol.P))))
+    # round-off of Gram matrices of size |P|: ~1e-15·|P|; 1e-11 leaves room for cond(B)
+    assert abs(float(lam_hat) - lam) < 1e-11 * scale and float(imb) < 1e-11 * scale
+    nxt = two_layer_linear(F1[0], F2[0], S, np.array([t2]))
+    assert C.rel_err(nxt.P[0], sol.P[1]) < 1e-10

@@ -173,7 +173,8 @@ def lambda_balanced_init(key, lam, n_in: int, n_hidden: int, n_out: int, *, W0=N
     if W0 is None:
         A = jax.random.normal(ka, (n_h, n_i), dtype=dtype)
         Bm = jax.random.normal(kb, (n_o, n_h), dtype=dtype)
-        W_rand = (sigma * Bm) @ (sigma * A)
+        sig = jnp.asarray(sigma, dtype=dtype)
+        W_rand = (sig * Bm) @ (sig * A)
     inputs = dict(lam=lam, W0=W0, U=U, V=V, R=R, G=G, W_rand=None if W0 is not None else W_rand)
     vals = {k: (None if v is None else concrete(v)) for k, v in inputs.items()}
     if all(v is not None for k, v in vals.items() if inputs[k] is not None):
