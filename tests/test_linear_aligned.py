@@ -19,6 +19,12 @@ def test_claim(fn):
     assert out.passed, (out.measured, out.tolerance, out.details)
 
 
+def test_c15_hidden_width_max_carries_the_lambda_block():
+    # N_h = N_o > N_i (λ > 0): W2W2ᵀ → Ũ diag((κ+λ)/2)Ũᵀ + λŨ⊥Ũ⊥ᵀ; mirror for N_h = N_i > N_o
+    out = C.c15_convergence(quick=True, cases=C.C15_NH_MAX_CASES)
+    assert out.passed, out.details
+
+
 def test_c12_error_scales_as_inverse_lambda_squared():
     out = C.c12_shallow_limit(quick=True)
     # next-order correction O(s²/λ²): fitted log-log slope −2 within ±0.3

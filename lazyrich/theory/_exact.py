@@ -59,7 +59,7 @@ class LinearSolution:
             \mathrm{diag}(q)` (σ_max/σ_min of the N_h×m matrix). Numerically infinite means the
             initial condition has no component along a growing mode: the flow converges to a
             saddle (§2.4), not a bug.
-        B_margin: :math:`\sigma_{\min}(B)/(\sqrt2\,\sigma_{\max}(Q_0))\in[0, 1]`, the
+        B_margin: :math:`\sigma_{\min}(B)/(\sqrt2\,\|Q_0\|_F)\in[0, 1]`, the
             scale-free distance of B from singularity. cond_B alone misses B ≈ 0 (exact reversal
             at λ = 0, §4.2), whose round-off makes a well-conditioned but tiny B.
         n_in, n_hidden, n_out: widths (static).
@@ -172,9 +172,9 @@ def _B_matrix(W1, W2, Ut, Vt, p, q):
 
 
 def _diagnostics(W1, W2, Ut, Vt, p, q):
-    """cond(B) and B_margin = σ_min(B)/(√2 σ_max(Q0)) (B = √2 O₊ᵀQ0, so B_margin ≤ 1)."""
+    """cond(B) and B_margin = σ_min(B)/(√2‖Q0‖_F) (B = √2 O₊ᵀQ0, so B_margin ≤ 1)."""
     sv = jnp.linalg.svd(_B_matrix(W1, W2, Ut, Vt, p, q), compute_uv=False)
-    q0 = jnp.linalg.norm(jnp.concatenate([W1.T, W2], axis=0), ord=2)
+    q0 = jnp.sqrt(jnp.sum(W1**2) + jnp.sum(W2**2))
     margin = sv[-1] / (jnp.sqrt(jnp.asarray(2.0, dtype=sv.dtype)) * jnp.where(q0 > 0, q0, 1.0))
     return sv[0] / sv[-1], margin
 
@@ -313,7 +313,7 @@ def choose_method(W1, W2, Syx) -> str:
     p, q = (1 - x) / np.sqrt(1 + x**2), (1 + x) / np.sqrt(1 + x**2)
     B = (a @ Vt.T[:, :m]) * p + (b.T @ U[:, :m]) * q
     sv = np.linalg.svd(B, compute_uv=False)
-    q0 = np.linalg.norm(np.vstack([a.T, b]), ord=2)
+    q0 = np.sqrt(np.sum(a**2) + np.sum(b**2))
     cond = sv[0] / sv[-1] if sv[-1] > 0 else np.inf
     margin = sv[-1] / (np.sqrt(2) * q0) if q0 > 0 else 0.0
     eps = float(np.finfo(dt).eps) if np.issubdtype(dt, np.floating) else float(np.finfo(float).eps)
