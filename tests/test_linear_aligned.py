@@ -66,16 +66,18 @@ def test_aligned_mode_broadcasts_and_survives_huge_T():
 
 def test_staircase_times_match_the_matrix_solution():
     """Small aligned zero-balanced init: mode α is half-learned at t_α = ln(s_α/a0 − 1)/(2s_α)."""
-    S = np.diag([3.0, 2.0, 1.0])
+    S = np.diag([4.0, 3.0, 2.0, 1.0])
     a0 = 1e-4
     t_stair = np.asarray(staircase_times(np.diag(S), a0))
     assert np.all(np.diff(t_stair) > 0)                       # larger s learned first
     np.testing.assert_allclose(t_stair * np.diag(S), np.log(np.diag(S) / a0 - 1) / 2, rtol=1e-14)
-    eye = np.eye(3)
+    eye = np.eye(4)
     W1, W2 = (np.asarray(x) for x in lambda_balanced_init(
-        jax.random.key(1), 0.0, 3, 3, 3, W0=a0 * eye, U=eye, V=eye))
+        jax.random.key(1), 0.0, 4, 4, 4, W0=a0 * eye, U=eye, V=eye))
     W = np.asarray(two_layer_linear(W1, W2, S, t_stair).W)
-    np.testing.assert_allclose(W[np.arange(3), np.arange(3), np.arange(3)], np.diag(S) / 2,
+    # closed form vs closed form at the exact half-times: round-off amplified by the sigmoid's
+    # sensitivity to the start (ln(s/a0) ~ 10)
+    np.testing.assert_allclose(W[np.arange(4), np.arange(4), np.arange(4)], np.diag(S) / 2,
                                rtol=1e-9)
 
 
