@@ -10,6 +10,7 @@ which depends on λ only through λ². Everything here broadcasts over its argum
 ``jnp.broadcast_arrays``, so scalar/array mixes work under strict rank promotion).
 """
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -63,7 +64,11 @@ def aligned_mode(s, lam, a0, t):
     require_finite("s", s)
     require_finite("lam", lam)
     _require_nonneg_times(t)
-    s, lam, a0, t = _floats(s, lam, a0, t)
+    return _aligned_core(*_floats(s, lam, a0, t))
+
+
+@jax.jit
+def _aligned_core(s, lam, a0, t):
     sg = jnp.where(s < 0, -1.0, 1.0).astype(s.dtype)
     s, a0, L = jnp.abs(s), sg * a0, jnp.abs(lam)
     k, p, q = _mode_coeffs(s, L)
@@ -71,7 +76,14 @@ def aligned_mode(s, lam, a0, t):
     d0 = jnp.sqrt((kap0 + L) / 2.0)
     c0 = jnp.where(d0 > 0, a0 / jnp.where(d0 > 0, d0, jnp.ones_like(d0)), jnp.zeros_like(d0))
     r = jnp.sqrt(jnp.asarray(0.5, dtype=s.dtype))
-    pi = r * (p * c0 + q * d0)
+    # π (the growing component) cancels when a0 < 0; use π(q d0 − p c0) = r(q²d0² − p²c0²)
+    # = r(L + 2xκ0/(1 + x²)) with x = (q − p)/(q + p), all terms ≥ 0. At λ = 0, a0 < 0 this is
+    # exactly 0: the saddle is kept (a 1-ulp π would escape it by T ≈ 40/s)
+    x = (q - p) / (q + p)
+    pi_direct = r * (p * c0 + q * d0)
+    alt_den = q * d0 - p * c0
+    pi_alt = r * (L + 2.0 * x * kap0 / (1.0 + x**2)) / jnp.where(alt_den > 0, alt_den, 1.0)
+    pi = jnp.where(c0 < 0, pi_alt, pi_direct)
     rho = r * (q * c0 - p * d0)
     e2 = jnp.exp(-2.0 * k * t)
     phi = t * _phi(2.0 * k * t)
@@ -100,7 +112,11 @@ def saxe_mode(s, a0, t):
     require_finite("a0", a0)
     require_finite("s", s)
     _require_nonneg_times(t)
-    s, a0, t = _floats(s, a0, t)
+    return _saxe_core(*_floats(s, a0, t))
+
+
+@jax.jit
+def _saxe_core(s, a0, t):
     sg = jnp.where(s < 0, -1.0, 1.0).astype(s.dtype)
     s, a0 = jnp.abs(s), sg * a0
     e = jnp.exp(-2.0 * s * t)
@@ -126,7 +142,11 @@ def half_time(s, lam, a0):
     sv = concrete(s)
     if sv is not None and np.any(sv <= 0):
         raise ValueError("half_time needs s > 0 (a mode with s <= 0 never reaches s/2 from below)")
-    s, lam, a0 = _floats(s, lam, a0)
+    return _half_core(*_floats(s, lam, a0))
+
+
+@jax.jit
+def _half_core(s, lam, a0):
     L = jnp.abs(lam)
     K = jnp.sqrt(L**2 + 4.0 * s**2)
     Km = 4.0 * s**2 / (K + L)                       # K - |λ| without cancellation
@@ -168,7 +188,9 @@ def reversal_time(s, lam):
 
     From :math:`a_0 = -s` with target s, in the variable ν the crossing a = 0 is ν = 0, which gives
 
-    .. math:: t_\times = \frac{1}{K}\ln\Big(1 + \frac{K}{|\lambda|}\Big),\qquad K = \sqrt{\lambda^2+4s^2}.
+    .. math::
+        t_\times = \frac{1}{K}\ln\Big(1 + \frac{K}{|\lambda|}\Big),\qquad
+        K = \sqrt{\lambda^2+4s^2}.
 
     Symmetric in ±λ; :math:`t_\times\to\ln 2/|\lambda|` for large |λ|;
     :math:`t_\times\approx\frac{1}{2s}\ln(2s/|\lambda|)` for small |λ|; +∞ at λ = 0 (B = 0: the
@@ -176,7 +198,11 @@ def reversal_time(s, lam):
     """
     require_finite("s", s)
     require_finite("lam", lam)
-    s, lam = _floats(s, lam)
+    return _reversal_core(*_floats(s, lam))
+
+
+@jax.jit
+def _reversal_core(s, lam):
     L = jnp.abs(lam)
     K = jnp.sqrt(L**2 + 4.0 * s**2)
     Lsafe = jnp.where(L > 0, L, jnp.ones_like(L))
@@ -190,7 +216,7 @@ def convergence_values(Syx, lam, n_hidden: int):
 
     .. math::
         W_1^\top W_1 \to \tilde V\mathrm{diag}\Big(\frac{\kappa-\lambda}{2}\Big)\tilde V^\top
-            \;[-\lambda\,\tilde V_\perp\tilde V_\perp^\top\ \text{if } N_i > N_o = \ldots,\ N_h = N_i],\quad
+            \;[-\lambda\,\tilde V_\perp\tilde V_\perp^\top\ \text{if } N_i > N_o,\ N_h = N_i],\quad
         W_2W_2^\top \to \tilde U\mathrm{diag}\Big(\frac{\kappa+\lambda}{2}\Big)\tilde U^\top
             \;[+\lambda\,\tilde U_\perp\tilde U_\perp^\top\ \text{if } N_o > N_i,\ N_h = N_o].
 
@@ -216,7 +242,8 @@ def convergence_values(Syx, lam, n_hidden: int):
         if m < n_h < max(n_i, n_o) and lv != 0:
             raise ValueError(
                 f"with min(n_in, n_out)={m} < n_hidden={n_h} < max={max(n_i, n_o)} and lambda != 0 "
-                f"the lambda-block of the limit lies on an (n_hidden - m)-dimensional subspace that "
+                f"the lambda-block of the limit lies on an (n_hidden - m)-dimensional subspace "
+                f"that "
                 f"depends on the initialisation; evaluate two_layer_linear at large T instead")
     Syx, lam = jnp.asarray(Syx), jnp.asarray(lam)
     dt = Syx.dtype if jnp.issubdtype(Syx.dtype, jnp.floating) else jnp.result_type(float)
@@ -236,7 +263,8 @@ def convergence_values(Syx, lam, n_hidden: int):
 
 
 def shallow_limit(W0, Syx, lam, t):
-    r"""Large-|λ| (lazy) limit (§2.7): :math:`W(T)\approx\Sigma_{yx} + (W_0-\Sigma_{yx})e^{-|\lambda|T}`.
+    r"""Large-|λ| (lazy) limit (§2.7):
+    :math:`W(T)\approx\Sigma_{yx} + (W_0-\Sigma_{yx})e^{-|\lambda|T}`.
 
     A shallow network with time constant τ/|λ|; the next-order correction of the rate is
     :math:`O(s^2/|\lambda|)`. Valid for square networks and, with unequal widths, only for the
@@ -248,7 +276,8 @@ def shallow_limit(W0, Syx, lam, t):
     require_ndim("W0", W0, 2, "shape (n_out, n_in)")
     require_ndim("Syx", Syx, 2, "shape (n_out, n_in)")
     if np.shape(W0) != np.shape(Syx):
-        raise ValueError(f"W0 and Syx must have the same shape, got {np.shape(W0)} and {np.shape(Syx)}")
+        raise ValueError(f"W0 and Syx must have the same shape, got {np.shape(W0)} and "
+                         f"{np.shape(Syx)}")
     require_finite("W0", W0)
     require_finite("Syx", Syx)
     require_finite("lam", lam)
@@ -281,7 +310,11 @@ def single_neuron(s, delta, nu0, t):
     require_finite("delta", delta)
     require_finite("nu0", nu0)
     _require_nonneg_times(t)
-    s, delta, nu0, t = _floats(s, delta, nu0, t)
+    return _neuron_core(*_floats(s, delta, nu0, t))
+
+
+@jax.jit
+def _neuron_core(s, delta, nu0, t):
     K = jnp.sqrt(delta**2 + 4.0 * s**2)
     Ks = jnp.where(K > 0, K, jnp.ones_like(K))
     th = jnp.tanh(K * t / 2.0)

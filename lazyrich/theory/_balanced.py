@@ -27,7 +27,8 @@ def check_hidden_width(n_in: int, n_hidden: int, n_out: int) -> None:
     if n_hidden < m:
         raise ValueError(
             f"bottleneck: n_hidden={n_hidden} < min(n_in, n_out)={m}. A two-layer linear network "
-            f"with a hidden layer narrower than min(n_in, n_out) cannot represent a full-rank task, "
+            f"with a hidden layer narrower than min(n_in, n_out) cannot represent a full-rank "
+            f"task, "
             f"and the closed forms of linear-networks.md §2 assume n_hidden >= {m}.")
 
 
@@ -62,30 +63,33 @@ def split_singular_values(s0, lam):
     :math:`c^2 = (\kappa-\lambda)/2` loses every digit when :math:`|\lambda|\gg s_0`. ``s0`` may be
     negative (the sign goes to the smaller factor). Returns ``(c, d)`` (W1 side, W2 side).
     """
-    s0 = jnp.asarray(s0)
-    lam = jnp.asarray(lam, dtype=s0.dtype)
-    kappa = jnp.sqrt(lam**2 + 4.0 * s0**2)
-    big = jnp.sqrt((kappa + jnp.abs(lam)) / 2.0)  # the larger factor, > 0 unless s0 = lam = 0
-    safe = jnp.where(big > 0, big, jnp.ones_like(big))
-    small = jnp.where(big > 0, s0 / safe, jnp.zeros_like(big))
+    return _split(jnp, jnp.asarray(s0), lam)
+
+
+def _split(xp, s0, lam):
+    lam = xp.asarray(lam, dtype=s0.dtype)
+    kappa = xp.sqrt(lam**2 + 4.0 * s0**2)
+    big = xp.sqrt((kappa + xp.abs(lam)) / 2.0)  # the larger factor, > 0 unless s0 = lam = 0
+    safe = xp.where(big > 0, big, xp.ones_like(big))
+    small = xp.where(big > 0, s0 / safe, xp.zeros_like(big))
     pos = lam >= 0
-    return jnp.where(pos, small, big), jnp.where(pos, big, small)
+    return xp.where(pos, small, big), xp.where(pos, big, small)
 
 
-def _random_orthogonal(key, n: int, dtype):
-    """Haar-distributed orthogonal matrix (QR of a Gaussian with the sign fix)."""
-    q, r = jnp.linalg.qr(jax.random.normal(key, (n, n), dtype=dtype))
-    return q * jnp.sign(jnp.diag(r))[None, :]
+def _orthogonal_from(xp, G):
+    """Haar-distributed orthogonal matrix from a Gaussian G (QR with the sign fix)."""
+    q, r = xp.linalg.qr(G)
+    return q * xp.sign(xp.diag(r))[None, :]
 
 
-def _complete_basis(U, n: int, name: str):
+def _complete_basis(xp, U, n: int):
     """Extend orthonormal columns ``U`` (n×k) to an n×n orthogonal matrix keeping U first."""
     k = U.shape[1]
     if k == n:
         return U
-    q, r = jnp.linalg.qr(jnp.concatenate([U, jnp.eye(n, dtype=U.dtype)], axis=1))
-    q = q * jnp.where(jnp.arange(n) < k, jnp.sign(jnp.diag(r)[:n]), 1.0)[None, :].astype(U.dtype)
-    return q
+    q, r = xp.linalg.qr(xp.concatenate([U, xp.eye(n, dtype=U.dtype)], axis=1))
+    sgn = xp.where(xp.arange(n) < k, xp.sign(xp.diag(r)[:n]), 1.0).astype(U.dtype)
+    return q * sgn[None, :]
 
 
 def _check_orthonormal(name: str, U, n: int, m: int):
@@ -97,7 +101,8 @@ def _check_orthonormal(name: str, U, n: int, m: int):
     if v is not None:
         err = np.max(np.abs(v.T @ v - np.eye(v.shape[1])))
         if err > 1e-6:
-            raise ValueError(f"{name} must have orthonormal columns; max|{name}^T {name} - I| = {err:.3g}")
+            raise ValueError(f"{name} must have orthonormal columns; "
+                             f"max|{name}^T {name} - I| = {err:.3g}")
 
 
 def lambda_balanced_init(key, lam, n_in: int, n_hidden: int, n_out: int, *, W0=None,
@@ -147,71 +152,78 @@ def lambda_balanced_init(key, lam, n_in: int, n_hidden: int, n_out: int, *, W0=N
     lv = concrete(lam)
     if lv is not None:
         check_lambda_sign(float(lv), n_i, n_h, n_o)
-    lam = jnp.asarray(lam, dtype=dtype)
-    k_w0, k_r = jax.random.split(key)
-
-    if R is None:
-        R = _random_orthogonal(k_r, n_h, dtype)
-    else:
+    if R is not None:
         _check_orthonormal("R", R, n_h, n_h)
-        R = jnp.asarray(R, dtype=dtype)
-
     if W0 is not None:
         require_ndim("W0", W0, 2, f"shape (n_out, n_in) = ({n_o}, {n_i})")
         if np.shape(W0) != (n_o, n_i):
-            raise ValueError(f"W0 must have shape (n_out, n_in) = ({n_o}, {n_i}), got {np.shape(W0)}")
+            raise ValueError(f"W0 must have shape (n_out, n_in) = ({n_o}, {n_i}), "
+                             f"got {np.shape(W0)}")
         require_finite("W0", W0)
-        W0 = jnp.asarray(W0, dtype=dtype)
-
     if (U is None) != (V is None):
         raise ValueError("give both U and V (an aligned init) or neither")
-    if U is None:
-        if W0 is None:
-            ka, kb = jax.random.split(k_w0)
-            A = sigma * jax.random.normal(ka, (n_h, n_i), dtype=dtype)
-            Bm = sigma * jax.random.normal(kb, (n_o, n_h), dtype=dtype)
-            W0 = Bm @ A
-        U, s0, Vt = jnp.linalg.svd(W0, full_matrices=True)
-        V = Vt.T
-    else:
+    if U is not None:
         _check_orthonormal("U", U, n_o, m)
         _check_orthonormal("V", V, n_i, m)
-        U = _complete_basis(jnp.asarray(U, dtype=dtype), n_o, "U")
-        V = _complete_basis(jnp.asarray(V, dtype=dtype), n_i, "V")
+
+    # random draws always come from jax.random (same stream on both paths below)
+    k_w0, k_r = jax.random.split(key)
+    ka, kb = jax.random.split(k_w0)
+    G = jax.random.normal(k_r, (n_h, n_h), dtype=dtype) if R is None else None
+    if W0 is None:
+        A = jax.random.normal(ka, (n_h, n_i), dtype=dtype)
+        Bm = jax.random.normal(kb, (n_o, n_h), dtype=dtype)
+        sig = jnp.asarray(sigma, dtype=dtype)
+        W_rand = (sig * Bm) @ (sig * A)
+    inputs = dict(lam=lam, W0=W0, U=U, V=V, R=R, G=G, W_rand=None if W0 is not None else W_rand)
+    vals = {k: (None if v is None else concrete(v)) for k, v in inputs.items()}
+    if all(v is not None for k, v in vals.items() if inputs[k] is not None):
+        # concrete inputs: NumPy, no compilation (inits are built in Python loops)
+        arrs = {k: (None if v is None else np.asarray(v, dtype=dtype)) for k, v in vals.items()}
+        W1, W2 = _assemble(np, arrs, (n_i, n_h, n_o))
+        return jnp.asarray(W1, dtype=dtype), jnp.asarray(W2, dtype=dtype)
+    arrs = {k: (None if v is None else jnp.asarray(v, dtype=dtype)) for k, v in inputs.items()}
+    return _assemble(jnp, arrs, (n_i, n_h, n_o))
+
+
+def _assemble(xp, a, dims):
+    """§1.6 steps 2–4 with the array namespace ``xp`` (NumPy when concrete, jnp when traced)."""
+    n_i, n_h, n_o = dims
+    m = min(n_i, n_o)
+    lam, W0, U, V = a["lam"], a["W0"], a["U"], a["V"]
+    R = _orthogonal_from(xp, a["G"]) if a["R"] is None else a["R"]
+    if U is None:
+        U, s0, Vt = xp.linalg.svd(W0 if W0 is not None else a["W_rand"], full_matrices=True)
+        V = Vt.T
+    else:
+        U, V = _complete_basis(xp, U, n_o), _complete_basis(xp, V, n_i)
         if W0 is None:
-            ka, kb = jax.random.split(k_w0)
-            A = sigma * jax.random.normal(ka, (n_h, n_i), dtype=dtype)
-            Bm = sigma * jax.random.normal(kb, (n_o, n_h), dtype=dtype)
-            s0 = jnp.linalg.svd(Bm @ A, compute_uv=False)
+            s0 = xp.linalg.svd(a["W_rand"], compute_uv=False)
         else:
             D = U.T @ W0 @ V
-            s0 = jnp.diagonal(D)[:m]
-            Dv = concrete(D)
-            if Dv is not None:
-                off = np.abs(Dv.copy())
-                off[np.arange(m), np.arange(m)] = 0.0
-                scale = max(1.0, float(np.max(np.abs(Dv))))
-                if np.max(off) > 1e-8 * scale:
-                    raise ValueError(
-                        f"W0 is not aligned with the given U, V: U^T W0 V has off-diagonal entries "
-                        f"up to {np.max(off):.3g}; an aligned init needs W0 = U diag(s0) V^T")
+            off = xp.abs(D - xp.eye(n_o, n_i, dtype=D.dtype) * D)
+            if xp is np and np.max(off) > 1e-8 * max(1.0, float(np.max(np.abs(D)))):
+                raise ValueError(
+                    f"W0 is not aligned with the given U, V: U^T W0 V has off-diagonal entries "
+                    f"up to {np.max(off):.3g}; an aligned init needs W0 = U diag(s0) V^T")
+            s0 = xp.diagonal(D)[:m]
+    c, d = _split(xp, s0, lam)
+    # extra hidden units carry the ±λ block in the layer λ enlarges (§1.6 step 3)
+    if n_h > m:
+        def safe_sqrt(v):  # sqrt(max(v, 0)) with a finite derivative at v <= 0 (grad over λ)
+            return xp.where(v > 0, xp.sqrt(xp.where(v > 0, v, 1.0)), 0.0)
 
-    c, d = split_singular_values(s0, lam)
-    S1 = jnp.zeros((n_h, n_i), dtype=dtype).at[jnp.arange(m), jnp.arange(m)].set(c)
-    S2 = jnp.zeros((n_o, n_h), dtype=dtype).at[jnp.arange(m), jnp.arange(m)].set(d)
-    if n_h > m:  # extra hidden units carry the ±λ block in the layer λ enlarges (§1.6 step 3)
-        extra = jnp.arange(m, n_h)
-        if n_h <= n_o:  # λ >= 0 is allowed
-            S2 = S2.at[extra, extra].set(jnp.sqrt(jnp.maximum(lam, 0.0)))
-        if n_h <= n_i:  # λ <= 0 is allowed
-            S1 = S1.at[extra, extra].set(jnp.sqrt(jnp.maximum(-lam, 0.0)))
-    W1 = R @ S1 @ V.T
-    W2 = U @ S2 @ R.T
-    return W1, W2
+        zero = xp.zeros((n_h - m,), dtype=c.dtype)
+        pad1 = safe_sqrt(-lam) + zero if n_h <= n_i else zero   # λ <= 0 allowed
+        pad2 = safe_sqrt(lam) + zero if n_h <= n_o else zero    # λ >= 0 allowed
+        c, d = xp.concatenate([c, pad1]), xp.concatenate([d, pad2])
+    S1 = xp.eye(n_h, n_i, dtype=c.dtype) * c[:, None]
+    S2 = xp.eye(n_o, n_h, dtype=c.dtype) * d[None, :]
+    return R @ S1 @ V.T, U @ S2 @ R.T
 
 
 def balance(W1, W2):
-    r""":math:`W_2^\top W_2 - W_1W_1^\top` (``(..., N_h, N_h)``), conserved by gradient flow (§1.4)."""
+    r""":math:`W_2^\top W_2 - W_1W_1^\top` (``(..., N_h, N_h)``), conserved by the flow (§1.4)."""
     W1 = jnp.asarray(W1)
     W2 = jnp.asarray(W2)
     return jnp.swapaxes(W2, -1, -2) @ W2 - W1 @ jnp.swapaxes(W1, -1, -2)
@@ -231,7 +243,7 @@ def measure_lambda(W1, W2):
     n_h = D.shape[-1]
     lam = jnp.trace(D, axis1=-2, axis2=-1) / n_h
     eye = jnp.eye(n_h, dtype=D.dtype)
-    imb = jnp.max(jnp.abs(D - lam[..., None, None] * eye), axis=(-2, -1))
+    imb = jnp.max(jnp.abs(D - lam[..., None, None] * jnp.broadcast_to(eye, D.shape)), axis=(-2, -1))
     return lam, imb
 
 
@@ -258,7 +270,8 @@ def check_balanced(W1, W2, *, balance_tol: float = 1e-8) -> tuple[float, float]:
                 f"lambda-isotropy failure: W2^T W2 - W1 W1^T is diagonal but not a multiple of the "
                 f"identity; per-unit lambda ranges over [{diag.min():.6g}, {diag.max():.6g}] "
                 f"(trace estimate lambda={lam:.6g}, imbalance {imb:.3g} > tol {tol:.3g}). The "
-                f"closed form needs one lambda for all hidden units (W2^T W2 - W1 W1^T = lambda I); "
+                f"closed form needs one lambda for all hidden units "
+                f"(W2^T W2 - W1 W1^T = lambda I); "
                 f"build the init with lambda_balanced_init, or integrate with "
                 f"lazyrich.sims.ode_two_layer.")
         raise ValueError(

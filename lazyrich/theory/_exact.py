@@ -21,7 +21,8 @@ in two stable ways:
   (combined exponents :math:`e^{(\mu-k)T}` for the unequal-dimension terms). Needs
   :math:`N_h = \min(N_i, N_o)` and an invertible :math:`B`.
 * ``"propagator"`` (§2.5): the exact semigroup step in factor form,
-  :math:`\hat Q\leftarrow e^{\Lambda h}\hat Q L^{-\top}` with :math:`LL^\top = I + \hat Q^\top g(h)\hat Q`,
+  :math:`\hat Q\leftarrow e^{\Lambda h}\hat Q L^{-\top}` with
+  :math:`LL^\top = I + \hat Q^\top g(h)\hat Q`,
   in the eigenbasis of F, steps of length ≤ 5/max|Λ|. Any N_h, λ = 0, singular B (it reproduces
   the saddle), any T.
 """
@@ -41,7 +42,8 @@ from ._balanced import check_balanced, check_hidden_width
 METHODS = ("auto", "stable", "propagator", "naive")
 
 
-@functools.partial(jax.tree_util.register_dataclass, data_fields=["t", "P", "lam", "cond_B"],
+@functools.partial(jax.tree_util.register_dataclass,
+                   data_fields=["t", "Q", "lam", "cond_B", "B_margin"],
                    meta_fields=["n_in", "n_hidden", "n_out", "method"])
 @dataclasses.dataclass(frozen=True)
 class LinearSolution:
@@ -49,25 +51,36 @@ class LinearSolution:
 
     Attributes:
         t: times :math:`T = t/\tau`, shape ``(n_t,)``, in the caller's order.
-        P: :math:`P(T) = QQ^\top`, shape ``(n_t, n, n)``, :math:`n = N_i + N_o` (gauge-invariant:
-            compare it, not W1 or W2, with simulations; spec pitfall 14).
+        Q: a factor :math:`Q(T) = [W_1^\top; W_2]R(T)` of P, shape ``(n_t, n, N_h)``, equal to the
+            true stacked weights up to a hidden rotation R(T) (computed stably, never by
+            factorising P; a valid λ-balanced init for a next task, see :meth:`factor`).
         lam: λ measured from the initial weights (trace estimate).
         cond_B: condition number of :math:`B = W_1\tilde V\mathrm{diag}(p) + W_2^\top\tilde U
             \mathrm{diag}(q)` (σ_max/σ_min of the N_h×m matrix). Numerically infinite means the
             initial condition has no component along a growing mode: the flow converges to a
             saddle (§2.4), not a bug.
+        B_margin: :math:`\sigma_{\min}(B)/(\sqrt2\,\|Q_0\|_F)\in[0, 1]`, the
+            scale-free distance of B from singularity. cond_B alone misses B ≈ 0 (exact reversal
+            at λ = 0, §4.2), whose round-off makes a well-conditioned but tiny B.
         n_in, n_hidden, n_out: widths (static).
         method: ``"stable"``, ``"propagator"`` or ``"naive"`` (static).
     """
 
     t: jax.Array
-    P: jax.Array
+    Q: jax.Array
     lam: jax.Array
     cond_B: jax.Array
+    B_margin: jax.Array
     n_in: int
     n_hidden: int
     n_out: int
     method: str
+
+    @property
+    def P(self):
+        """:math:`P(T) = QQ^\top`, ``(n_t, n, n)``, :math:`n = N_i + N_o` (gauge-invariant: compare
+        it, not W1 or W2, with simulations; spec pitfall 14)."""
+        return self.Q @ jnp.swapaxes(self.Q, -1, -2)
 
     @property
     def W(self):
@@ -84,15 +97,25 @@ class LinearSolution:
         """Output-side representation :math:`W_2W_2^\\top`, ``(n_t, N_o, N_o)``."""
         return self.P[..., self.n_in:, self.n_in:]
 
+    def factor(self):
+        r"""Weights :math:`(W_1, W_2)` at every time, up to a hidden-layer rotation.
+
+        Read off the factor Q (computed stably, not by factorising P). They are λ-balanced with the
+        same λ (the rotation cancels in :math:`W_2^\top W_2 - W_1W_1^\top`), so they are a valid
+        initialisation for a next task: λ is conserved across task switches (spec §4). Shapes
+        ``(n_t, N_h, N_i)`` and ``(n_t, N_o, N_h)``.
+        """
+        return jnp.swapaxes(self.Q[..., :self.n_in, :], -1, -2), self.Q[..., self.n_in:, :]
+
     @property
     def saddle(self):
-        """True where B is numerically singular (cond_B · eps > 1e-4): a mode is never learned.
+        """True where B is singular to round-off (B_margin ≤ 1e3·eps): a mode is never learned.
 
         At λ = 0 with a square network this happens exactly when
         :math:`\\det W_0\\det\\Sigma_{yx} < 0` (half of random inits), and at exact reversal (§4.2).
         """
-        eps = jnp.finfo(self.P.dtype).eps
-        return ~(self.cond_B * eps <= 1e-4)
+        eps = jnp.finfo(self.Q.dtype).eps
+        return ~(self.B_margin > 1e3 * eps)
 
 
 def _phi(x):
@@ -113,7 +136,8 @@ def _spectrum(Syx, lam, n_i: int, n_o: int):
 
     Returns ``(Ut, Vt, s, k, p, q, mu, Mperp, O, Lam)``: the SVD pieces of Σyx, the mode rates
     :math:`k = \sqrt{s^2 + \lambda^2/4}`, the mixing coefficients p, q (with the λ = 0-safe
-    :math:`x = \lambda/(2(k+s))`), the extra eigenvalue :math:`\mu = \mathrm{sgn}(N_o-N_i)\lambda/2`,
+    :math:`x = \lambda/(2(k+s))`), the extra eigenvalue
+    :math:`\mu = \mathrm{sgn}(N_o-N_i)\lambda/2`,
     its eigenvectors ``Mperp`` (n×|N_o−N_i|), and the full orthogonal basis ``O`` with eigenvalues
     ``Lam``.
     """
@@ -147,9 +171,12 @@ def _B_matrix(W1, W2, Ut, Vt, p, q):
     return (W1 @ Vt) * p[None, :] + (W2.T @ Ut) * q[None, :]
 
 
-def _cond(B):
-    sv = jnp.linalg.svd(B, compute_uv=False)
-    return sv[0] / sv[-1]
+def _diagnostics(W1, W2, Ut, Vt, p, q):
+    """cond(B) and B_margin = σ_min(B)/(√2‖Q0‖_F) (B = √2 O₊ᵀQ0, so B_margin ≤ 1)."""
+    sv = jnp.linalg.svd(_B_matrix(W1, W2, Ut, Vt, p, q), compute_uv=False)
+    q0 = jnp.sqrt(jnp.sum(W1**2) + jnp.sum(W2**2))
+    margin = sv[-1] / (jnp.sqrt(jnp.asarray(2.0, dtype=sv.dtype)) * jnp.where(q0 > 0, q0, 1.0))
+    return sv[0] / sv[-1], margin
 
 
 def _lam_of(W1, W2):
@@ -187,14 +214,14 @@ def _stable_P(W1, W2, Syx, t):
             Z = Z + 2.0 * Mperp @ (L * jnp.exp((mu - k) * T)[None, :])
             ksum = k[:, None] + k[None, :]
             two_mu = 2.0 * mu
-            Phi = 4.0 * T * jnp.exp((jnp.maximum(two_mu, 0.0) - ksum) * T) * _phi(jnp.abs(two_mu) * T)
+            Phi = (4.0 * T * jnp.exp((jnp.maximum(two_mu, 0.0) - ksum) * T)
+                   * _phi(jnp.abs(two_mu) * T))
             center = center + LL * Phi
         center = 0.5 * (center + center.T)
         Lc = jnp.linalg.cholesky(center)
-        Y = solve_triangular(Lc, Z.T, lower=True)
-        return Y.T @ Y
+        return solve_triangular(Lc, Z.T, lower=True).T        # Q = Z L^{-T}, P = Z center⁻¹ Zᵀ
 
-    return jax.vmap(at)(t), lam, _cond(B)
+    return jax.vmap(at)(t), lam, _diagnostics(W1, W2, Ut, Vt, p, q)
 
 
 def _propagate_P(W1, W2, Syx, t):
@@ -203,7 +230,7 @@ def _propagate_P(W1, W2, Syx, t):
     n_o = W2.shape[0]
     lam = _lam_of(W1, W2)
     Ut, Vt, s, k, p, q, mu, Mperp, O, Lam = _spectrum(Syx, lam, n_i, n_o)
-    cond = _cond(_B_matrix(W1, W2, Ut, Vt, p, q))
+    diag = _diagnostics(W1, W2, Ut, Vt, p, q)
     Qh0 = O.T @ jnp.concatenate([W1.T, W2], axis=0)
     lmax = jnp.max(jnp.abs(Lam))
     hmax = 5.0 / jnp.where(lmax > 0, lmax, jnp.ones_like(lmax))
@@ -228,8 +255,7 @@ def _propagate_P(W1, W2, Syx, t):
 
     _, Qhs = jax.lax.scan(interval, Qh0, dts)
     Qhs = Qhs[jnp.argsort(order)]
-    Qs = O[None] @ Qhs
-    return Qs @ jnp.swapaxes(Qs, -1, -2), lam, cond
+    return O[None] @ Qhs, lam, diag
 
 
 def _naive_P(W1, W2, Syx, t):
@@ -238,7 +264,7 @@ def _naive_P(W1, W2, Syx, t):
     n_o = W2.shape[0]
     lam = _lam_of(W1, W2)
     Ut, Vt, s, k, p, q, mu, Mperp, O, Lam = _spectrum(Syx, lam, n_i, n_o)
-    cond = _cond(_B_matrix(W1, W2, Ut, Vt, p, q))
+    diag = _diagnostics(W1, W2, Ut, Vt, p, q)
     Q0 = jnp.concatenate([W1.T, W2], axis=0)
     Ph0 = O.T @ (Q0 @ Q0.T) @ O
     n = Ph0.shape[0]
@@ -247,9 +273,11 @@ def _naive_P(W1, W2, Syx, t):
         D = jnp.exp(Lam * T)
         g = T * _expm1_over(2.0 * Lam * T)
         M = jnp.linalg.solve((jnp.eye(n, dtype=Ph0.dtype) + g[:, None] * Ph0).T, Ph0.T).T
-        return O @ (D[:, None] * M * D[None, :]) @ O.T
+        P = O @ (D[:, None] * M * D[None, :]) @ O.T
+        e, V = jnp.linalg.eigh(0.5 * (P + P.T))       # a factor of P, only to fit the container
+        return V[:, -n_h:] * jnp.sqrt(jnp.maximum(e[-n_h:], 0.0))[None, :]
 
-    return jax.vmap(at)(t), lam, cond
+    return jax.vmap(at)(t), lam, diag
 
 
 _IMPLS = {"stable": _stable_P, "propagator": _propagate_P, "naive": _naive_P}
@@ -257,8 +285,8 @@ _IMPLS = {"stable": _stable_P, "propagator": _propagate_P, "naive": _naive_P}
 
 @functools.partial(jax.jit, static_argnames=("method",))
 def _solve(W1, W2, Syx, t, method):
-    P, lam, cond = _IMPLS[method](W1, W2, Syx, t)
-    return LinearSolution(t, P, lam, cond, W1.shape[1], W1.shape[0], W2.shape[0], method)
+    Q, lam, (cond, margin) = _IMPLS[method](W1, W2, Syx, t)
+    return LinearSolution(t, Q, lam, cond, margin, W1.shape[1], W1.shape[0], W2.shape[0], method)
 
 
 def _stable_cond_limit(dtype) -> float:
@@ -268,17 +296,29 @@ def _stable_cond_limit(dtype) -> float:
 
 
 def choose_method(W1, W2, Syx) -> str:
-    """The ``"auto"`` dispatch, on concrete values (outside ``jit``): ``"stable"`` when
-    N_h = min(N_i, N_o) and cond(B) is moderate, else ``"propagator"``."""
+    """The ``"auto"`` dispatch, on concrete values (outside ``jit``; NumPy, so it costs no
+    compilation): ``"stable"`` when N_h = min(N_i, N_o), cond(B) is moderate and B is not ≈ 0,
+    else ``"propagator"``."""
     n_i, n_h, n_o = two_layer_dims(W1, W2, Syx)
     if n_h != min(n_i, n_o):
         return "propagator"
-    W1 = jnp.asarray(W1)
-    dt = W1.dtype
-    lam = _lam_of(W1, jnp.asarray(W2, dt))
-    Ut, Vt, s, k, p, q, *_ = _spectrum(jnp.asarray(Syx, dt), lam, n_i, n_o)
-    cond = float(_cond(_B_matrix(W1, jnp.asarray(W2, dt), Ut, Vt, p, q)))
-    return "stable" if np.isfinite(cond) and cond <= _stable_cond_limit(dt) else "propagator"
+    dt = np.asarray(W1).dtype
+    a, b, S = (np.asarray(x, dtype=np.float64) for x in (W1, W2, Syx))
+    lam = np.trace(b.T @ b - a @ a.T) / n_h
+    m = min(n_i, n_o)
+    U, s, Vt = np.linalg.svd(S)
+    k = np.sqrt(s**2 + lam**2 / 4)
+    den = 2 * (k + s)
+    x = np.divide(lam, den, out=np.zeros_like(den), where=den > 0)
+    p, q = (1 - x) / np.sqrt(1 + x**2), (1 + x) / np.sqrt(1 + x**2)
+    B = (a @ Vt.T[:, :m]) * p + (b.T @ U[:, :m]) * q
+    sv = np.linalg.svd(B, compute_uv=False)
+    q0 = np.sqrt(np.sum(a**2) + np.sum(b**2))
+    cond = sv[0] / sv[-1] if sv[-1] > 0 else np.inf
+    margin = sv[-1] / (np.sqrt(2) * q0) if q0 > 0 else 0.0
+    eps = float(np.finfo(dt).eps) if np.issubdtype(dt, np.floating) else float(np.finfo(float).eps)
+    ok = np.isfinite(cond) and cond <= _stable_cond_limit(dt) and margin > 1e3 * eps
+    return "stable" if ok else "propagator"
 
 
 def two_layer_linear(W1, W2, Syx, t, *, method: str = "auto", balance_tol: float = 1e-8,
@@ -291,15 +331,17 @@ def two_layer_linear(W1, W2, Syx, t, *, method: str = "auto", balance_tol: float
     :math:`\frac1{2P}\|W_2W_1X - Y\|^2`, time :math:`T = \eta\cdot\text{steps}`.
 
     Methods:
-        ``"auto"``: ``"stable"`` if :math:`N_h = \min(N_i,N_o)` and cond(B) ≤ 1e6 (float64),
-        else ``"propagator"``. The choice is made on concrete values, so ``"auto"`` cannot be used
-        inside ``jit``/``vmap``: pick a method there (one compile serves every λ and init).
+        ``"auto"``: ``"stable"`` if :math:`N_h = \min(N_i,N_o)`, cond(B) ≤ 1e6 (float64; 1e2 in
+        float32) and B is not singular to round-off, else ``"propagator"``. The choice is made
+        on concrete values, so ``"auto"`` cannot be used inside ``jit``/``vmap``: pick a method
+        there (one compile serves every λ and init).
 
         ``"stable"`` (§2.4): with :math:`E = e^{-kT}C^\top B^{-\top}e^{-kT}`,
         :math:`Z = [\tilde V(\mathrm{diag}\,p - \mathrm{diag}\,q\,E);\ \tilde U(\mathrm{diag}\,q +
         \mathrm{diag}\,p\,E)]` (plus :math:`2M_\perp(L\circ e^{(\mu-k)T})` if N_i ≠ N_o),
         :math:`P = Z\,\mathrm{center}^{-1}Z^\top` with the SPD centre solved by Cholesky. Every
-        exponential decays; no overflow at any T.
+        exponential decays; no overflow at any T. Reverse-differentiable (w.r.t. the weights,
+        and w.r.t. λ through :func:`lambda_balanced_init`).
 
         ``"propagator"`` (§2.5): exact factor steps between sorted times (≤ 5/max|Λ| each). Works
         for any N_h ≥ min(N_i, N_o), λ = 0, singular B (a true saddle) and any T; cost grows
@@ -314,13 +356,14 @@ def two_layer_linear(W1, W2, Syx, t, *, method: str = "auto", balance_tol: float
         Syx: :math:`\Sigma_{yx} = YX^\top/P`, ``(N_o, N_i)``.
         t: times, 1-D, finite, ≥ 0, any order (duplicates allowed).
         balance_tol: relative tolerance of the λ-balance check
-            (:math:`\max|W_2^\top W_2 - W_1W_1^\top - \lambda I|` ≤ tol·max(1, |Gram|)).
+            (:math:`\max|W_2^\top W_2 - W_1W_1^\top - \lambda I|` ≤ tol·max(1, |Gram|)); never
+            below 100·eps of the input dtype (so float32 inits pass at ~1e-5).
         check: run the value checks (finiteness, balance); they are skipped anyway for traced
             inputs.
 
     Returns:
-        :class:`LinearSolution` with ``P``, ``W``, ``input_rep``, ``output_rep``, ``lam``,
-        ``cond_B``, ``saddle``, ``method``.
+        :class:`LinearSolution` with ``Q``, ``P``, ``W``, ``input_rep``, ``output_rep``, ``lam``,
+        ``cond_B``, ``B_margin``, ``saddle``, ``method``, and :meth:`LinearSolution.factor`.
 
     Raises:
         ValueError: wrong shapes, non-finite inputs, negative or non-finite times, a bottleneck
@@ -334,7 +377,10 @@ def two_layer_linear(W1, W2, Syx, t, *, method: str = "auto", balance_tol: float
     require_times("t", t)
     traced = any(concrete(a) is None for a in (W1, W2, Syx))
     if check and not traced:
-        check_balanced(W1, W2, balance_tol=balance_tol)
+        # never tighter than round-off of the input dtype (float32 inits are balanced to ~1e-7)
+        eps = float(jnp.finfo(jnp.result_type(W1)).eps) if jnp.issubdtype(
+            jnp.result_type(W1), jnp.floating) else 0.0
+        check_balanced(W1, W2, balance_tol=max(balance_tol, 100 * eps))
     W1 = jnp.asarray(W1)
     if not jnp.issubdtype(W1.dtype, jnp.floating):
         W1 = W1.astype(jnp.result_type(float))
@@ -351,4 +397,15 @@ def two_layer_linear(W1, W2, Syx, t, *, method: str = "auto", balance_tol: float
     elif method == "stable" and n_h != min(n_i, n_o):
         raise ValueError(f'method="stable" needs n_hidden = min(n_in, n_out) = {min(n_i, n_o)}, '
                          f'got n_hidden={n_h}; use method="propagator" (or "auto")')
+    n_t = t.shape[0]
+    if n_t == 0:
+        raise ValueError("t must contain at least one time")
+    # eager calls: pad the times to a bucket (a power of two, at least 64) so that calls with
+    # different numbers of times share one compilation; padded entries repeat the last time and
+    # cost next to nothing. Traced calls are compiled by the caller's jit once anyway: no padding.
+    bucket = max(64, 1 << max(n_t - 1, 0).bit_length())
+    if not traced and concrete(t) is not None and bucket != n_t:
+        t_pad = jnp.concatenate([t, jnp.broadcast_to(t[-1:], (bucket - n_t,))])
+        sol = _solve(W1, W2, Syx, t_pad, method)
+        return dataclasses.replace(sol, t=t, Q=sol.Q[:n_t])
     return _solve(W1, W2, Syx, t, method)

@@ -3,7 +3,8 @@ r"""Data statistics and whitening for the closed forms (linear-networks.md §1.1
 The exact solution of :func:`two_layer_linear` needs whitened inputs, :math:`\Sigma_{xx} = XX^\top/P
 = I`, and then depends on the data only through :math:`\Sigma_{yx} = YX^\top/P`.
 
-* :math:`\Sigma_{xx} = cI` (e.g. one-hot items ``X = I_P``: c = 1/P) is the whitened flow with target
+* :math:`\Sigma_{xx} = cI` (e.g. one-hot items ``X = I_P``: c = 1/P) is the whitened flow with
+  target
   :math:`\Sigma_{yx}/c` and time constant τ/c, i.e. evaluate at times :math:`cT`.
 * A general :math:`\Sigma_{xx}` has no closed form (a change of variables changes the layer
   metrics): whiten the data first (:func:`whiten`) or integrate the ODE
@@ -33,9 +34,11 @@ def whiten(X, center: bool = True, *, rtol: float = 1e-10):
     n_i, P = np.shape(X)
     need = n_i + (1 if center else 0)
     if P < need:
+        extra = (f" + 1 = {need} when centring (centring removes one degree of freedom)"
+                 if center else "")
         raise ValueError(
             f"cannot whiten {n_i}-dimensional inputs from P={P} samples: need P >= n_in"
-            f"{' + 1 = ' + str(need) + ' when centring (centring removes one degree of freedom)' if center else ''}"
+            f"{extra}"
             f"; otherwise Sigma_xx = X X^T / P is singular")
     X = jnp.asarray(X)
     if not jnp.issubdtype(X.dtype, jnp.floating):
@@ -47,12 +50,14 @@ def whiten(X, center: bool = True, *, rtol: float = 1e-10):
     if ev is not None and not ev[0] > rtol * max(ev[-1], np.finfo(ev.dtype).tiny):
         raise ValueError(f"the inputs are rank-deficient: smallest/largest eigenvalue of Sigma_xx "
                          f"= {ev[0]:.3g}/{ev[-1]:.3g} < rtol={rtol:g}; drop redundant input "
-                         f"dimensions (e.g. keep the leading principal components) before whitening")
+                         f"dimensions (e.g. keep the leading principal components) before "
+                         f"whitening")
     return (V / jnp.sqrt(e)[None, :]) @ V.T @ Xc
 
 
 def from_data(X, Y, *, rtol: float = 1e-8):
-    r"""Input and input-output covariances :math:`(\Sigma_{xx}, \Sigma_{yx}) = (XX^\top/P, YX^\top/P)`.
+    r"""Input and input-output covariances
+    :math:`(\Sigma_{xx}, \Sigma_{yx}) = (XX^\top/P, YX^\top/P)`.
 
     Checks that the inputs are whitened (:math:`\Sigma_{xx} = I` within ``rtol``), which the closed
     form of :func:`two_layer_linear` requires (it takes :math:`\Sigma_{yx}` only).
