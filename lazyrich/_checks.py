@@ -44,7 +44,9 @@ def require_times(name: str, t) -> None:
     require_ndim(name, t, 1, "a vector of times")
     v = concrete(t)
     if v is not None and (not np.all(np.isfinite(v)) or np.any(v < 0)):
-        raise ValueError(f"{name} must be finite and non-negative; got min {np.nanmin(v)!r}, "
+        finite = v[np.isfinite(v)]
+        low = f"min {finite.min()!r}, " if finite.size else ""
+        raise ValueError(f"{name} must be finite and non-negative; got {low}"
                          f"non-finite entries: {int(np.sum(~np.isfinite(v)))}")
 
 

@@ -13,8 +13,23 @@ import argparse
 import sys
 
 
+def _enable_compile_cache() -> None:
+    """Persistent XLA cache (outside the repository): most claim time is compilation."""
+    import os
+
+    import jax
+
+    if not os.environ.get("JAX_COMPILATION_CACHE_DIR"):
+        jax.config.update("jax_compilation_cache_dir",
+                          os.path.join(os.path.expanduser("~"), ".cache", "lazyrich-jax"))
+    if not os.environ.get("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"):
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
+
+
 def _verify(args) -> int:
     from lazyrich import set_precision
+
+    _enable_compile_cache()
 
     set_precision("float64")  # theory checks run in float64; claims pass dtypes explicitly
     from lazyrich.verify import format_table, load_claims, run_claims, select, to_json, write_report
