@@ -36,6 +36,5 @@ from ._tasks import predicted_forgetting as predicted_forgetting
 from ._tasks import random_task as random_task
 from ._tasks import task_sequence as task_sequence
 from ._tasks import two_layer_loss as two_layer_loss
-from ._tasks import weights_from_P as weights_from_P
 from ._whiten import from_data as from_data
 from ._whiten import whiten as whiten

@@ -18,7 +18,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from lazyrich._checks import require_finite, require_ndim, require_times, two_layer_dims
+from lazyrich._checks import require_finite, require_times, two_layer_dims
 
 
 def two_layer_loss(W, Syx, Syy_trace=None):
@@ -49,21 +49,6 @@ def predicted_forgetting(S_i, S_j, S_k):
     """
     S_i, S_j, S_k = (jnp.asarray(s) for s in (S_i, S_j, S_k))
     return 0.5 * (jnp.sum((S_k - S_i) ** 2) - jnp.sum((S_j - S_i) ** 2))
-
-
-def weights_from_P(P, n_in: int, n_hidden: int):
-    r"""A factor :math:`Q=[W_1^\top; W_2]` with :math:`QQ^\top = P` and ``n_hidden`` columns.
-
-    Any two such factors differ by a hidden rotation :math:`Q' = QR`, which leaves
-    :math:`W_2^\top W_2 - W_1W_1^\top = R^\top(\lambda I)R = \lambda I` unchanged; so the factor is
-    a valid λ-balanced initialisation for the next task (spec §2.5, pitfall 14: compare
-    P-blocks, never individual weights).
-    """
-    require_ndim("P", P, 2, "shape (n_in + n_out, n_in + n_out)")
-    evals, evecs = jnp.linalg.eigh(0.5 * (P + P.T))
-    top = evals[-n_hidden:]
-    Q = evecs[:, -n_hidden:] * jnp.sqrt(jnp.clip(top, 0.0, None))[None, :]
-    return Q[:n_in].T, Q[n_in:]
 
 
 @functools.partial(jax.tree_util.register_dataclass,
@@ -145,7 +130,8 @@ def task_sequence(W1, W2, tasks: Sequence, t, *, Syy_traces=None, method: str = 
         Ps.append(sol.P)
         times.append(t_np + k * t_np[-1])
         idx.append(np.full(len(t_np), k))
-        w1, w2 = weights_from_P(sol.P[-1], n_i, n_h)
+        w1s, w2s = sol.factor()  # λ-balanced weights (up to a hidden rotation) for the next task
+        w1, w2 = w1s[-1], w2s[-1]
     P = jnp.concatenate(Ps)
     W = P[:, n_i:, :n_i]
     losses = jnp.stack(
