@@ -148,7 +148,14 @@ def load_claims() -> dict[str, Claim]:
     for info in pkgutil.walk_packages(lazyrich.__path__, prefix="lazyrich."):
         if info.name.rsplit(".", 1)[-1].startswith("_claims"):
             importlib.import_module(info.name)
-    return dict(sorted(_REGISTRY.items()))
+    return dict(sorted(_REGISTRY.items(), key=lambda kv: _natural(kv[0])))
+
+
+def _natural(name: str):
+    """Sort key: "linear/C2" before "linear/C16"."""
+    import re
+
+    return [int(p) if p.isdigit() else p for p in re.split(r"(\d+)", name)]
 
 
 def select(claims: dict[str, Claim], patterns: Sequence[str] = ()) -> list[Claim]:
@@ -166,4 +173,4 @@ def select(claims: dict[str, Claim], patterns: Sequence[str] = ()) -> list[Claim
             known = sorted({n.split("/")[0] + "/" for n in claims})
             raise ValueError(f"no claim matches {pat!r}; areas are {known}")
         chosen.update((c.name, c) for c in hits)
-    return [chosen[n] for n in sorted(chosen)]
+    return [chosen[n] for n in sorted(chosen, key=_natural)]
