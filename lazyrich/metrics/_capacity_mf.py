@@ -21,7 +21,8 @@ a bilinear form :math:`w^\top K w'`. Centers :math:`s^0 = \mathbb E[s]`, axes
 .. math:: a = (St)^\top(SS^\top)^\dagger(St),\quad b = u^{1\top}(G^1)^\dagger u^1,\quad
           c = u^{1\top}(G^0+G^1)^\dagger u^1,
 
-giving :math:`D_\text{eff} = \mathbb E b/P`, :math:`R_\text{eff} = \sqrt{\mathbb E c/\mathbb E(b-c)}`,
+giving :math:`D_\text{eff} = \mathbb E b/P`,
+:math:`R_\text{eff} = \sqrt{\mathbb E c/\mathbb E(b-c)}`,
 :math:`\Psi = \mathbb E c/\mathbb E a` with the exact identity
 :math:`\alpha = \Psi\,(1+R_\text{eff}^{-2})/D_\text{eff}` (§3.3), and the alignments of §3.4.
 """

@@ -177,7 +177,8 @@ def _train_geometry(alphas, steps, log_steps, n_t, width):
 
 @claim("capacity/C12-rich-raises-capacity",
        statement="On the 2-layer Gaussian-cloud task, rich training (small Chizat alpha) raises "
-                 "the hidden layer's capacity, lazy training (large alpha) leaves it flat; the gain "
+                 "the hidden layer's capacity, lazy training (large alpha) leaves it flat; the "
+                 "gain "
                  "is ordered by richness",
        measure="P=8 classes (10-dim clouds, R=2, d=40), full-batch GD at lr = "
                "1/sharpness, same init for every alpha; capacity of test-point "

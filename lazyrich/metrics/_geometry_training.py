@@ -31,7 +31,8 @@ class ChizatTwoLayer:
     """Hyperparameters of :func:`train_two_layer` (``alpha``, ``lr`` may be traced/vmapped).
 
     Attributes:
-        alpha: Chizat scale :math:`\\alpha` (feature-learning strength :math:`\\bar\\eta=\\eta/\\alpha`).
+        alpha: Chizat scale :math:`\\alpha` (feature-learning strength
+            :math:`\\bar\\eta=\\eta/\\alpha`).
         lr: gradient-descent step :math:`\\eta` (keep below 2/sharpness of the NTK loss).
         width: hidden units :math:`m` (static).
         num_steps: number of GD steps (static).
@@ -74,7 +75,7 @@ def _act(name):
 
 
 def hidden_features(W, X, activation: str = "relu"):
-    r"""Hidden representation :math:`\sigma(Wx/\sqrt d)` of inputs ``X`` ``(..., d)``: ``(..., m)``."""
+    r"""Hidden representation :math:`\sigma(Wx/\sqrt d)` of inputs ``X (..., d)``: ``(..., m)``."""
     return _act(activation)(X @ W.T / np.sqrt(W.shape[-1]))
 
 
