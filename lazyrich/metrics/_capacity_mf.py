@@ -188,6 +188,11 @@ def _isometric_coordinates(flat):
     return B, scale
 
 
+@functools.partial(jax.jit, static_argnames=("n", "m"))
+def _normal(key, n, m):
+    return jax.random.normal(key, (n, m), dtype=jnp.float64)
+
+
 def _kkt_gram(K, D, u, lam):
     """:func:`kkt_residual` for Q = D K D, c = D u without forming Q per sample."""
     g = D * ((D * lam) @ K) - D * u
@@ -282,7 +287,7 @@ def mean_field_capacity(X, key, *, n_t: int = 200, ensemble: str = "balanced", l
     # 2. Samples: dichotomies and u = B z with z ~ N(0, I_PM) (fixed shape for CRN).
     ky, kz = jax.random.split(key)
     Y = draw_dichotomies(ky, P, n_t, ensemble, labels)
-    Z = np.asarray(jax.random.normal(kz, (n_t, P * M), dtype=jnp.float64))[:, :r]
+    Z = np.asarray(_normal(kz, n_t, P * M))[:, :r]
     u = Z @ B.T  # (n_t, PM)
     D = np.repeat(Y, M, axis=1)
     if solver == "nnls":
