@@ -176,3 +176,13 @@ GOOD = np.random.default_rng(0).standard_normal((4, 5, 6))
 def test_mean_field_bad_input(X, kw, match):
     with pytest.raises(ValueError, match=match):
         mean_field_capacity(X, jax.random.key(0), **kw)
+
+
+def test_gpu_tier_claim_smoke_on_cpu():
+    """The GPU-tier claim (IPM at paper size) runs and passes at its quick size on the CPU."""
+    from lazyrich.verify import load_claims
+
+    c = load_claims()["capacity/ipm-backend-paper-size"]
+    assert c.tier == "gpu"
+    out = c.run(quick=True)
+    assert out.passed, out

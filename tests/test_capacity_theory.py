@@ -9,7 +9,12 @@ import math
 import numpy as np
 import pytest
 
-from lazyrich.theory import ball_capacity, ball_capacity_large_dim, cover_separability, gardner_capacity
+from lazyrich.theory import (
+    ball_capacity,
+    ball_capacity_large_dim,
+    cover_separability,
+    gardner_capacity,
+)
 
 
 def test_cover_is_the_binomial_sum():
@@ -46,7 +51,8 @@ def test_ball_capacity_limits():
         assert abs(ball_capacity(1e6, D) - 1.0 / (D + 0.5)) < 1e-4
     # large D at fixed R: (1 + R^2) alpha_0(R sqrt D). The correction comes from the Gaussian
     # tail beyond R sqrt(D), so it vanishes faster than any power: check monotone decay to ~0.
-    errs = [abs(ball_capacity(0.2, D) / ball_capacity_large_dim(0.2, D) - 1) for D in (4, 16, 64, 256)]
+    errs = [abs(ball_capacity(0.2, D) / ball_capacity_large_dim(0.2, D) - 1)
+            for D in (4, 16, 64, 256)]
     assert errs == sorted(errs, reverse=True)
     assert 1e-3 < errs[0] < 0.05 and errs[-1] < 1e-5  # measured 0.020 and 1.4e-6
 

@@ -35,6 +35,11 @@ from ._empirical_ntk import NTKMoments as NTKMoments
 from ._empirical_ntk import empirical_ntk as empirical_ntk
 from ._empirical_ntk import jacobian as jacobian
 from ._empirical_ntk import ntk_moments as ntk_moments
+from ._geometry_training import ChizatTwoLayer as ChizatTwoLayer
+from ._geometry_training import TwoLayerRun as TwoLayerRun
+from ._geometry_training import geometry_over_training as geometry_over_training
+from ._geometry_training import plot_geometry_over_training as plot_geometry_over_training
+from ._geometry_training import train_two_layer as train_two_layer
 from ._hessian import gauss_newton_top as gauss_newton_top
 from ._hessian import hessian_extremes as hessian_extremes
 from ._hessian import lanczos_extremes as lanczos_extremes

@@ -21,7 +21,8 @@ a bilinear form :math:`w^\top K w'`. Centers :math:`s^0 = \mathbb E[s]`, axes
 .. math:: a = (St)^\top(SS^\top)^\dagger(St),\quad b = u^{1\top}(G^1)^\dagger u^1,\quad
           c = u^{1\top}(G^0+G^1)^\dagger u^1,
 
-giving :math:`D_\text{eff} = \mathbb E b/P`, :math:`R_\text{eff} = \sqrt{\mathbb E c/\mathbb E(b-c)}`,
+giving :math:`D_\text{eff} = \mathbb E b/P`,
+:math:`R_\text{eff} = \sqrt{\mathbb E c/\mathbb E(b-c)}`,
 :math:`\Psi = \mathbb E c/\mathbb E a` with the exact identity
 :math:`\alpha = \Psi\,(1+R_\text{eff}^{-2})/D_\text{eff}` (§3.3), and the alignments of §3.4.
 """
@@ -93,57 +94,60 @@ class MeanFieldCapacity:
 def _pinv_form(G, v, rcond):
     r""":math:`v^\top G^\dagger v` for symmetric PSD ``G`` (batched), eigenvalues below
     ``rcond * max`` dropped (§3.5 D9)."""
-    w, U = jnp.linalg.eigh(G)
-    cut = rcond * jnp.max(jnp.abs(w), axis=-1, keepdims=True)
-    inv = jnp.where(w > cut, 1.0 / jnp.where(w > cut, w, 1.0), 0.0)
-    p = jnp.einsum("...ji,...j->...i", U, v)
-    return jnp.sum(inv * p * p, axis=-1)
+    w, U = np.linalg.eigh(G)
+    cut = rcond * np.max(np.abs(w), axis=-1, keepdims=True)
+    inv = np.where(w > cut, 1.0 / np.where(w > cut, w, 1.0), 0.0)
+    p = np.einsum("...ji,...j->...i", U, v)
+    return np.sum(inv * p * p, axis=-1)
 
 
 def _cos_matrix(Gab, na, nb, valid_a, valid_b):
     """Cosines from inner products ``Gab[..., i, j]`` and norms; NaN where a vector is zero."""
     ok = valid_a[..., :, None] & valid_b[..., None, :]
-    den = jnp.where(ok, na[..., :, None] * nb[..., None, :], 1.0)
-    return jnp.where(ok, Gab / den, jnp.nan)
+    den = np.where(ok, na[..., :, None] * nb[..., None, :], 1.0)
+    return np.where(ok, Gab / den, np.nan)
 
 
-@functools.partial(jax.jit, static_argnames=("policy",))
-def _geometry(K4, W, act, u, rcond, policy):
-    """All P×P algebra of §3.3–3.4 from anchor weights. Shapes: K4 (P,M,P,M), W (n,P,M),
-    act (n,P) bool, u (n,P,M)."""
+def _geometry(Bm, W, act, u, rcond, policy):
+    """All P×P algebra of §3.3–3.4 from anchor weights (host NumPy: small dense algebra; a
+    jitted version deadlocked XLA:CPU with one device on some inputs). Anchors are carried in the
+    isometric coordinates ``Bm`` (P, M, r) of the points, so the cost is O(n P M r).
+    Shapes: W (n,P,M), act (n,P) bool, u (n,P,M)."""
     P = W.shape[1]
     dt = W.dtype
-    bil = functools.partial(jnp.einsum, "...pm,pmqn,...qn->...pq")
     actf = act.astype(dt)
     if policy == "all":
-        C = jnp.mean(W, axis=0)
-        rows = jnp.ones_like(act)
+        C = np.mean(W, axis=0)
+        rows = np.ones_like(act)
     else:
-        cnt = jnp.sum(actf, axis=0)
-        C = jnp.sum(W, axis=0) / jnp.where(cnt > 0, cnt, 1.0)[:, None]
+        cnt = np.sum(actf, axis=0)
+        C = np.sum(W, axis=0) / np.where(cnt > 0, cnt, 1.0)[:, None]
         rows = act
     rowsf = rows.astype(dt)
-    SS = bil(W, K4, W)
-    St = jnp.einsum("kpm,kpm->kp", W, u)
+    S = np.einsum("kpm,pmr->kpr", W, Bm, optimize=True)
+    S0 = np.einsum("pm,pmr->pr", C, Bm)
+    S1 = (S - S0[None]) * rowsf[:, :, None]
+    SS = S @ np.swapaxes(S, 1, 2)
+    St = np.einsum("kpm,kpm->kp", W, u)
     a_anchor = _pinv_form(SS, St, rcond)
-    G0 = bil(C, K4, C)
+    G0 = S0 @ S0.T
     Dw = W - C[None]
     mask2 = rowsf[:, :, None] * rowsf[:, None, :]
-    G1 = bil(Dw, K4, Dw) * mask2
-    u1 = jnp.einsum("kpm,kpm->kp", Dw, u) * rowsf
+    G1 = S1 @ np.swapaxes(S1, 1, 2)
+    u1 = np.einsum("kpm,kpm->kp", Dw, u) * rowsf
     b = _pinv_form(G1, u1, rcond)
     c = _pinv_form((G0[None] + G1) * mask2, u1, rcond)
-    X01 = jnp.einsum("pm,pmqn,kqn->kpq", C, K4, Dw)  # <s0_i, s1_j>
-    n0 = jnp.sqrt(jnp.maximum(jnp.diagonal(G0), 0.0))
-    n1 = jnp.sqrt(jnp.maximum(jnp.diagonal(G1, axis1=1, axis2=2), 0.0))
-    tiny = 1e-12 * jnp.max(n0)
+    X01 = np.einsum("pr,kqr->kpq", S0, S1)  # <s0_i, s1_j>
+    n0 = np.sqrt(np.maximum(np.diagonal(G0), 0.0))
+    n1 = np.sqrt(np.maximum(np.diagonal(G1, axis1=1, axis2=2), 0.0))
+    tiny = 1e-12 * np.max(n0)
     v0 = n0 > tiny
     v1 = (n1 > tiny) & rows
     cos_c = _cos_matrix(G0, n0, n0, v0, v0)
     cos_a = _cos_matrix(G1, n1, n1, v1, v1)
-    cos_ca = _cos_matrix(X01, jnp.broadcast_to(n0, n1.shape), n1, jnp.broadcast_to(v0, v1.shape),
+    cos_ca = _cos_matrix(X01, np.broadcast_to(n0, n1.shape), n1, np.broadcast_to(v0, v1.shape),
                          v1)
-    off = ~jnp.eye(P, dtype=bool)
+    off = ~np.eye(P, dtype=bool)
     return dict(a_anchor=a_anchor, b=b, c=c, cos_c=cos_c, cos_a=cos_a, cos_ca=cos_ca, off=off,
                 C=C)
 
@@ -159,6 +163,34 @@ def _ipm_batch(K, D, u, iters):
         return box_qp_ipm(d[:, None] * d[None, :] * K, d * uu, iters=iters)
 
     return jax.vmap(one)(D, u)
+
+
+def _isometric_coordinates(flat):
+    """``B`` (PM, r) with ``B B^T = K/scale`` (``K = A A^T``, ``scale`` its top eigenvalue), from
+    the eigendecomposition of the smaller of ``A A^T`` and ``A^T A`` (``B = U sqrt(sigma)`` resp.
+    ``A V``); eigenvalues below 1e-12 of the top one are dropped (§3.6 step 1). Column signs are
+    fixed (largest entry positive) so that ``B`` depends on ``K`` only, not on LAPACK's choices:
+    rotating or zero-padding the data then leaves every draw, hence every output, unchanged."""
+    pm, n = flat.shape
+    if n < pm:
+        sig, V = np.linalg.eigh(flat.T @ flat)
+        B = flat @ V
+    else:
+        sig, U = np.linalg.eigh(flat @ flat.T)
+        B = U * np.sqrt(np.maximum(sig, 0.0))
+    order = np.argsort(sig)[::-1]
+    sig, B = sig[order], B[:, order]
+    scale = sig[0]
+    keep = sig > 1e-12 * scale
+    B = B[:, keep] / np.sqrt(scale)
+    idx = np.argmax(np.abs(B), axis=0)
+    B = B * np.sign(B[idx, np.arange(B.shape[1])])
+    return B, scale
+
+
+@functools.partial(jax.jit, static_argnames=("n", "m"))
+def _normal(key, n, m):
+    return jax.random.normal(key, (n, m), dtype=jnp.float64)
 
 
 def _kkt_gram(K, D, u, lam):
@@ -192,7 +224,7 @@ def _solve_ipm(K, D, u, iters, batch):
 def mean_field_capacity(X, key, *, n_t: int = 200, ensemble: str = "balanced", labels=None,
                         center: bool = False, center_policy: str = "all", solver: str = "auto",
                         ipm_iters: int = 40, ipm_batch: int = 32, rcond: float = 1e-10,
-                        kkt_tol: float = 1e-7) -> MeanFieldCapacity:
+                        kkt_tol: float = 1e-7, blas_threads: int | None = 1) -> MeanFieldCapacity:
     r"""Mean-field capacity and effective geometry of manifolds ``X`` (spec §3, Algorithm 2).
 
     Args:
@@ -213,10 +245,22 @@ def mean_field_capacity(X, key, *, n_t: int = 200, ensemble: str = "balanced", l
         ipm_iters, ipm_batch: interior-point iterations and samples per vmapped batch.
         rcond: relative eigenvalue cutoff of the P×P pseudo-inverses (§3.5 D9).
         kkt_tol: a warning is raised when a sample's KKT residual exceeds this.
+        blas_threads: BLAS threads for the host linear algebra (eigendecomposition, NNLS) while
+            this call runs; ``None`` leaves the setting alone. The default 1 is fastest for
+            these sizes (PM ≲ 2000): multi-threaded OpenBLAS on a busy 2-core machine was
+            measured 10–30× slower on the 500×500 eigendecomposition.
 
     Returns:
         :class:`MeanFieldCapacity`.
     """
+    if blas_threads is not None:
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(limits=int(blas_threads), user_api="blas"):
+            return mean_field_capacity(X, key, n_t=n_t, ensemble=ensemble, labels=labels,
+                                       center=center, center_policy=center_policy, solver=solver,
+                                       ipm_iters=ipm_iters, ipm_batch=ipm_batch, rcond=rcond,
+                                       kkt_tol=kkt_tol, blas_threads=None)
     A = as_manifolds(X, center=center)
     P, M, N = A.shape
     check_ensemble(ensemble, labels, P)
@@ -230,15 +274,11 @@ def mean_field_capacity(X, key, *, n_t: int = 200, ensemble: str = "balanced", l
         solver = "nnls" if jax.default_backend() == "cpu" else "ipm"
     n_t = int(n_t)
 
-    # 1. Gram matrix, scaled to unit top eigenvalue (every output is scale-invariant).
+    # 1. Gram matrix and isometric coordinates B (K = B B^T), scaled to unit top eigenvalue
+    #    (every output is scale-invariant).
     flat = A.reshape(P * M, N)
-    K = flat @ flat.T
-    sig, U = np.linalg.eigh(K)
-    scale = sig[-1]
-    K = K / scale
-    sig = sig / scale
-    keep = sig > 1e-12
-    B = U[:, keep] * np.sqrt(sig[keep])  # K = B B^T up to the dropped eigenvalues
+    B, scale = _isometric_coordinates(flat)
+    K = (flat @ flat.T) / scale
     r = B.shape[1]
     if r < P:
         warnings.warn(f"the points span only {r} dimensions for P = {P} manifolds: manifolds are "
@@ -247,7 +287,7 @@ def mean_field_capacity(X, key, *, n_t: int = 200, ensemble: str = "balanced", l
     # 2. Samples: dichotomies and u = B z with z ~ N(0, I_PM) (fixed shape for CRN).
     ky, kz = jax.random.split(key)
     Y = draw_dichotomies(ky, P, n_t, ensemble, labels)
-    Z = np.asarray(jax.random.normal(kz, (n_t, P * M), dtype=jnp.float64))[:, :r]
+    Z = np.asarray(_normal(kz, n_t, P * M))[:, :r]
     u = Z @ B.T  # (n_t, PM)
     D = np.repeat(Y, M, axis=1)
     if solver == "nnls":
@@ -269,9 +309,7 @@ def mean_field_capacity(X, key, *, n_t: int = 200, ensemble: str = "balanced", l
     W = np.where(act[:, :, None], L / np.where(act, m, 1.0)[:, :, None], 0.0)
 
     # 4-5. Geometry.
-    g = _geometry(jnp.asarray(K.reshape(P, M, P, M)), jnp.asarray(W), jnp.asarray(act),
-                  jnp.asarray(u.reshape(n_t, P, M)), rcond, center_policy)
-    g = {k: np.asarray(v) for k, v in g.items()}
+    g = _geometry(B.reshape(P, M, r), W, act, u.reshape(n_t, P, M), rcond, center_policy)
     b, c = g["b"], g["c"]
     Ea, Eb, Ec = a.mean(), b.mean(), c.mean()
     capacity = P / Ea

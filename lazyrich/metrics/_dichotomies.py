@@ -10,6 +10,8 @@ r"""Dichotomy ensembles shared by the simulated and mean-field capacity (spec §
 The ensemble matters only for asymmetric (uncentered) data (claim C11).
 """
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -39,6 +41,11 @@ def draw_dichotomies(key, P: int, n: int, ensemble: str = "balanced", labels=Non
     fixed = check_ensemble(ensemble, labels, P)
     if ensemble == "fixed":
         return np.broadcast_to(fixed, (n, P)).copy()
+    return np.asarray(_draw(key, int(P), int(n), ensemble), dtype=np.float64)
+
+
+@functools.partial(jax.jit, static_argnames=("P", "n", "ensemble"))
+def _draw(key, P, n, ensemble):
     ks = jax.random.split(key, n)
     if ensemble == "balanced":
         base = jnp.where(jnp.arange(P) < P // 2, 1.0, -1.0).astype(jnp.float64)
@@ -50,4 +57,4 @@ def draw_dichotomies(key, P: int, n: int, ensemble: str = "balanced", labels=Non
         c = jax.random.randint(kc, (n,), 0, P)
         sign = jnp.where(jax.random.bernoulli(ks_, 0.5, (n,)), 1.0, -1.0)
         y = jnp.where(jnp.arange(P)[None, :] == c[:, None], 1.0, -1.0) * sign[:, None]
-    return np.asarray(y, dtype=np.float64)
+    return y.astype(jnp.float64)

@@ -135,7 +135,7 @@ def _check_synth(P, M, N, D, R):
 
 def sphere_manifolds(key, P: int, M: int, N: int, D: int, R: float, *,
                      dtype=jnp.float64) -> jax.Array:
-    r"""``P`` manifolds of ``M`` points uniform on a ``D``-sphere of radius ``R`` (spec §5.1, C5–C7).
+    r"""``P`` manifolds of ``M`` points uniform on a ``D``-sphere of radius ``R`` (§5.1, C5–C7).
 
     Manifold :math:`\mu`: :math:`x_{\mu k} = u^0_\mu + R\sum_{j=1}^D s_{jk}u^j_\mu` with
     :math:`(u^0_\mu, u^1_\mu, \dots, u^D_\mu)` a random orthonormal frame (unit-norm center
@@ -157,7 +157,7 @@ def sphere_manifolds(key, P: int, M: int, N: int, D: int, R: float, *,
 
 def gaussian_clouds(key, P: int, M: int, N: int, D: int, R: float, *,
                     dtype=jnp.float64) -> jax.Array:
-    r"""``P`` Gaussian clouds: unit-norm center plus a ``D``-dim isotropic cloud of RMS radius ``R``.
+    r"""``P`` Gaussian clouds: unit-norm center plus a ``D``-dim isotropic cloud, RMS radius ``R``.
 
     :math:`x_{\mu k} = u^0_\mu + (R/\sqrt D)\sum_{j=1}^D z_{jk}u^j_\mu`, :math:`z\sim N(0,1)`,
     with a random orthonormal frame per manifold, so :math:`\mathbb E\|x-u^0\|^2 = R^2`.
