@@ -27,7 +27,7 @@ import numpy as np
 from . import _param
 from ._results import (fingerprint, flat_dataset, provenance, read_checked, to_grid,
                        write_atomic)
-from ._train import CELL_FIELDS, SWEEPABLE, Engine, SweepConfig, _x64
+from ._train import CELL_FIELDS, SWEEPABLE, Engine, SweepConfig, _compiled, _static_part, _x64
 
 _DEFAULT_BUDGET = 2 * 1024**3
 
@@ -153,6 +153,20 @@ class _Runner:
         return {k: np.asarray(v)[: idx.size] for k, v in logs.items()}
 
 
+_RUNNERS: dict = {}
+
+
+def _runner(eng: Engine, chunk: int, devs: list) -> _Runner:
+    """Compiled chunk functions are reused across calls with the same config (no recompile)."""
+    key = (eng.cfg, str(eng.dtype), eng.metrics, chunk, tuple(devs))
+    r = _RUNNERS.get(key)
+    if r is None:
+        if len(_RUNNERS) > 32:
+            _RUNNERS.clear()
+        r = _RUNNERS[key] = _Runner(eng, chunk, devs)
+    return r
+
+
 def _parse_shard(shard):
     if shard is None:
         return None
@@ -211,7 +225,7 @@ def sweep(cfg: SweepConfig, *, gamma=None, eta=None, eta_hat=None, seeds=None, p
         if k in ("loss", "test_loss", "accuracy", "diverged", "diverged_step"):
             raise ValueError(f"metric name {k!r} clashes with a built-in variable")
     dtype = cfg.resolve_dtype(grid["gamma"])
-    eng = Engine(cfg, dtype, tuple(sorted(metrics.items())))
+    eng = _compiled(_static_part(cfg), dtype, tuple(sorted(metrics.items())))[0]
     table = _cell_table(cfg, grid, cfg.depth)
     n_cells = table["gamma"].size
     fp = fingerprint(cfg.to_dict(), grid, dtype, sorted(metrics))
@@ -302,7 +316,7 @@ def _run_cells(eng, table, cells, attrs, fp, path, chunk_size, memory_budget, de
         bar = tqdm(total=cells.size, initial=cells.size - todo.size, unit="cell", desc="sweep")
     if todo.size:
         with _x64(eng.dtype):
-            runner = _Runner(eng, chunk, devs)
+            runner = _runner(eng, chunk, devs)
             for start in range(0, todo.size, chunk):
                 idx = todo[start: start + chunk]
                 logs = runner(table, idx)

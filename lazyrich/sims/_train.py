@@ -200,8 +200,9 @@ def log_schedule(steps: int, log_every=None, log_points=None) -> np.ndarray:
 
 @functools.lru_cache(maxsize=64)
 def _resolve(cfg: SweepConfig) -> tuple[Model, Task]:
-    image = cfg.model == "convnet"
-    task = make_task(cfg.task, input_dim=cfg.input_dim, image=image, **dict(cfg.task_options))
+    opts = dict(cfg.task_options)
+    image = bool(opts.pop("image", False)) or cfg.model == "convnet"
+    task = make_task(cfg.task, input_dim=cfg.input_dim, image=image, **opts)
     if cfg.full_batch and not task.finite:
         raise ValueError(f"full_batch=True needs a finite training set: set "
                          f"task_options={{'train_size': P}} for task {cfg.task!r}")
@@ -302,7 +303,8 @@ class Engine:
             return x, y, None
 
         opt = _optimizer(cfg, hyper)
-        opt_state0 = opt.init(params0) if opt is not None else ()
+        with jax.numpy_dtype_promotion("standard"):
+            opt_state0 = opt.init(params0) if opt is not None else ()
 
         def test_metrics(p):
             out = f(p, x_test, g0_test)
@@ -330,7 +332,8 @@ class Engine:
                 upd = grads
                 new_opt = opt_state
             else:
-                upd, new_opt = opt.update(grads, opt_state, params)
+                with jax.numpy_dtype_promotion("standard"):  # optax mixes int counts, floats
+                    upd, new_opt = opt.update(grads, opt_state, params)
             new_params = jax.tree.map(lambda p, u, s: p - (base_lr * s) * u, params, upd, scales)
             buf = jax.lax.dynamic_update_index_in_dim(buf, lv, t % W, 0)
             bad = (~jnp.isfinite(lv)) | (jnp.mean(buf) > thresh) | ~_tree_all_finite(new_params)
@@ -427,6 +430,18 @@ class TrainResult:
     params0: Any
 
 
+def _static_part(cfg: SweepConfig) -> SweepConfig:
+    """The config with its per-cell values reset: one compiled function serves every cell."""
+    defaults = {k: SweepConfig.__dataclass_fields__[k].default for k in CELL_FIELDS}
+    return cfg.replace(**defaults)
+
+
+@functools.lru_cache(maxsize=32)
+def _compiled(cfg: SweepConfig, dtype: str, metrics: tuple):
+    eng = Engine(cfg, dtype, metrics)
+    return eng, jax.jit(eng.run_cell)
+
+
 def train(cfg: SweepConfig, *, metrics: dict | None = None, **hyper) -> TrainResult:
     """Train one cell (γ, η, seed, … default to ``cfg``'s values; keyword overrides).
 
@@ -440,10 +455,11 @@ def train(cfg: SweepConfig, *, metrics: dict | None = None, **hyper) -> TrainRes
         raise ValueError(f"unknown hyperparameter(s) {sorted(bad)}; expected some of {CELL_FIELDS}")
     cfg = cfg.replace(**{k: v for k, v in hyper.items()})
     dtype = cfg.resolve_dtype([cfg.gamma])
-    eng = Engine(cfg, dtype, tuple((metrics or {}).items()))
+    hyper = {k: getattr(cfg, k) for k in CELL_FIELDS}
+    eng, fn = _compiled(_static_part(cfg), dtype, tuple((metrics or {}).items()))
     with _x64(dtype):
         h = eng.cast_hyper(hyper)
-        params, logs = jax.jit(eng.run_cell)(h, eng.data)
+        params, logs = fn(h, eng.data)
         key = jax.random.fold_in(jax.random.key(0), h["seed"])
         p0 = jax.tree.map(lambda p: p * h["init_scale"], eng.model.init(key, eng.dtype))
     logs = jax.tree.map(np.asarray, logs)
