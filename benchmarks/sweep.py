@@ -7,7 +7,11 @@ teacher, test loss on 1024 points every 100 steps), float32, run three ways in t
 1. ``lazyrich.sims.sweep``: one jit of vmap over all cells;
 2. a Python loop over cells calling a jitted single-run ``lax.scan`` (the same cell function);
 3. an eager PyTorch loop over cells and steps, logging ``loss.item()`` every step, as the
-   authors' code does (torch is a benchmark-only extra).
+   authors' code does (torch is a benchmark-only extra), on one thread (its fastest setting
+   here).
+
+The engine shards cells over one XLA CPU device per core (``jax_num_cpu_devices``), which is
+how it uses a multi-core CPU; the jitted loop runs one cell at a time.
 
 Then the engine's achieved FLOP/s at N = 512 against a plain ``jnp.matmul`` (512×512×512)
 measured here. FLOPs are counted analytically: per step and cell, two forwards (θ and the
@@ -23,10 +27,15 @@ import os
 import time
 
 import jax
-import jax.numpy as jnp
-import numpy as np
 
-from lazyrich import sims
+# The engine shards the cell axis over all local devices; on a CPU that means one XLA device
+# per core (set before JAX starts). The jitted loop runs one cell at a time on one device.
+jax.config.update("jax_num_cpu_devices", os.cpu_count() or 1)
+
+import jax.numpy as jnp  # noqa: E402
+import numpy as np  # noqa: E402
+
+from lazyrich import sims  # noqa: E402
 
 FAST = os.environ.get("LAZYRICH_FAST") == "1"
 L, N, D, B, T = 3, 128, 16, 32, (100 if FAST else 1000)
@@ -165,9 +174,11 @@ def main():
     try:
         import torch
 
-        torch.set_num_threads(os.cpu_count() or 1)
+        # torch's best setting for these tiny ops: one thread (two threads measured ~10x slower
+        # on this shared 2-core machine, from thread contention)
+        torch.set_num_threads(1)
         t_torch = best(torch_loop(), repeats=1)
-        print(f"eager PyTorch loop ({torch.__version__})  {t_torch:8.2f} s   "
+        print(f"eager PyTorch loop ({torch.__version__}, 1 thread)  {t_torch:8.2f} s   "
               f"ratio {t_torch / t_eng:5.2f}x")
     except ImportError:
         print("eager PyTorch loop: skipped (pip install '.[bench]')")

@@ -79,11 +79,11 @@ fig.tight_layout()
 # η ∝ γ^{2/L}. White: at least one seed diverged.
 
 # %%
-G, E = np.meshgrid(ds["gamma"].values, np.arange(len(eta_hats)), indexing="ij")
-eta = ds["eta"].values                                   # (gamma, eta_hat)
+eta = ds["eta"].values                                   # (gamma, eta_hat): actual η per cell
+gam = np.broadcast_to(ds["gamma"].values[:, None], eta.shape)
 fig, ax = plt.subplots(figsize=(5.5, 4))
-pc = ax.pcolormesh(np.broadcast_to(ds["gamma"].values[:, None], eta.shape), eta,
-                   np.log10(final.values), shading="nearest", cmap="viridis")
+pc = ax.scatter(gam.ravel(), eta.ravel(), c=np.log10(final.values).ravel(), marker="s",
+                s=900 / len(gammas), cmap="viridis")
 fig.colorbar(pc, ax=ax, label="log10 final test loss")
 gg = np.logspace(np.log10(gammas[0]), np.log10(gammas[-1]), 50)
 ax.plot(gg, gg**2, "w--", lw=1, label="η ∝ γ²")
