@@ -168,7 +168,8 @@ def main():
     print(f"grid: {cells} cells, L={L} MLP, N={N}, D={D}, B={B}, T={T}, float32, "
           f"{jax.device_count()} device(s) ({jax.devices()[0].device_kind}), {os.cpu_count()} cpus")
     t_eng = best(engine(cfg))
-    print(f"engine (sims.sweep)         {t_eng:8.2f} s   {flops(N, T, cells) / t_eng / 1e9:6.1f} GFLOP/s")
+    gf = flops(N, T, cells) / t_eng / 1e9
+    print(f"engine (sims.sweep)         {t_eng:8.2f} s   {gf:6.1f} GFLOP/s")
     t_jit = best(jitted_loop(cfg))
     print(f"python loop of jitted runs  {t_jit:8.2f} s   ratio {t_jit / t_eng:5.2f}x")
     try:

@@ -23,7 +23,8 @@ SCRIPT = textwrap.dedent("""
     import jax
     jax.config.update("jax_cpu_collectives_implementation", "gloo")
     jax.config.update("jax_num_cpu_devices", 2)
-    port, pid, out, fields, grid = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
+    port, pid, out, fields, grid = sys.argv[1:6]
+    pid = int(pid)
     jax.distributed.initialize(coordinator_address=f"127.0.0.1:{port}", num_processes=2,
                                process_id=pid)
     from lazyrich import sims

@@ -227,3 +227,22 @@ def test_cli_bad_input_exits_2(tmp_path, capsys):
     assert main(["sweep", "--out", str(tmp_path / "x.nc"), "--gamma", "-1"]) == 2
     assert "gamma must be finite and > 0" in capsys.readouterr().err
     assert main(["merge", str(tmp_path / "m.nc"), str(tmp_path / "missing.nc")]) == 2
+
+
+def test_cli_shard_and_merge(tmp_path, reference):
+    """`lazyrich sweep --shard i/N` on a job array, then `lazyrich merge`, gives the sweep."""
+    from lazyrich.cli import main
+
+    cfile = tmp_path / "c.toml"
+    cfile.write_text('model = "mlp"\ndepth = 3\nwidth = 32\ninput_dim = 8\nbatch_size = 16\n'
+                     'steps = 60\nlog_every = 10\ndtype = "float64"\n'
+                     '[grid]\ngamma = [0.1, 1.0, 10.0]\neta = [0.05, 0.5]\nseed = [0, 3]\n')
+    out = str(tmp_path / "cli.nc")
+    for i in range(2):
+        assert main(["sweep", "--config", str(cfile), "--out", out, "--shard", f"{i}/2",
+                     "--no-progress"]) == 0
+    parts = [str(tmp_path / f"cli.shard-{i}-of-2.nc") for i in range(2)]
+    assert main(["merge", out, *parts]) == 0
+    ds = xr.open_dataset(out, engine="h5netcdf").load()
+    xr.testing.assert_allclose(ds[["loss", "test_loss"]], reference[["loss", "test_loss"]],
+                               rtol=RTOL)

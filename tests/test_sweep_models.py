@@ -144,7 +144,8 @@ def test_optax_optimizers_with_mup_rates(opt):
             elif opt == "adam":
                 mom[i] = 0.9 * mom[i] + 0.1 * gw
                 nu[i] = 0.999 * nu[i] + 0.001 * gw**2
-                u = (mom[i] / (1 - 0.9 ** (t + 1))) / (jnp.sqrt(nu[i] / (1 - 0.999 ** (t + 1))) + 1e-8)
+                mhat = mom[i] / (1 - 0.9 ** (t + 1))
+                u = mhat / (jnp.sqrt(nu[i] / (1 - 0.999 ** (t + 1))) + 1e-8)
             else:
                 u = jnp.sign(gw)
             new.append(w - eta * rates[i] * u)

@@ -15,7 +15,8 @@ def _relmax(a, b):
        measure="max over t and L of the relative difference of the two test-loss curves; γ = 100, "
                "η = 0.2γ^(2/L), N = 128, T = 300 online steps, float64",
        why="an exact identity: only float64 round-off separates the runs (spec measured 9e-16 and "
-           "4e-15); 1e-10 allows for accumulation, while a wrong power of γ changes the loss at O(1)",
+           "4e-15); 1e-10 allows for accumulation, while a wrong power of γ changes the loss "
+           "at O(1)",
        spec="gamma-scaling.md §1.6, §5.1 C1")
 def _c1(quick: bool) -> Outcome:
     from lazyrich import sims

@@ -133,7 +133,8 @@ class MLP(Model):
     def init(self, key, dtype):
         dims = self._dims()
         keys = jax.random.split(key, self.depth)
-        ws = tuple(jax.random.normal(k, (a, b), dtype=dtype) for k, a, b in zip(keys, dims[:-1], dims[1:]))
+        ws = tuple(jax.random.normal(k, (a, b), dtype=dtype)
+                   for k, a, b in zip(keys, dims[:-1], dims[1:]))
         if not self.bias:
             return {"w": ws}
         return {"w": ws, "b": tuple(jnp.zeros((b,), dtype=dtype) for b in dims[1:])}
@@ -203,7 +204,8 @@ class ConvNet(Model):
         _positive_int("hidden", self.hidden)
         _positive_int("output_dim", self.output_dim)
         if len(self.image_shape) != 3 or any(int(s) < 1 for s in self.image_shape):
-            raise ValueError(f"image_shape must be (H, W, C) with positive entries, got {self.image_shape}")
+            raise ValueError(f"image_shape must be (H, W, C) with positive entries, "
+                             f"got {self.image_shape}")
         if self.padding not in ("VALID", "SAME"):
             raise ValueError(f"padding must be 'VALID' or 'SAME', got {self.padding!r}")
         if self._flat() < 1:
@@ -348,7 +350,8 @@ def from_flax(module, example_x, *, width: int = 1, degree: int | None = None, l
             with jax.numpy_dtype_promotion("standard"):
                 return module.apply(params, x)
 
-        return ApplyModel(apply_linen, init, width, degree, lr_scales, name or type(module).__name__)
+        return ApplyModel(apply_linen, init, width, degree, lr_scales,
+                          name or type(module).__name__)
     if callable(module):
         from flax import nnx
 

@@ -119,7 +119,8 @@ def _devices(devices):
         return list(jax.local_devices())
     if isinstance(devices, int):
         if devices < 1 or devices > len(jax.local_devices()):
-            raise ValueError(f"devices must be between 1 and {len(jax.local_devices())}, got {devices}")
+            raise ValueError(f"devices must be between 1 and {len(jax.local_devices())}, "
+                             f"got {devices}")
         return list(jax.local_devices()[:devices])
     return list(devices)
 
@@ -272,7 +273,8 @@ def _finish(flat, grid, table, eng):
 def _chunk_size(eng, n_cells, chunk_size, memory_budget, n_dev):
     per = _bytes_per_cell(eng)
     if chunk_size is not None:
-        if isinstance(chunk_size, bool) or not isinstance(chunk_size, int | np.integer) or chunk_size < 1:
+        c = chunk_size
+        if isinstance(c, bool) or not isinstance(c, int | np.integer) or c < 1:
             raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
         if memory_budget is not None and chunk_size * per > memory_budget:
             raise ValueError(f"chunk_size={chunk_size} needs ~{chunk_size * per} bytes, over the "
@@ -281,8 +283,8 @@ def _chunk_size(eng, n_cells, chunk_size, memory_budget, n_dev):
     budget = _DEFAULT_BUDGET if memory_budget is None else memory_budget
     fit = int(budget // per)
     if fit < 1:
-        raise ValueError(f"one cell needs ~{per} bytes but memory_budget is {budget} bytes: no chunk "
-                         f"fits; raise memory_budget or shrink width, batch_size or the test set")
+        raise ValueError(f"one cell needs ~{per} bytes but memory_budget is {budget} bytes: "
+                         f"no chunk fits; raise memory_budget or shrink width, batch_size or the test set")
     n = min(fit, n_cells)
     if n >= n_dev:  # a multiple of the device count, padded up to cover small grids evenly
         n = min(fit // n_dev, math.ceil(n_cells / n_dev)) * n_dev
@@ -305,7 +307,8 @@ def _run_cells(eng, table, cells, attrs, fp, path, chunk_size, memory_budget, de
                 continue
             if name.endswith(".nc"):
                 done_parts.append(read_checked(full, fp, what="partial results file"))
-    done = np.concatenate([p["cell"].values for p in done_parts]) if done_parts else np.zeros(0, int)
+    done = (np.concatenate([p["cell"].values for p in done_parts]) if done_parts
+            else np.zeros(0, int))
     todo = np.setdiff1d(cells, done)
     parts = [p for p in done_parts if np.isin(p["cell"].values, cells).all()]
     chunk = _chunk_size(eng, max(todo.size, 1), chunk_size, memory_budget, len(devs))
@@ -322,7 +325,8 @@ def _run_cells(eng, table, cells, attrs, fp, path, chunk_size, memory_budget, de
                 logs = runner(table, idx)
                 part = flat_dataset(idx, logs, eng.log_steps, attrs)
                 if parts_dir is not None:
-                    write_atomic(part, os.path.join(parts_dir, f"cells-{idx[0]:09d}-{idx[-1]:09d}.nc"))
+                    name = f"cells-{idx[0]:09d}-{idx[-1]:09d}.nc"
+                    write_atomic(part, os.path.join(parts_dir, name))
                 parts.append(part)
                 if bar is not None:
                     bar.update(idx.size)

@@ -37,7 +37,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import _param
-from ._models import ACTIVATIONS, ConvNet, Model, MLP
+from ._models import ACTIVATIONS, MLP, ConvNet, Model
 from ._tasks import TASKS, Task, make_task
 
 MODELS = ("mlp", "deep-linear", "convnet")
@@ -122,7 +122,8 @@ class SweepConfig:
     def __post_init__(self):
         opts = self.task_options
         if isinstance(opts, dict):
-            opts = tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in opts.items()))
+            opts = tuple(sorted((k, tuple(v) if isinstance(v, list) else v)
+                                for k, v in opts.items()))
             object.__setattr__(self, "task_options", opts)
         if not (isinstance(self.model, Model) or self.model in MODELS):
             raise ValueError(f"unknown model {self.model!r}; expected one of {MODELS} or a "
@@ -134,7 +135,8 @@ class SweepConfig:
         if self.loss not in LOSSES:
             raise ValueError(f"unknown loss {self.loss!r}; expected one of {LOSSES}")
         if self.activation not in ACTIVATIONS:
-            raise ValueError(f"unknown activation {self.activation!r}; expected one of {ACTIVATIONS}")
+            raise ValueError(f"unknown activation {self.activation!r}; "
+                             f"expected one of {ACTIVATIONS}")
         if self.parametrization not in _param.PARAMETRIZATIONS:
             raise ValueError(f"unknown parametrization {self.parametrization!r}; expected one of "
                              f"{_param.PARAMETRIZATIONS}")
@@ -149,7 +151,8 @@ class SweepConfig:
             raise ValueError("give at most one of log_every and log_points")
         for name in ("gamma", "eta", "init_scale", "divergence_factor"):
             _pos_float(name, getattr(self, name))
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int | np.integer) or self.seed < 0:
+        s = self.seed
+        if isinstance(s, bool) or not isinstance(s, int | np.integer) or s < 0:
             raise ValueError(f"seed must be a non-negative integer, got {self.seed!r}")
         if self.data_per_seed and self.full_batch:
             raise ValueError("data_per_seed has no effect with full_batch=True (no data stream)")
