@@ -42,7 +42,7 @@ def test_convnet_shapes_homogeneity_and_conv():
     assert sims.ConvNet((28, 28, 1), 4)._flat() == 5 * 5 * 8
     with pytest.raises(ValueError, match="too small"):
         sims.ConvNet((8, 8, 1), 4)
-    for pad, shape in (("SAME", (8, 8, 1)), ("VALID", (12, 12, 3))):
+    for pad, shape in (("SAME", (8, 8, 2)), ("VALID", (10, 10, 1))):
         m = sims.ConvNet(shape, 4, padding=pad)
         p = m.init(jax.random.key(0), jnp.float64)
         x = jax.random.normal(jax.random.key(1), (3, *shape), dtype=jnp.float64)
@@ -79,11 +79,15 @@ def test_flax_cnn_is_centred_gamma_scaled_and_swept():
     model = sims.from_flax(CNN(), np.zeros((1, 8, 8, 1)), width=4, degree=2)
     cfg = sims.SweepConfig(model=model, task="digits", task_options={"image": True}, steps=40,
                            batch_size=32, log_every=10, dtype="float64")
-    ds = sims.sweep(cfg, gamma=[0.5, 2.0], eta=[0.05], seeds=[0, 1], devices=1)
-    assert ds["loss"].shape == (2, 1, 2, 5) and "accuracy" in ds
-    a = sims.train(cfg, gamma=4.0, eta=0.05)
-    b = sims.train(cfg, gamma=1.0, eta=0.05 * 4.0 ** (-2 / 2), init_scale=4.0 ** (-1 / 2))
-    np.testing.assert_allclose(a.test_loss, b.test_loss, rtol=1e-10)
+    # one compiled sweep holds both sides of the identity: (γ=4, η) and (1, η/4, θ₀/2)
+    ds = sims.sweep(cfg, gamma=[1.0, 4.0], eta=[0.0125, 0.05], init_scale=[0.5, 1.0], seeds=[0],
+                    devices=1)
+    assert ds["loss"].shape == (2, 2, 2, 1, 5) and "accuracy" in ds
+    assert np.all(ds["test_loss"].isel(step=0) == ds["test_loss"].isel(step=0)[0, 0, 0, 0])
+    a = ds["test_loss"].sel(gamma=4.0, eta=0.05, init_scale=1.0)
+    b = ds["test_loss"].sel(gamma=1.0, eta=0.0125, init_scale=0.5)
+    assert float(a.isel(step=-1, seed=0)) < 0.9 * float(a.isel(step=0, seed=0))  # it trains
+    np.testing.assert_allclose(a, b, rtol=1e-10)
 
 
 def test_nnx_model_and_custom_apply():
