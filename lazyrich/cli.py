@@ -3,7 +3,7 @@
 ``lazyrich verify [PATTERN ...] [--quick] [--json] [--list] [--report DIR] [--tier ...]``
 runs the registered numerical claims and prints a table; it exits 1 if any fails.
 
-``lazyrich sweep [--config FILE] [--set KEY=VALUE ...] --gamma ... --eta ... --seeds ... --out PATH``
+``lazyrich sweep [--config FILE] [--set KEY=VALUE ...] --gamma ... --eta ... --out PATH``
 trains a (γ, η, seed) grid with the vmapped engine (``lazyrich.sims.sweep``) and writes netCDF;
 rerunning the same command resumes. ``--shard i/N`` runs one slice; ``lazyrich merge OUT PARTS...``
 combines the slices.
@@ -69,7 +69,8 @@ def _read_config_file(path: str) -> dict:
     try:
         return tomllib.loads(raw.decode()) if path.endswith(".toml") else json.loads(raw)
     except (ValueError, UnicodeDecodeError) as e:
-        raise ValueError(f"config file {path!r} is not valid {'TOML' if path.endswith('.toml') else 'JSON'}: {e}") from e
+        kind = "TOML" if path.endswith(".toml") else "JSON"
+        raise ValueError(f"config file {path!r} is not valid {kind}: {e}") from e
 
 
 def _parse_value(text: str):

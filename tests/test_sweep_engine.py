@@ -178,8 +178,10 @@ def test_eta_hat_and_extra_axis_and_metrics():
 def test_float64_policy():
     """dtype='auto' runs float64 when min γ < 1e-2 (spec §1.5), float32 otherwise."""
     cfg = CFG.replace(dtype="auto", steps=10)
+    assert cfg.resolve_dtype([1e-3, 1.0]) == "float64"
+    assert cfg.resolve_dtype([1e-2, 1.0]) == "float32"
+    assert CFG.replace(dtype="float32").resolve_dtype([1e-3]) == "float32"  # config overrides
     assert sims.sweep(cfg, gamma=[1e-3, 1.0], eta=[1e-6], devices=1)["loss"].dtype == np.float64
-    assert sims.sweep(cfg, gamma=[0.1, 1.0], eta=[0.1], devices=1)["loss"].dtype == np.float32
 
 
 def test_bad_input(tmp_path):
@@ -225,3 +227,22 @@ def test_cli_bad_input_exits_2(tmp_path, capsys):
     assert main(["sweep", "--out", str(tmp_path / "x.nc"), "--gamma", "-1"]) == 2
     assert "gamma must be finite and > 0" in capsys.readouterr().err
     assert main(["merge", str(tmp_path / "m.nc"), str(tmp_path / "missing.nc")]) == 2
+
+
+def test_cli_shard_and_merge(tmp_path, reference):
+    """`lazyrich sweep --shard i/N` on a job array, then `lazyrich merge`, gives the sweep."""
+    from lazyrich.cli import main
+
+    cfile = tmp_path / "c.toml"
+    cfile.write_text('model = "mlp"\ndepth = 3\nwidth = 32\ninput_dim = 8\nbatch_size = 16\n'
+                     'steps = 60\nlog_every = 10\ndtype = "float64"\n'
+                     '[grid]\ngamma = [0.1, 1.0, 10.0]\neta = [0.05, 0.5]\nseed = [0, 3]\n')
+    out = str(tmp_path / "cli.nc")
+    for i in range(2):
+        assert main(["sweep", "--config", str(cfile), "--out", out, "--shard", f"{i}/2",
+                     "--no-progress"]) == 0
+    parts = [str(tmp_path / f"cli.shard-{i}-of-2.nc") for i in range(2)]
+    assert main(["merge", out, *parts]) == 0
+    ds = xr.open_dataset(out, engine="h5netcdf").load()
+    xr.testing.assert_allclose(ds[["loss", "test_loss"]], reference[["loss", "test_loss"]],
+                               rtol=RTOL)

@@ -1,7 +1,5 @@
-"""γ-scaled centred networks: exact identities, lazy limit, conventions (gamma-scaling.md §1, §5.1)."""
+"""γ-scaled centred networks: exact identities, lazy limit, conventions (gamma-scaling.md §1)."""
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 import pytest
 
@@ -125,7 +123,8 @@ def test_log_spaced_schedule_and_full_batch():
     assert s[0] == 0 and s[-1] == 1000 and np.all(np.diff(s) > 0)
     # full-batch GD on an exactly whitened finite training set: the loss is monotone for a
     # small step (GD on a smooth objective below the stability edge)
-    cfg = BASE.replace(full_batch=True, task="linear", depth=2, log_every=None, log_points=30, steps=300,
+    cfg = BASE.replace(full_batch=True, task="linear", depth=2, log_every=None, log_points=30,
+                       steps=300,
                        task_options={"train_size": 64, "whiten": True})
     r = sims.train(cfg, gamma=1.0, eta=0.05)
     assert r.steps.shape == r.loss.shape and np.all(np.diff(r.loss) <= 1e-12)

@@ -16,6 +16,10 @@ from ._param import eta_scale as eta_scale
 from ._param import from_mup as from_mup
 from ._param import native as native
 from ._param import to_mup as to_mup
+from ._sweep import make_grid as make_grid
+from ._sweep import merge as merge
+from ._sweep import shard_cells as shard_cells
+from ._sweep import sweep as sweep
 from ._tasks import TASKS as TASKS
 from ._tasks import Task as Task
 from ._tasks import make_task as make_task
@@ -28,13 +32,8 @@ from ._train import train as train
 
 __all__ = ["LinearTrajectory", "gd_two_layer", "ode_two_layer",
            "MLP", "ConvNet", "Model", "deep_linear", "from_apply", "from_flax",
-           "PARAMETRIZATIONS", "eta_from_hat", "eta_hat", "eta_scale", "from_mup", "native", "to_mup",
+           "PARAMETRIZATIONS", "eta_from_hat", "eta_hat", "eta_scale", "from_mup", "native",
+           "to_mup",
+           "make_grid", "merge", "shard_cells", "sweep",
            "TASKS", "Task", "make_task",
            "SWEEPABLE", "MetricContext", "SweepConfig", "TrainResult", "log_schedule", "train"]
-
-from ._sweep import make_grid as make_grid  # noqa: E402
-from ._sweep import merge as merge  # noqa: E402
-from ._sweep import shard_cells as shard_cells  # noqa: E402
-from ._sweep import sweep as sweep  # noqa: E402
-
-__all__ += ["make_grid", "merge", "shard_cells", "sweep"]

@@ -50,7 +50,8 @@ def native(parametrization: str, a, b, width: int) -> tuple:
         return 1.0 / a, 1.0, b
     if parametrization == "chizat":
         return a, 1.0 / (a * a), b / width
-    raise ValueError(f"unknown parametrization {parametrization!r}; expected one of {PARAMETRIZATIONS}")
+    raise ValueError(f"unknown parametrization {parametrization!r}; "
+                     f"expected one of {PARAMETRIZATIONS}")
 
 
 def readout(parametrization: str) -> str:

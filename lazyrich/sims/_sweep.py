@@ -27,7 +27,7 @@ import numpy as np
 from . import _param
 from ._results import (fingerprint, flat_dataset, provenance, read_checked, to_grid,
                        write_atomic)
-from ._train import CELL_FIELDS, SWEEPABLE, Engine, SweepConfig, _x64
+from ._train import CELL_FIELDS, SWEEPABLE, Engine, SweepConfig, _compiled, _static_part, _x64
 
 _DEFAULT_BUDGET = 2 * 1024**3
 
@@ -119,7 +119,8 @@ def _devices(devices):
         return list(jax.local_devices())
     if isinstance(devices, int):
         if devices < 1 or devices > len(jax.local_devices()):
-            raise ValueError(f"devices must be between 1 and {len(jax.local_devices())}, got {devices}")
+            raise ValueError(f"devices must be between 1 and {len(jax.local_devices())}, "
+                             f"got {devices}")
         return list(jax.local_devices()[:devices])
     return list(devices)
 
@@ -151,6 +152,20 @@ class _Runner:
                  for k in CELL_FIELDS}
         logs = self.fn(hyper, self.data)
         return {k: np.asarray(v)[: idx.size] for k, v in logs.items()}
+
+
+_RUNNERS: dict = {}
+
+
+def _runner(eng: Engine, chunk: int, devs: list) -> _Runner:
+    """Compiled chunk functions are reused across calls with the same config (no recompile)."""
+    key = (eng.cfg, str(eng.dtype), eng.metrics, chunk, tuple(devs))
+    r = _RUNNERS.get(key)
+    if r is None:
+        if len(_RUNNERS) > 32:
+            _RUNNERS.clear()
+        r = _RUNNERS[key] = _Runner(eng, chunk, devs)
+    return r
 
 
 def _parse_shard(shard):
@@ -211,7 +226,7 @@ def sweep(cfg: SweepConfig, *, gamma=None, eta=None, eta_hat=None, seeds=None, p
         if k in ("loss", "test_loss", "accuracy", "diverged", "diverged_step"):
             raise ValueError(f"metric name {k!r} clashes with a built-in variable")
     dtype = cfg.resolve_dtype(grid["gamma"])
-    eng = Engine(cfg, dtype, tuple(sorted(metrics.items())))
+    eng = _compiled(_static_part(cfg), dtype, tuple(sorted(metrics.items())))[0]
     table = _cell_table(cfg, grid, cfg.depth)
     n_cells = table["gamma"].size
     fp = fingerprint(cfg.to_dict(), grid, dtype, sorted(metrics))
@@ -258,7 +273,8 @@ def _finish(flat, grid, table, eng):
 def _chunk_size(eng, n_cells, chunk_size, memory_budget, n_dev):
     per = _bytes_per_cell(eng)
     if chunk_size is not None:
-        if isinstance(chunk_size, bool) or not isinstance(chunk_size, int | np.integer) or chunk_size < 1:
+        c = chunk_size
+        if isinstance(c, bool) or not isinstance(c, int | np.integer) or c < 1:
             raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
         if memory_budget is not None and chunk_size * per > memory_budget:
             raise ValueError(f"chunk_size={chunk_size} needs ~{chunk_size * per} bytes, over the "
@@ -267,8 +283,8 @@ def _chunk_size(eng, n_cells, chunk_size, memory_budget, n_dev):
     budget = _DEFAULT_BUDGET if memory_budget is None else memory_budget
     fit = int(budget // per)
     if fit < 1:
-        raise ValueError(f"one cell needs ~{per} bytes but memory_budget is {budget} bytes: no chunk "
-                         f"fits; raise memory_budget or shrink width, batch_size or the test set")
+        raise ValueError(f"one cell needs ~{per} bytes but memory_budget is {budget} bytes: "
+                         f"no chunk fits; raise memory_budget or shrink width, batch_size or the test set")
     n = min(fit, n_cells)
     if n >= n_dev:  # a multiple of the device count, padded up to cover small grids evenly
         n = min(fit // n_dev, math.ceil(n_cells / n_dev)) * n_dev
@@ -291,7 +307,8 @@ def _run_cells(eng, table, cells, attrs, fp, path, chunk_size, memory_budget, de
                 continue
             if name.endswith(".nc"):
                 done_parts.append(read_checked(full, fp, what="partial results file"))
-    done = np.concatenate([p["cell"].values for p in done_parts]) if done_parts else np.zeros(0, int)
+    done = (np.concatenate([p["cell"].values for p in done_parts]) if done_parts
+            else np.zeros(0, int))
     todo = np.setdiff1d(cells, done)
     parts = [p for p in done_parts if np.isin(p["cell"].values, cells).all()]
     chunk = _chunk_size(eng, max(todo.size, 1), chunk_size, memory_budget, len(devs))
@@ -302,13 +319,14 @@ def _run_cells(eng, table, cells, attrs, fp, path, chunk_size, memory_budget, de
         bar = tqdm(total=cells.size, initial=cells.size - todo.size, unit="cell", desc="sweep")
     if todo.size:
         with _x64(eng.dtype):
-            runner = _Runner(eng, chunk, devs)
+            runner = _runner(eng, chunk, devs)
             for start in range(0, todo.size, chunk):
                 idx = todo[start: start + chunk]
                 logs = runner(table, idx)
                 part = flat_dataset(idx, logs, eng.log_steps, attrs)
                 if parts_dir is not None:
-                    write_atomic(part, os.path.join(parts_dir, f"cells-{idx[0]:09d}-{idx[-1]:09d}.nc"))
+                    name = f"cells-{idx[0]:09d}-{idx[-1]:09d}.nc"
+                    write_atomic(part, os.path.join(parts_dir, name))
                 parts.append(part)
                 if bar is not None:
                     bar.update(idx.size)

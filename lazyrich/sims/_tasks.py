@@ -1,4 +1,4 @@
-r"""Tasks: generated in code or shipped with a package, never downloaded (gamma-scaling.md §6 item 6).
+r"""Tasks: generated in code or shipped with a package, never downloaded (gamma-scaling.md §6).
 
 A task is built once per sweep from its ``data_seed`` (:meth:`Task.build` returns a pytree:
 teacher weights, or the arrays of a finite data set, plus a fixed test set). Training batches
@@ -35,7 +35,8 @@ import numpy as np
 
 TASKS = ("linear", "single-index", "multi-index", "random-mlp", "staircase", "gaussian-mixture",
          "modular", "digits", "mnist", "cifar10")
-_SYNTHETIC = ("linear", "single-index", "multi-index", "random-mlp", "staircase", "gaussian-mixture")
+_SYNTHETIC = ("linear", "single-index", "multi-index", "random-mlp", "staircase",
+              "gaussian-mixture")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -185,7 +186,8 @@ def make_task(name: str, *, input_dim=None, image=False, **options) -> Task:
             if len(s) < 1 or any(not np.isfinite(v) or v <= 0 for v in s):
                 raise ValueError(f"singular_values must be positive and finite, got {s}")
             if len(s) > D:
-                raise ValueError(f"staircase needs at most input_dim={D} singular values, got {len(s)}")
+                raise ValueError(f"staircase needs at most input_dim={D} singular values, "
+                                 f"got {len(s)}")
             out, cls = len(s), False
         elif name == "gaussian-mixture":
             out, cls = int(opts.setdefault("classes", 10)), True
@@ -210,7 +212,8 @@ def make_task(name: str, *, input_dim=None, image=False, **options) -> Task:
         shape, out = ((32, 32, 3) if image else (3072,)), 10
     if name in ("mnist", "cifar10") and not opts.get("data_dir"):
         raise ValueError(f"task {name!r} reads local files: set data_dir (nothing is downloaded)")
-    if input_dim is not None and not image and input_dim != fixed.get(name, shape[0]) and name != "modular":
+    if (input_dim is not None and not image and name != "modular"
+            and input_dim != fixed.get(name, shape[0])):
         raise ValueError(f"task {name!r} has input_dim {shape[0]}, got input_dim={input_dim}")
     if name == "modular" and input_dim is not None and input_dim != shape[0]:
         raise ValueError(f"task 'modular' with modulus {opts['modulus']} has input_dim {shape[0]}, "

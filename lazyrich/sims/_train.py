@@ -37,7 +37,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import _param
-from ._models import ACTIVATIONS, ConvNet, Model, MLP
+from ._models import ACTIVATIONS, MLP, ConvNet, Model
 from ._tasks import TASKS, Task, make_task
 
 MODELS = ("mlp", "deep-linear", "convnet")
@@ -122,7 +122,8 @@ class SweepConfig:
     def __post_init__(self):
         opts = self.task_options
         if isinstance(opts, dict):
-            opts = tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in opts.items()))
+            opts = tuple(sorted((k, tuple(v) if isinstance(v, list) else v)
+                                for k, v in opts.items()))
             object.__setattr__(self, "task_options", opts)
         if not (isinstance(self.model, Model) or self.model in MODELS):
             raise ValueError(f"unknown model {self.model!r}; expected one of {MODELS} or a "
@@ -134,7 +135,8 @@ class SweepConfig:
         if self.loss not in LOSSES:
             raise ValueError(f"unknown loss {self.loss!r}; expected one of {LOSSES}")
         if self.activation not in ACTIVATIONS:
-            raise ValueError(f"unknown activation {self.activation!r}; expected one of {ACTIVATIONS}")
+            raise ValueError(f"unknown activation {self.activation!r}; "
+                             f"expected one of {ACTIVATIONS}")
         if self.parametrization not in _param.PARAMETRIZATIONS:
             raise ValueError(f"unknown parametrization {self.parametrization!r}; expected one of "
                              f"{_param.PARAMETRIZATIONS}")
@@ -149,7 +151,8 @@ class SweepConfig:
             raise ValueError("give at most one of log_every and log_points")
         for name in ("gamma", "eta", "init_scale", "divergence_factor"):
             _pos_float(name, getattr(self, name))
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int | np.integer) or self.seed < 0:
+        s = self.seed
+        if isinstance(s, bool) or not isinstance(s, int | np.integer) or s < 0:
             raise ValueError(f"seed must be a non-negative integer, got {self.seed!r}")
         if self.data_per_seed and self.full_batch:
             raise ValueError("data_per_seed has no effect with full_batch=True (no data stream)")
@@ -200,8 +203,9 @@ def log_schedule(steps: int, log_every=None, log_points=None) -> np.ndarray:
 
 @functools.lru_cache(maxsize=64)
 def _resolve(cfg: SweepConfig) -> tuple[Model, Task]:
-    image = cfg.model == "convnet"
-    task = make_task(cfg.task, input_dim=cfg.input_dim, image=image, **dict(cfg.task_options))
+    opts = dict(cfg.task_options)
+    image = bool(opts.pop("image", False)) or cfg.model == "convnet"
+    task = make_task(cfg.task, input_dim=cfg.input_dim, image=image, **opts)
     if cfg.full_batch and not task.finite:
         raise ValueError(f"full_batch=True needs a finite training set: set "
                          f"task_options={{'train_size': P}} for task {cfg.task!r}")
@@ -302,7 +306,8 @@ class Engine:
             return x, y, None
 
         opt = _optimizer(cfg, hyper)
-        opt_state0 = opt.init(params0) if opt is not None else ()
+        with jax.numpy_dtype_promotion("standard"):
+            opt_state0 = opt.init(params0) if opt is not None else ()
 
         def test_metrics(p):
             out = f(p, x_test, g0_test)
@@ -330,7 +335,8 @@ class Engine:
                 upd = grads
                 new_opt = opt_state
             else:
-                upd, new_opt = opt.update(grads, opt_state, params)
+                with jax.numpy_dtype_promotion("standard"):  # optax mixes int counts, floats
+                    upd, new_opt = opt.update(grads, opt_state, params)
             new_params = jax.tree.map(lambda p, u, s: p - (base_lr * s) * u, params, upd, scales)
             buf = jax.lax.dynamic_update_index_in_dim(buf, lv, t % W, 0)
             bad = (~jnp.isfinite(lv)) | (jnp.mean(buf) > thresh) | ~_tree_all_finite(new_params)
@@ -427,6 +433,18 @@ class TrainResult:
     params0: Any
 
 
+def _static_part(cfg: SweepConfig) -> SweepConfig:
+    """The config with its per-cell values reset: one compiled function serves every cell."""
+    defaults = {k: SweepConfig.__dataclass_fields__[k].default for k in CELL_FIELDS}
+    return cfg.replace(**defaults)
+
+
+@functools.lru_cache(maxsize=32)
+def _compiled(cfg: SweepConfig, dtype: str, metrics: tuple):
+    eng = Engine(cfg, dtype, metrics)
+    return eng, jax.jit(eng.run_cell)
+
+
 def train(cfg: SweepConfig, *, metrics: dict | None = None, **hyper) -> TrainResult:
     """Train one cell (γ, η, seed, … default to ``cfg``'s values; keyword overrides).
 
@@ -440,10 +458,11 @@ def train(cfg: SweepConfig, *, metrics: dict | None = None, **hyper) -> TrainRes
         raise ValueError(f"unknown hyperparameter(s) {sorted(bad)}; expected some of {CELL_FIELDS}")
     cfg = cfg.replace(**{k: v for k, v in hyper.items()})
     dtype = cfg.resolve_dtype([cfg.gamma])
-    eng = Engine(cfg, dtype, tuple((metrics or {}).items()))
+    hyper = {k: getattr(cfg, k) for k in CELL_FIELDS}
+    eng, fn = _compiled(_static_part(cfg), dtype, tuple((metrics or {}).items()))
     with _x64(dtype):
         h = eng.cast_hyper(hyper)
-        params, logs = jax.jit(eng.run_cell)(h, eng.data)
+        params, logs = fn(h, eng.data)
         key = jax.random.fold_in(jax.random.key(0), h["seed"])
         p0 = jax.tree.map(lambda p: p * h["init_scale"], eng.model.init(key, eng.dtype))
     logs = jax.tree.map(np.asarray, logs)
