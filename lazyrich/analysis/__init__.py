@@ -3,7 +3,9 @@ CIs, loss-curve timing, NTK/sharpness diagnostics usable inside sweeps, kernel-m
 (gamma-scaling.md §2, §4, §5)."""
 
 from ._cells import run_cells as run_cells
+from ._cells import scaled_sweep as scaled_sweep
 from ._curves import align_by_drop as align_by_drop
+from ._curves import collapse_error as collapse_error
 from ._curves import drop_time as drop_time
 from ._curves import staircase_steps as staircase_steps
 from ._diagnostics import NTK_STATS as NTK_STATS
@@ -35,7 +37,7 @@ from ._plot import PhaseMapData as PhaseMapData
 from ._plot import phase_map_data as phase_map_data
 from ._plot import plot_phase_map as plot_phase_map
 
-__all__ = ["run_cells", "align_by_drop", "drop_time", "staircase_steps",
+__all__ = ["run_cells", "scaled_sweep", "align_by_drop", "collapse_error", "drop_time", "staircase_steps",
            "NTK_STATS", "SHARPNESS_STATS", "entropy_rank", "ntk_gram", "ntk_hooks", "ntk_stats",
            "ntk_vp", "participation_ratio", "sharpness_hooks", "target_alignment",
            "KernelMachineCheck", "kernel_machine_check", "kernel_regression",

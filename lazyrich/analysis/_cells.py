@@ -63,3 +63,42 @@ def run_cells(cfg: SweepConfig, *, metrics: dict | None = None, return_params: b
             out["params"] = jax.tree.map(np.asarray, params)
     out["steps"] = np.asarray(eng.log_steps)
     return out
+
+
+def scaled_sweep(cfg: SweepConfig, gamma, k, seeds, scale, *, metrics: dict | None = None):
+    r"""A (γ, η̂, seed) sweep on the grid :math:`\eta = \text{scale}(\gamma)\cdot 10^{k}` for any
+    scale function (e.g. :math:`\gamma` for SignSGD, :math:`\gamma^{1/L}`, or a measured edge),
+    in the layout of :func:`lazyrich.sims.sweep` with ``eta_hat`` (dims ``gamma, eta_hat, seed,
+    step``; coordinate ``eta(gamma, eta_hat)``) — every analysis function accepts it.
+
+    ``scale(gamma_array) -> array`` of positive numbers. All cells run in one vmapped call.
+    """
+    import xarray as xr
+
+    g = np.asarray(gamma, dtype=np.float64).ravel()
+    kk = np.asarray(k, dtype=np.float64).ravel()
+    s = np.asarray(seeds, dtype=np.int64).ravel()
+    if g.size == 0 or kk.size == 0 or s.size == 0:
+        raise ValueError("gamma, k and seeds must be non-empty")
+    sc = np.asarray(scale(g), dtype=np.float64)
+    if sc.shape != g.shape or not np.all(np.isfinite(sc) & (sc > 0)):
+        raise ValueError(f"scale(gamma) must return finite positive values of shape {g.shape}, "
+                         f"got {sc}")
+    eta = sc[:, None] * 10.0 ** kk[None, :]
+    G, E, S = np.meshgrid(np.arange(g.size), np.arange(kk.size), np.arange(s.size), indexing="ij")
+    out = run_cells(cfg, metrics=metrics, gamma=g[G.ravel()], eta=eta[G.ravel(), E.ravel()],
+                    seed=s[S.ravel()])
+    shape = (g.size, kk.size, s.size)
+    data = {}
+    for name, v in out.items():
+        if name == "steps":
+            continue
+        v = v.reshape(shape + v.shape[1:])
+        dims = ("gamma", "eta_hat", "seed") + (("step",) if v.ndim > 3 else ()) + tuple(
+            f"{name}_dim{i}" for i in range(v.ndim - 4))
+        data[name] = (dims, v)
+    import json
+
+    return xr.Dataset(data, coords={"gamma": g, "eta_hat": 10.0**kk, "seed": s, "step": out["steps"],
+                                    "eta": (("gamma", "eta_hat"), eta)},
+                      attrs={"config": json.dumps(cfg.to_dict(), default=str)})

@@ -1,0 +1,311 @@
+r"""Claims of the (γ, η) landscape: η* ∝ γ², ultra-rich scaling, plateaus, sharpness, silent
+alignment, staircases (gamma-scaling.md §5.1 C2–C18, C20–C22; §5.2 GPU tier).
+
+Conventions (spec §5): bias-free μP MLP, float64, D = 16, B = 32, single-index teacher
+y = tanh(2β·x) + 0.5β·x, online SGD with the same data stream for every cell, η grid
+η = s(γ)·10^k with k on a 0.25-decade grid. Slopes: pooled log–log OLS over (γ, seed) with a
+1000-resample bootstrap over seeds; a slope claim passes when |slope − prediction| ≤ tol **and**
+the 95% CI overlaps prediction ± tol (:meth:`SlopeFit.agrees_with`).
+
+Sweeps are shared between claims in one process (``functools.lru_cache``): one L = 2 sweep
+feeds C3–C6 and C8, one L = 3 sweep feeds C7, C11–C13 and C20.
+"""
+
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from lazyrich.verify import Outcome, Plot, Series, claim
+
+from ._cells import run_cells, scaled_sweep
+from ._curves import collapse_error, drop_time
+from ._phase import eta_max, eta_star, fit_slope, refine_eta_max
+
+_SPEC = "gamma-scaling.md §5.1 "
+LAZY = (1e-3, 10**-2.5, 1e-2)
+RICH = (10.0, 100.0, 1e3, 1e4)
+CROSS = (0.1, 10**-0.5, 1.0)
+STAR_VAR, STAR_WINDOW = "test_loss", 3  # η*: argmin of the test loss averaged over the last ~30 steps
+
+
+def _x64():
+    return jax.enable_x64(True)
+
+
+def _smooth(L):
+    from lazyrich.sims import eta_scale
+
+    return lambda g: eta_scale(g, L, "smooth")
+
+
+def _slope_outcome(x, y, pred, tol, *, label, ylabel, extra=None):
+    fit = fit_slope(x, y)
+    med = np.nanmedian(y, axis=1)
+    xx = np.geomspace(min(x), max(x), 50)
+    theory = np.exp(fit.intercept) * xx**pred * np.exp(np.mean(np.log(x)) * (fit.slope - pred))
+    plot = Plot([Series(xx, theory, f"∝ γ^{pred:.3g}"), Series(x, med, label, kind="sim")],
+                xlabel="γ", ylabel=ylabel, xscale="log", yscale="log")
+    details = {"slope": fit.slope, "ci": [fit.ci_low, fit.ci_high], "n_points": fit.n_points,
+               "gamma": list(map(float, x)), "median": med.tolist(), **(extra or {})}
+    return Outcome(pred, fit.slope, tol, fit.agrees_with(pred, tol), plot=plot, details=details)
+
+
+# --------------------------------------------------------------------------- shared sweeps
+
+
+def _cfg2(quick):
+    from lazyrich.sims import SweepConfig
+
+    return SweepConfig(depth=2, width=64, steps=300, batch_size=32, dtype="float64", log_every=10,
+                       task_options={"test_size": 256 if quick else 1024})
+
+
+@functools.lru_cache(maxsize=2)
+def _sweep2(quick: bool):
+    """L = 2, N = 64, T = 300: lazy, crossover and ultra-rich γ on η = s(γ)·10^k."""
+    cfg = _cfg2(quick)
+    k = np.arange(-1.5, 1.0001, 0.25) if quick else np.arange(-3.0, 1.0001, 0.25)
+    seeds = range(3) if quick else range(5)
+    with _x64():
+        ds = scaled_sweep(cfg, LAZY + CROSS + RICH, k, seeds, _smooth(2))
+        em = refine_eta_max(cfg, ds, iters=3 if quick else 5)
+    return cfg, ds, em
+
+
+def _cfg3(quick):
+    from lazyrich.sims import SweepConfig
+
+    return SweepConfig(depth=3, width=64 if quick else 128, steps=600 if quick else 1000,
+                       batch_size=32, dtype="float64", log_every=10,
+                       task_options={"test_size": 256 if quick else 1024})
+
+
+@functools.lru_cache(maxsize=2)
+def _sweep3(quick: bool):
+    """L = 3: lazy γ ∈ {1e-3, 1e-2} and ultra-rich γ ∈ {10, 100, 1e3} on η = s(γ)·10^k."""
+    cfg = _cfg3(quick)
+    k = np.arange(-2.0, 1.0001, 0.25) if quick else np.arange(-3.0, 1.0001, 0.25)
+    seeds = range(3) if quick else range(5)
+    with _x64():
+        ds = scaled_sweep(cfg, (1e-3, 1e-2, 10.0, 100.0, 1e3), k, seeds, _smooth(3))
+        em = refine_eta_max(cfg, ds, iters=3 if quick else 5)
+    return cfg, ds, em
+
+
+# --------------------------------------------------------------------------- C2
+
+
+@claim("gamma/C2-init-hessian-scaling",
+       statement="At initialisation the Gauss–Newton sharpness scales exactly as γ^-2 and the residual "
+                 "Hessian (−(2/PC)Σ r ∇²f, r = −y) exactly as γ^-1 (spec §2.4)",
+       measure="L = 3 ReLU MLP, N = 64, P = 64 test points; top GN eigenvalue (dense (2/P)JJᵀ, exact) and the residual-Hessian quadratic form vᵀ(H − GN)v on 3 fixed "
+               "random directions, at γ ∈ {0.1, 1, 10}; largest relative spread of γ²·λ_GN and of γ·vᵀH_res v",
+       why="exact algebra (f = (g − g₀)/γ with f₀ = 0): only float64 round-off, so 1e-10",
+       spec=_SPEC + "C2")
+def _c2(quick: bool) -> Outcome:
+    from jax.flatten_util import ravel_pytree
+
+    from lazyrich.sims import MLP, make_task
+
+    with _x64():
+        m = MLP(3, 64, 16, 1, "relu", False, "mup")
+        p0 = m.init(jax.random.key(0), jnp.float64)
+        data = make_task("single-index", test_size=64).build(0, jnp.float64)
+        x, y = data["test_x"], data["test_y"]
+        flat, unr = ravel_pytree(p0)
+        g0 = m.apply(p0, x)
+        V = jax.random.normal(jax.random.key(1), (3, flat.size), jnp.float64)
+
+        def f(th, g):
+            return (m.apply(unr(th), x) - g0) / g
+
+        @jax.jit
+        def measure(g):
+            J = jax.jacrev(lambda th: f(th, g).ravel())(flat)  # (P, |θ|)
+            gn_top = jnp.linalg.eigvalsh((2.0 / y.size) * J @ J.T)[-1]  # GN = (2/PC) JᵀJ
+            loss = lambda th: jnp.mean((f(th, g) - y) ** 2)  # noqa: E731
+            hv = jax.vmap(lambda v: jax.jvp(jax.grad(loss), (flat,), (v,))[1])(V)
+            gnv = (2.0 / y.size) * (V @ J.T) @ J
+            return gn_top, jnp.sum((hv - gnv) * V, axis=1)  # vᵀ(H − GN)v
+
+        gammas = np.array([0.1, 1.0, 10.0])
+        gn, res = [], []
+        for g in gammas:
+            top, r = measure(jnp.asarray(g, jnp.float64))
+            gn.append(float(top) * g**2)
+            res.append(np.asarray(r) * g)
+    gn, res = np.array(gn), np.array(res)
+    err_gn = float(np.max(np.abs(gn / gn[0] - 1)))
+    err_res = float(np.max(np.abs(res / res[0] - 1)))
+    err = max(err_gn, err_res)
+    plot = Plot([Series(gammas, gn[0] / gammas**2, "γ^-2 (GN)"),
+                 Series(gammas, gn / gammas**2, "λ_GN", kind="sim"),
+                 Series(gammas, np.abs(res[0, 0]) / gammas, "γ^-1 (residual)"),
+                 Series(gammas, np.abs(res[:, 0]) / gammas, "|vᵀH_res v|", kind="sim")],
+                xlabel="γ", ylabel="curvature", xscale="log", yscale="log")
+    return Outcome.error_below(err, 1e-10, plot=plot,
+                               details={"gn_spread": err_gn, "residual_spread": err_res,
+                                        "gamma2_lambda_gn": gn.tolist()})
+
+
+# --------------------------------------------------------------------------- C3–C6, C8
+
+
+@claim("gamma/C3-lazy-eta-star-slope",
+       statement="Lazy regime (γ ≪ 1): η* ∝ γ², slope 2",
+       measure="L = 2, N = 64, T = 300, γ ∈ {1e-3, 10^-2.5, 1e-2}; η* = argmin over η = s(γ)10^k of the "
+               "final test loss (parabola-refined), pooled log–log slope over (γ, seed), bootstrap CI "
+               "(quick: 3 seeds, k ∈ [−1.5, 1]; full: 5 seeds, k ∈ [−3, 1])",
+       why="spec tolerance ±0.15: the 0.25-decade grid limits slope resolution to ~±0.1 over 2 decades, "
+           "parabola refinement halves it; seed noise adds the rest",
+       spec=_SPEC + "C3")
+def _c3(quick: bool) -> Outcome:
+    _, ds, _ = _sweep2(quick)
+    d = ds.isel(gamma=slice(0, 3))
+    es = eta_star(d, STAR_VAR, STAR_WINDOW)
+    return _slope_outcome(d.gamma.values, es.values, 2.0, 0.15, label="η*", ylabel="η*")
+
+
+@claim("gamma/C4-lazy-eta-max-slope",
+       statement="Lazy regime: divergence edge η_max ∝ γ², slope 2",
+       measure="same L = 2 sweep as C3; η_max = grid edge refined by 3 (full: 5) bisection steps in log η "
+               "(vmapped over every (γ, seed)), pooled slope with bootstrap CI",
+       why="spec tolerance ±0.25 (edge noise from the online divergence criterion)",
+       spec=_SPEC + "C4")
+def _c4(quick: bool) -> Outcome:
+    _, ds, em = _sweep2(quick)
+    g = ds.gamma.values[:3]
+    return _slope_outcome(g, em.values[:3], 2.0, 0.25, label="η_max (bisected)", ylabel="η_max",
+                          extra={"eta_max_grid_slope": fit_slope(g, eta_max(ds).values[:3]).slope})
+
+
+@claim("gamma/C5-ultrarich-eta-max-slope",
+       statement="Ultra-rich regime (γ ≫ 1): η_max ∝ γ^(2/L), slope 1 for L = 2",
+       measure="same L = 2 sweep, γ ∈ {10, 100, 1e3, 1e4}; bisected edge, pooled slope",
+       why="spec tolerance ±0.15 over 3 decades",
+       spec=_SPEC + "C5")
+def _c5(quick: bool) -> Outcome:
+    _, ds, em = _sweep2(quick)
+    g = ds.gamma.values[-4:]
+    return _slope_outcome(g, em.values[-4:], 1.0, 0.15, label="η_max (bisected)", ylabel="η_max")
+
+
+@claim("gamma/C6-ultrarich-eta-star-slope",
+       statement="Ultra-rich regime: η* ∝ γ^(2/L), slope 1 for L = 2",
+       measure="same L = 2 sweep, γ ∈ {10, …, 1e4}; refined η*, pooled slope",
+       why="spec tolerance ±0.15; the plateau at γ = 1e4 biases η* up slightly (T-budget bias, §5.3)",
+       spec=_SPEC + "C6")
+def _c6(quick: bool) -> Outcome:
+    _, ds, _ = _sweep2(quick)
+    d = ds.isel(gamma=slice(-4, None))
+    es = eta_star(d, STAR_VAR, STAR_WINDOW)
+    em = eta_max(d)
+    ratio = np.nanmedian(em.values / es.values)
+    return _slope_outcome(d.gamma.values, es.values, 1.0, 0.15, label="η*", ylabel="η*",
+                          extra={"median_eta_max_over_eta_star": float(ratio)})
+
+
+@claim("gamma/C7-ultrarich-L3-slopes",
+       statement="Ultra-rich regime, L = 3: η_max and η* ∝ γ^(2/3)",
+       measure="L = 3, N = 64 (full: 128), T = 600 (full: 1000), γ ∈ {10, 100, 1e3}; bisected η_max and "
+               "refined η*; measured = η_max slope, η* slope in details; both must agree",
+       why="spec tolerance ±0.15; γ ≤ 1e3 so the plateau (~300 steps at 1e3) stays inside T",
+       spec=_SPEC + "C7")
+def _c7(quick: bool) -> Outcome:
+    _, ds, em = _sweep3(quick)
+    d = ds.isel(gamma=slice(2, None))
+    g = d.gamma.values
+    es = eta_star(d, STAR_VAR, STAR_WINDOW)
+    fs = fit_slope(g, es.values)
+    out = _slope_outcome(g, em.values[2:], 2 / 3, 0.15, label="η_max (bisected)", ylabel="η",
+                         extra={"eta_star_slope": fs.slope, "eta_star_ci": [fs.ci_low, fs.ci_high]})
+    ok = out.passed and fs.agrees_with(2 / 3, 0.15)
+    return Outcome(out.predicted, out.measured, out.tolerance, ok, plot=out.plot, details=out.details)
+
+
+@claim("gamma/C8-crossover",
+       statement="Crossover: η_max/γ² is flat in the lazy regime and falls once γ ≳ 0.3",
+       measure="L = 2 sweep (quick N = 64; full N = 256), bisected η_max at γ ∈ {0.1, 0.316, 1, 10}; η_max/γ² non-increasing "
+               "(within 10% bisection/seed noise) and fall by more than 3× between γ = 0.316 and 10",
+       why="monotone shape check; 10% slack is the bisection bracket (10^(0.25/8)) plus seed spread",
+       spec=_SPEC + "C8")
+def _c8(quick: bool) -> Outcome:
+    if quick:
+        _, ds, em = _sweep2(quick)
+    else:  # the spec's width N = 256
+        cfg = _cfg2(quick).replace(width=256)
+        with _x64():
+            ds = scaled_sweep(cfg, CROSS + (10.0,), np.arange(-3.0, 1.0001, 0.25), range(3), _smooth(2))
+            em = refine_eta_max(cfg, ds, iters=5)
+    want = (0.1, 10**-0.5, 1.0, 10.0)
+    idx = [int(np.argmin(np.abs(np.log(ds.gamma.values / w)))) for w in want]
+    g = ds.gamma.values[idx]
+    r = np.nanmedian(em.values[idx], axis=1) / g**2
+    mono = bool(np.all(r[1:] <= r[:-1] * 1.1))
+    fall = float(r[1] / r[3])
+    plot = Plot([Series(g, r, "η_max/γ²", kind="sim")], xlabel="γ", ylabel="η_max/γ²",
+                xscale="log", yscale="log")
+    return Outcome("non-increasing, fall > 3", fall, 3.0, mono and fall > 3.0, plot=plot,
+                   details={"gamma": g.tolist(), "eta_max_over_gamma2": r.tolist(), "monotone": mono})
+
+
+# --------------------------------------------------------------------------- C9, C10, C14
+
+
+@functools.lru_cache(maxsize=2)
+def _plateau_runs(L: int, quick: bool):
+    """Ultra-rich runs at η = c·γ^(2/L) (c = 0.2 for L = 3, 0.3 for L = 2), γ ∈ {10, …, 1e4}."""
+    from lazyrich.sims import SweepConfig
+
+    if L == 3:
+        cfg = SweepConfig(depth=3, width=64 if quick else 128, steps=1500 if quick else 6000,
+                          batch_size=32, dtype="float64", log_every=5)
+        c, gam = 0.2, (10.0, 100.0, 1e3, 1e4)
+    else:
+        cfg = SweepConfig(depth=2, width=64 if quick else 128, steps=300 if quick else 1500,
+                          batch_size=32, dtype="float64", log_every=2)
+        c, gam = 0.3, (10.0, 100.0, 1e3, 1e4)
+    seeds = np.arange(2 if quick else 3)
+    G, S = np.meshgrid(np.array(gam), seeds, indexing="ij")
+    with _x64():
+        out = run_cells(cfg, gamma=G.ravel(), eta=c * G.ravel() ** (2 / L), seed=S.ravel())
+    shape = G.shape
+    return (np.array(gam), out["steps"], out["loss"].reshape(shape + (-1,)),
+            out["test_loss"].reshape(shape + (-1,)))
+
+
+@claim("gamma/C9-plateau-L3",
+       statement="Ultra-rich plateau length t_1/2 ∝ γ^(1−2/L): slope 1/3 for L = 3 at η = 0.2γ^(2/3)",
+       measure="L = 3 MLP, N = 64 (full 128), T = 1500 (full 6000), γ ∈ {10, …, 1e4}, 2 (full 3) seeds; "
+               "t_1/2 = first time the test loss halves (log-interpolated); pooled log–log slope",
+       why="spec tolerance ±0.08: finite-γ corrections (the escape law is asymptotic) measured 0.36",
+       spec=_SPEC + "C9")
+def _c9(quick: bool) -> Outcome:
+    g, t, _, tl = _plateau_runs(3, quick)
+    th = drop_time(t, tl, 0.5)
+    return _slope_outcome(g, th, 1 / 3, 0.08, label="t_1/2", ylabel="t_1/2 (steps)")
+
+
+@claim("gamma/C10-plateau-L2-log",
+       statement="L = 2 at η = 0.3γ: the plateau grows like ln γ (equal increments per decade)",
+       measure="L = 2, N = 64 (full 128), T = 300 (full 1500), γ ∈ {10, …, 1e4}; seed-mean t_1/2 of the "
+               "test loss; R² of the linear fit in ln γ and the spread of the three per-decade increments",
+       why="spec: R² > 0.98 and increments equal within 20% (seed noise on t_1/2 ~ 1 step)",
+       spec=_SPEC + "C10")
+def _c10(quick: bool) -> Outcome:
+    g, t, _, tl = _plateau_runs(2, quick)
+    th = np.nanmean(drop_time(t, tl, 0.5), axis=1)
+    lg = np.log(g)
+    c1, c0 = np.polyfit(lg, th, 1)
+    pred = c1 * lg + c0
+    r2 = 1 - np.sum((th - pred) ** 2) / np.sum((th - th.mean()) ** 2)
+    inc = np.diff(th)
+    spread = float(np.max(np.abs(inc / inc.mean() - 1)))
+    plot = Plot([Series(g, pred, "a + b ln γ"), Series(g, th, "t_1/2", kind="sim")],
+                xlabel="γ", ylabel="t_1/2 (steps)", xscale="log")
+    return Outcome("R² > 0.98, increments within 20%", spread, 0.2,
+                   bool(r2 > 0.98 and spread <= 0.2), plot=plot,
+                   details={"t_half": th.tolist(), "r2": float(r2), "increments": inc.tolist(),
+                            "per_decade": float(c1 * np.log(10))})
