@@ -63,6 +63,7 @@ def test_phase_map_data_and_plot():
     d = an.phase_map_data(ds, "loss", window=5, depth=2)
     assert np.isnan(d.value[d.eta > 3 * GAMMAS[:, None] ** 2]).all()
     assert np.isfinite(d.value[d.eta <= 3 * GAMMAS[:, None] ** 2]).all()
+    assert list(d.lines) == [r"$\eta\propto\gamma^2$"]  # γ ≤ 0.1 only: the lazy law alone
     for label, (x, y) in d.lines.items():
         slope = np.polyfit(np.log(x), np.log(y), 1)[0]
         expected = {r"$\eta\propto\gamma^2$": 2.0, r"$\eta\propto\gamma^{2/2}$": 1.0,
@@ -248,3 +249,28 @@ def test_run_cells_reproduces_sweep_cells_and_bisection():
         an.run_cells(cfg, lr=1.0)
     with pytest.raises(ValueError, match="one common length"):
         an.run_cells(cfg, gamma=np.ones(2), eta=np.ones(3))
+
+
+def test_phase_map_reference_lines_across_regimes():
+    g = np.array([1e-2, 1.0, 1e2])
+    eta = g[:, None] ** 2 * 10.0 ** KS[None, :]
+    steps = np.arange(5)
+    loss = np.ones((3, KS.size, 1, 5))
+    loss[..., 1:] = 0.1  # every cell trains: η_min = the grid's lowest η
+    div = np.broadcast_to((10.0 ** KS > 1.0)[None, :, None], (3, KS.size, 1)).copy()
+    ds = xr.Dataset({"loss": (("gamma", "eta_hat", "seed", "step"), loss),
+                     "diverged": (("gamma", "eta_hat", "seed"), div)},
+                    coords={"gamma": g, "eta_hat": 10.0**KS, "seed": [0], "step": steps,
+                            "eta": (("gamma", "eta_hat"), eta)})
+    d = an.phase_map_data(ds, "loss", window=2, depth=3)
+    want = {r"$\eta\propto\gamma^2$": (2.0, 1e-2, 1.0), r"$\eta\propto\gamma^{2/3}$": (2 / 3, 1.0, 1e2),
+            r"$\eta\propto\gamma$": (1.0, 1.0, 1e2)}
+    assert set(d.lines) == set(want)
+    for label, (x, y) in d.lines.items():
+        slope, lo, hi = want[label]
+        assert abs(np.polyfit(np.log(x), np.log(y), 1)[0] - slope) < 1e-12
+        assert np.isclose(x.min(), lo) and np.isclose(x.max(), hi)
+    # each line passes through the edge it is anchored on (η_max at the ends, η_min at large γ)
+    y2 = d.lines[r"$\eta\propto\gamma^2$"][1]
+    assert np.isclose(y2[0], d.eta_max[0])
+    assert np.isclose(d.lines[r"$\eta\propto\gamma$"][1][-1], d.eta_min[-1])

@@ -60,7 +60,9 @@ def phase_map_data(ds: xr.Dataset, var: str = "test_loss", window: int = 3, dept
         em = np.nanmedian(eta_max(ds).values, axis=1)
         en = np.nanmedian(eta_min(ds, threshold, var, window).values, axis=1)
     lines = {}
-    gg = np.geomspace(g.min(), g.max(), 50)
+    # each law is drawn over its own regime: γ² for γ ≤ 1, γ^(2/L) and γ for γ ≥ 1
+    lo_g = np.geomspace(g.min(), max(min(g.max(), 1.0), g.min()), 50)
+    hi_g = np.geomspace(min(max(g.min(), 1.0), g.max()), g.max(), 50)
 
     def anchor(edge, at):
         ok = np.isfinite(edge)
@@ -70,14 +72,14 @@ def phase_map_data(ds: xr.Dataset, var: str = "test_loss", window: int = 3, dept
         return g[i], edge[i]
 
     a = anchor(em, "low")
-    if a is not None:
-        lines[r"$\eta\propto\gamma^2$"] = (gg, a[1] * (gg / a[0]) ** 2)
+    if a is not None and g.min() < 1.0:
+        lines[r"$\eta\propto\gamma^2$"] = (lo_g, a[1] * (lo_g / a[0]) ** 2)
     a = anchor(em, "high")
-    if a is not None:
-        lines[rf"$\eta\propto\gamma^{{2/{L}}}$"] = (gg, a[1] * (gg / a[0]) ** (2 / L))
+    if a is not None and g.max() > 1.0:
+        lines[rf"$\eta\propto\gamma^{{2/{L}}}$"] = (hi_g, a[1] * (hi_g / a[0]) ** (2 / L))
     a = anchor(en, "high")
-    if a is not None:
-        lines[r"$\eta\propto\gamma$"] = (gg, a[1] * (gg / a[0]))
+    if a is not None and g.max() > 1.0:
+        lines[r"$\eta\propto\gamma$"] = (hi_g, a[1] * (hi_g / a[0]))
     return PhaseMapData(g, eta_grid(ds), val, es, em, en, L, lines)
 
 
