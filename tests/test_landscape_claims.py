@@ -66,3 +66,22 @@ def test_c18_staircase(claims):
 def test_heavier_claims(claims, prefix):
     out = _run(claims, prefix)
     assert out.passed, (out.measured, out.details)
+
+
+def test_gpu_tier_runs_at_tiny_size_on_cpu():
+    """The §5.2 claim's code path (two dtypes, two widths, slopes, width check) at a tiny size."""
+    import numpy as np
+
+    from lazyrich.analysis import _claims_landscape as C
+
+    set_precision("float64")
+    sizes = dict(widths=(8, 16), depths=(2,), gammas=(1e-3, 1e-2, 10.0, 100.0), seeds=range(2),
+                 steps=20, k=np.arange(-1.0, 1.0001, 0.5), batch=8, test_size=32)
+    out = C._figure1_outcome(True, sizes)
+    fits = out.details["fits"]
+    assert set(fits) == {"N8_L2", "N16_L2"}
+    for r in fits.values():
+        assert set(r) == {"lazy_eta_star", "rich_eta_star", "rich_eta_min"}
+        assert np.isfinite(r["lazy_eta_star"]["slope"])
+    assert out.details["max_width_log10_deviation"] is not None
+    assert load_claims()["gamma/GPU1-figure1-mlp"].tier == "gpu"
