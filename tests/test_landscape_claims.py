@@ -16,8 +16,14 @@ def claims():
 
 
 def _run(claims, prefix):
-    (c,) = [v for k, v in claims.items() if k.startswith(prefix)]
-    return c.run(quick=True)
+    """Run the claim; return its raw Outcome (details with lists and dicts, before the registry's
+    wrapper turns them into strings for the report)."""
+    from lazyrich.analysis import _claims_landscape as C
+
+    (name,) = [k for k in claims if k.startswith(prefix)]
+    assert claims[name].run(quick=True).passed is not None  # the registered path works too
+    num = prefix.split("/C")[1].rstrip("-")
+    return getattr(C, f"_c{num}")(True)
 
 
 def test_every_spec_claim_is_registered(claims):
