@@ -130,8 +130,9 @@ def _sweep3(quick: bool):
 @_claim("gamma/C2-init-hessian-scaling",
        statement="At initialisation the Gauss–Newton sharpness scales exactly as γ^-2 and the residual "
                  "Hessian (−(2/PC)Σ r ∇²f, r = −y) exactly as γ^-1 (spec §2.4)",
-       measure="L = 3 ReLU MLP, N = 64, P = 64 test points; top GN eigenvalue (dense (2/P)JJᵀ, exact) and the residual-Hessian quadratic form vᵀ(H − GN)v on 3 fixed "
-               "random directions, at γ ∈ {0.1, 1, 10}; largest relative spread of γ²·λ_GN and of γ·vᵀH_res v",
+       measure="L = 3 ReLU MLP, N = 64, P = 64 test points; top GN eigenvalue (dense (2/P)JJᵀ, "
+               "exact) and the residual-Hessian quadratic form vᵀ(H − GN)v on 3 fixed random "
+               "directions, at γ ∈ {0.1, 1, 10}; largest relative spread of γ²·λ_GN and γ·vᵀH_res v",
        why="exact algebra (f = (g − g₀)/γ with f₀ = 0): only float64 round-off, so 1e-10",
        spec=_SPEC + "C2")
 def _c2(quick: bool) -> Outcome:
