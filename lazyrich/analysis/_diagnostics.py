@@ -108,8 +108,8 @@ def ntk_hooks(x=None, y=None, *, n_eval: int = 64, chunk: int | None = None,
     r"""Metric hooks ``{name: fn(ctx)}`` for :func:`lazyrich.sims.sweep`: NTK alignment
     (uncentred, centred), ‖K‖_F and effective ranks on ``(x, y)`` (default: the first ``n_eval``
     test points of the task). The kernel is that of the centred, γ-scaled f (the 1/γ² cancels in
-    alignment and ranks, not in the norm). Each hook rebuilds K from the same inputs; XLA merges
-    the identical computations inside the compiled sweep."""
+    alignment and ranks, not in the norm). Each hook rebuilds K from the same inputs (XLA may merge
+    the identical computations inside the compiled sweep; request only the statistics you need)."""
     bad = set(which) - set(NTK_STATS)
     if bad:
         raise ValueError(f"unknown NTK statistic(s) {sorted(bad)}; expected some of {NTK_STATS}")
