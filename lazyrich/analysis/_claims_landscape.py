@@ -462,7 +462,7 @@ def _sa_cfg(quick: bool):
     from lazyrich.sims import SweepConfig
 
     P = 64 if quick else 200
-    return SweepConfig(depth=2, width=P, steps=4000 if quick else 12000, full_batch=True,
+    return SweepConfig(depth=2, width=P, steps=1500 if quick else 4000, full_batch=True,
                        dtype="float64", log_every=10,
                        task_options={"train_size": P, "whiten": True, "test_size": 128})
 
@@ -482,10 +482,20 @@ def _silent(quick: bool):
         data = task.build(cfg.data_seed, jnp.float64)
         hooks = ntk_hooks(data["train_x"], data["train_y"], which=("align", "align_centered", "ntk_norm"))
         g = np.array([100.0, 1e4])
-        out = run_cells(cfg, metrics=hooks, return_params=True, gamma=g, eta=0.03 * g,
-                        seed=np.zeros(2, np.int64))
+        out = run_cells(cfg, metrics=hooks, gamma=g, eta=0.03 * g, seed=np.zeros(2, np.int64))
     del make_task
     return cfg, model, data, g, out
+
+
+@functools.lru_cache(maxsize=2)
+def _interpolate(quick: bool):
+    """The C15 runs continued (no hooks, 10 log points) towards interpolation."""
+    cfg, model, data, g, _ = _silent(quick)
+    T = 40000 if quick else 200000
+    with _x64():
+        out = run_cells(cfg.replace(steps=T, log_every=T // 10), return_params=True, gamma=g,
+                        eta=0.03 * g, seed=np.zeros(2, np.int64))
+    return model, data, g, out
 
 
 def _first_reach(t, a, frac):
@@ -533,15 +543,17 @@ def _c15(quick: bool) -> Outcome:
 @_claim("gamma/C16-kernel-machine",
        statement="After training to interpolation the network is closer to kernel regression with its final "
                  "NTK K_∞ than with its initial NTK K₀",
-       measure="the C15 runs at their last step; test predictions of the network vs KR(K₀) and KR(K_∞) on 128 "
-               "test points; relative L2 errors; measured = max over γ of rel(K_∞) − rel(K₀)",
-       why="spec: rel(K_∞) < rel(K₀) − 0.03 (measured 0.14–0.16 vs 0.20–0.22 on this nonlinear target); the "
-           "final train loss is reported (interpolation: < 1e-8 L₀ at full size)",
+       measure="the C15 setting trained for 40 000 (full 200 000) full-batch steps; test predictions of "
+               "the network vs KR(K₀) and KR(K_∞) (NTK at the last step) on 128 test points; relative "
+               "L2 errors; measured = max over γ of rel(K_∞) − rel(K₀)",
+       why="spec: rel(K_∞) < rel(K₀) − 0.03 (measured 0.14–0.16 vs 0.20–0.22 on this nonlinear target). "
+           "The final train loss / L₀ is reported: quick reaches 1.6e-9 at γ = 100 but only 1.1e-6 at "
+           "γ = 1e4 (the spec's 1e-8 needs more steps there)",
        spec=_SPEC + "C16")
 def _c16(quick: bool) -> Outcome:
     from ._kernel_machine import kernel_machine_check
 
-    cfg, model, data, g, out = _silent(quick)
+    model, data, g, out = _interpolate(quick)
     key = jax.random.fold_in(jax.random.key(0), 0)
     rows = []
     with _x64():
