@@ -1,17 +1,46 @@
-"""Analysis of sweep results: the (γ, η) phase map, slopes with bootstrap CIs, loss-curve
-timing (gamma-scaling.md §2, §5)."""
+"""Analysis of sweep results and training runs: the (γ, η) phase map, slopes with bootstrap
+CIs, loss-curve timing, NTK/sharpness diagnostics usable inside sweeps, kernel-machine checks
+(gamma-scaling.md §2, §4, §5)."""
 
+from ._cells import run_cells as run_cells
+from ._cells import scaled_sweep as scaled_sweep
 from ._curves import align_by_drop as align_by_drop
+from ._curves import collapse_error as collapse_error
 from ._curves import drop_time as drop_time
 from ._curves import staircase_steps as staircase_steps
+from ._diagnostics import NTK_STATS as NTK_STATS
+from ._diagnostics import SHARPNESS_STATS as SHARPNESS_STATS
+from ._diagnostics import entropy_rank as entropy_rank
+from ._diagnostics import ntk_gram as ntk_gram
+from ._diagnostics import ntk_hooks as ntk_hooks
+from ._diagnostics import ntk_stats as ntk_stats
+from ._diagnostics import ntk_vp as ntk_vp
+from ._diagnostics import participation_ratio as participation_ratio
+from ._diagnostics import sharpness_hooks as sharpness_hooks
+from ._diagnostics import target_alignment as target_alignment
+from ._kernel_machine import KernelMachineCheck as KernelMachineCheck
+from ._kernel_machine import kernel_machine_check as kernel_machine_check
+from ._kernel_machine import kernel_regression as kernel_regression
 from ._phase import SlopeFit as SlopeFit
 from ._phase import bisect_edge as bisect_edge
 from ._phase import catapult as catapult
+from ._phase import eta_bracket as eta_bracket
+from ._phase import eta_dim as eta_dim
+from ._phase import eta_grid as eta_grid
 from ._phase import eta_max as eta_max
 from ._phase import eta_min as eta_min
 from ._phase import eta_star as eta_star
 from ._phase import final_loss as final_loss
 from ._phase import fit_slope as fit_slope
+from ._phase import refine_eta_max as refine_eta_max
+from ._plot import PhaseMapData as PhaseMapData
+from ._plot import phase_map_data as phase_map_data
+from ._plot import plot_phase_map as plot_phase_map
 
-__all__ = ["align_by_drop", "drop_time", "staircase_steps", "SlopeFit", "bisect_edge", "catapult",
-           "eta_max", "eta_min", "eta_star", "final_loss", "fit_slope"]
+__all__ = ["run_cells", "scaled_sweep", "align_by_drop", "collapse_error", "drop_time", "staircase_steps",
+           "NTK_STATS", "SHARPNESS_STATS", "entropy_rank", "ntk_gram", "ntk_hooks", "ntk_stats",
+           "ntk_vp", "participation_ratio", "sharpness_hooks", "target_alignment",
+           "KernelMachineCheck", "kernel_machine_check", "kernel_regression",
+           "SlopeFit", "bisect_edge", "catapult", "eta_bracket", "eta_dim", "eta_grid", "eta_max",
+           "eta_min", "eta_star", "final_loss", "fit_slope", "refine_eta_max",
+           "PhaseMapData", "phase_map_data", "plot_phase_map"]

@@ -82,3 +82,27 @@ def align_by_drop(t, losses, frac: float = 0.5):
     t, losses = _as_curves(t, losses)
     shifts = np.atleast_1d(drop_time(t, losses, frac))
     return shifts, t[None, :] - shifts[:, None]
+
+
+def collapse_error(t, losses, frac: float = 0.5, n_grid: int = 200):
+    r"""How well curves collapse after :func:`align_by_drop` (trajectory collapse, spec §2.5, C14).
+
+    Each curve is shifted so its :math:`t_{\rm frac}` is 0, interpolated (in :math:`\log\mathcal L`)
+    onto ``n_grid`` points of the time window common to all shifted curves, and compared with
+    the first curve. Returns ``(mean, max)`` of :math:`|\Delta\ln\mathcal L|` over the other curves
+    and the window.
+    """
+    t, losses = _as_curves(t, losses)
+    if losses.ndim != 2 or losses.shape[0] < 2:
+        raise ValueError(f"losses must be (n_curves >= 2, n_t), got {losses.shape}")
+    shifts, _ = align_by_drop(t, losses, frac)
+    if not np.all(np.isfinite(shifts)):
+        raise ValueError(f"a curve never drops by {frac}: cannot align (shifts {shifts})")
+    lo = np.max(t[0] - shifts)
+    hi = np.min(t[-1] - shifts)
+    if not hi > lo:
+        raise ValueError("the aligned curves have no common time window")
+    grid = np.linspace(lo, hi, n_grid)
+    logs = np.stack([np.interp(grid + s, t, np.log(c)) for s, c in zip(shifts, losses)])
+    d = np.abs(logs[1:] - logs[0])
+    return float(np.mean(d)), float(np.max(d))

@@ -1,9 +1,16 @@
 r"""Phase-map analysis of a (γ, η) sweep (gamma-scaling.md §2.1, §5 "Statistics to standardise").
 
 Every function takes the xarray Dataset of :func:`lazyrich.sims.sweep` — variables ``loss``
-(dims ``gamma, eta, seed, step``) and ``diverged`` (dims ``gamma, eta, seed``), coordinates
-holding the real values — and returns DataArrays over ``(gamma, seed)`` so slopes can be fitted
-per seed and pooled.
+(dims ``gamma, E, seed, step``) and ``diverged`` (dims ``gamma, E, seed``) where the η axis
+``E`` is either
+
+* ``eta`` (a 1-D grid shared by every γ), or
+* ``eta_hat`` (the normalised rate :math:`\hat\eta = \eta/s(\gamma)` of spec §1.9) with the
+  2-D coordinate ``eta(gamma, eta_hat)`` giving the real η of every cell — the natural grid
+  for slope claims, :math:`\eta = s(\gamma)\,10^k`, :math:`k\in[-3, 1]` (spec §5),
+
+and returns DataArrays over ``(gamma, seed)`` of real η values, so slopes can be fitted per
+seed and pooled with :func:`fit_slope`.
 """
 
 import dataclasses
@@ -11,18 +18,57 @@ import dataclasses
 import numpy as np
 import xarray as xr
 
-_REQUIRED = {"loss": ("gamma", "eta", "seed", "step"), "diverged": ("gamma", "eta", "seed")}
+_ETA_DIMS = ("eta", "eta_hat")
 
 
-def _check(ds: xr.Dataset, var: str = "loss"):
-    for name, dims in {var: _REQUIRED["loss"], "diverged": _REQUIRED["diverged"]}.items():
+def eta_dim(ds: xr.Dataset) -> str:
+    """The η axis of a sweep: ``"eta"`` or ``"eta_hat"``."""
+    dims = [d for d in _ETA_DIMS if d in ds.dims]
+    if len(dims) != 1:
+        raise ValueError(f"dataset must have exactly one learning-rate dimension out of "
+                         f"{_ETA_DIMS}; got dims {tuple(ds.dims)}")
+    return dims[0]
+
+
+def eta_grid(ds: xr.Dataset) -> np.ndarray:
+    """The real η of every (γ, grid index): shape ``(n_gamma, n_eta)``."""
+    e = eta_dim(ds)
+    if "eta" not in ds.coords and "eta" not in ds:
+        raise ValueError("an eta_hat sweep must carry the 2-D coordinate eta(gamma, eta_hat)")
+    eta = ds["eta"]
+    if eta.dims == ("eta",):
+        return np.broadcast_to(eta.values[None, :], (ds.sizes["gamma"], ds.sizes["eta"])).copy()
+    if set(eta.dims) != {"gamma", e}:
+        raise ValueError(f"coordinate eta must have dims (gamma, {e}), got {eta.dims}")
+    return eta.transpose("gamma", e).values.astype(float)
+
+
+def _check(ds: xr.Dataset, var: str = "loss") -> str:
+    e = eta_dim(ds)
+    need = {var: ("gamma", e, "seed", "step"), "diverged": ("gamma", e, "seed")}
+    for name, dims in need.items():
         if name not in ds:
             raise ValueError(f"dataset has no variable {name!r}; expected a lazyrich sweep with "
-                             f"{list(_REQUIRED)} (got {list(ds.data_vars)})")
+                             f"{list(need)} (got {list(ds.data_vars)})")
         if set(ds[name].dims) != set(dims):
             raise ValueError(f"{name!r} must have dims {dims}, got {ds[name].dims}")
-    if ds.sizes["eta"] < 1:
-        raise ValueError("the sweep has an empty eta axis")
+    if ds.sizes[e] < 1:
+        raise ValueError(f"the sweep has an empty {e} axis")
+    return e
+
+
+def _out(ds, vals, name):
+    return xr.DataArray(vals, dims=("gamma", "seed"),
+                        coords={"gamma": ds["gamma"].values, "seed": ds["seed"].values}, name=name)
+
+
+def _sorted(ds, arr_gse):
+    """Sort each γ row of a (gamma, seed, E) array by real η; return (etas (g, E), arr)."""
+    etas = eta_grid(ds)
+    order = np.argsort(etas, axis=1)
+    etas = np.take_along_axis(etas, order, axis=1)
+    arr = np.take_along_axis(arr_gse, order[:, None, :], axis=2)
+    return etas, arr
 
 
 def final_loss(ds: xr.Dataset, var: str = "loss", window: int = 20) -> xr.DataArray:
@@ -39,17 +85,29 @@ def eta_max(ds: xr.Dataset) -> xr.DataArray:
     r"""Divergence edge on the grid: the largest η below the smallest diverged η, per (γ, seed).
 
     NaN where every η diverged; the grid's top η where none did (a lower bound — widen the grid).
-    Refine between the returned η and the next grid point with :func:`bisect_edge`.
+    Refine between the returned η and the next grid point with :func:`refine_eta_max` or
+    :func:`bisect_edge`.
     """
-    _check(ds)
-    etas = ds["eta"].values
-    order = np.argsort(etas)
-    div = ds["diverged"].transpose("gamma", "seed", "eta").values[..., order]
-    first_bad = np.where(div.any(-1), div.argmax(-1), len(etas))
+    e = _check(ds)
+    etas, div = _sorted(ds, ds["diverged"].transpose("gamma", "seed", e).values)
+    n = etas.shape[1]
+    first_bad = np.where(div.any(-1), div.argmax(-1), n)
     idx = first_bad - 1
-    vals = np.where(idx >= 0, etas[order][np.clip(idx, 0, None)], np.nan)
-    return xr.DataArray(vals, dims=("gamma", "seed"),
-                        coords={"gamma": ds["gamma"], "seed": ds["seed"]}, name="eta_max")
+    vals = np.take_along_axis(etas, np.clip(idx, 0, None), axis=1)
+    return _out(ds, np.where(idx >= 0, vals, np.nan), "eta_max")
+
+
+def eta_bracket(ds: xr.Dataset) -> tuple[xr.DataArray, xr.DataArray]:
+    """The grid bracket of the divergence edge: (last stable η, first diverging η) per (γ, seed);
+    the upper end is NaN where nothing diverged."""
+    e = _check(ds)
+    etas, div = _sorted(ds, ds["diverged"].transpose("gamma", "seed", e).values)
+    n = etas.shape[1]
+    first_bad = np.where(div.any(-1), div.argmax(-1), n)
+    lo = np.take_along_axis(etas, np.clip(first_bad - 1, 0, None), axis=1)
+    hi = np.take_along_axis(etas, np.clip(first_bad, 0, n - 1), axis=1)
+    return (_out(ds, np.where(first_bad > 0, lo, np.nan), "eta_lo"),
+            _out(ds, np.where(first_bad < n, hi, np.nan), "eta_hi"))
 
 
 def eta_star(ds: xr.Dataset, var: str = "loss", window: int = 20, refine: bool = True) -> xr.DataArray:
@@ -59,25 +117,24 @@ def eta_star(ds: xr.Dataset, var: str = "loss", window: int = 20, refine: bool =
     :math:`\log L` vs :math:`\log\eta` at the grid minimum and its two neighbours (spec §5: halves
     the 0.25-decade grid's slope error). A minimum on the grid edge is returned unrefined.
     """
-    fl = final_loss(ds, var, window).transpose("gamma", "seed", "eta")
-    etas = ds["eta"].values
-    order = np.argsort(etas)
-    le = np.log(etas[order])
-    vals = np.log(fl.values[..., order])
+    e = _check(ds, var)
+    fl = final_loss(ds, var, window).transpose("gamma", "seed", e).values
+    etas, fl = _sorted(ds, fl)
+    vals = np.log(fl)
     out = np.full(vals.shape[:2], np.nan)
     for i, j in np.ndindex(*vals.shape[:2]):
         v = vals[i, j]
+        le = np.log(etas[i])
         if np.all(~np.isfinite(v)):
             continue
-        k = int(np.nanargmin(np.where(np.isfinite(v), v, np.inf)))
+        k = int(np.argmin(np.where(np.isfinite(v), v, np.inf)))
         est = le[k]
         if refine and 0 < k < len(le) - 1 and np.all(np.isfinite(v[k - 1:k + 2])):
             c2, c1, _ = np.polyfit(le[k - 1:k + 2], v[k - 1:k + 2], 2)
             if c2 > 0:
                 est = float(np.clip(-c1 / (2 * c2), le[k - 1], le[k + 1]))
         out[i, j] = np.exp(est)
-    return xr.DataArray(out, dims=("gamma", "seed"),
-                        coords={"gamma": ds["gamma"], "seed": ds["seed"]}, name="eta_star")
+    return _out(ds, out, "eta_star")
 
 
 def eta_min(ds: xr.Dataset, threshold: float = 0.5, var: str = "loss", window: int = 20) -> xr.DataArray:
@@ -85,16 +142,14 @@ def eta_min(ds: xr.Dataset, threshold: float = 0.5, var: str = "loss", window: i
     ``threshold`` × the initial loss, per (γ, seed) (spec §2.1)."""
     if not 0 < threshold < 1:
         raise ValueError(f"threshold must be in (0, 1), got {threshold}")
+    e = _check(ds, var)
     fl = final_loss(ds, var, window)
     l0 = ds[var].isel(step=0)
-    trained = (fl < threshold * l0).transpose("gamma", "seed", "eta")
-    etas = ds["eta"].values
-    order = np.argsort(etas)
-    tr = trained.values[..., order]
+    trained = (fl < threshold * l0).transpose("gamma", "seed", e).values
+    etas, tr = _sorted(ds, trained)
     idx = np.where(tr.any(-1), tr.argmax(-1), -1)
-    vals = np.where(idx >= 0, etas[order][np.clip(idx, 0, None)], np.nan)
-    return xr.DataArray(vals, dims=("gamma", "seed"),
-                        coords={"gamma": ds["gamma"], "seed": ds["seed"]}, name="eta_min")
+    vals = np.take_along_axis(etas, np.clip(idx, 0, None), axis=1)
+    return _out(ds, np.where(idx >= 0, vals, np.nan), "eta_min")
 
 
 def catapult(ds: xr.Dataset, var: str = "loss", rise: float = 1.5, window: int = 20) -> xr.DataArray:
@@ -120,6 +175,9 @@ class SlopeFit:
         """Spec §5: |slope − prediction| ≤ tol **and** the CI overlaps prediction ± tol."""
         return (abs(self.slope - prediction) <= tol
                 and self.ci_high >= prediction - tol and self.ci_low <= prediction + tol)
+
+    def __str__(self):
+        return f"{self.slope:.3f} (95% CI [{self.ci_low:.3f}, {self.ci_high:.3f}], n={self.n_points})"
 
 
 def fit_slope(x, y, *, n_boot: int = 1000, ci: float = 0.95, seed: int = 0) -> SlopeFit:
@@ -160,19 +218,52 @@ def fit_slope(x, y, *, n_boot: int = 1000, ci: float = 0.95, seed: int = 0) -> S
     return SlopeFit(float(slope), float(icpt), float(lo), float(hi), n)
 
 
-def bisect_edge(diverges, lo: float, hi: float, *, iters: int = 8) -> tuple[float, float]:
+def bisect_edge(diverges, lo, hi, *, iters: int = 8):
     r"""Refine a divergence edge between a stable ``lo`` and a diverging ``hi`` by bisection in
-    :math:`\log\eta`. ``diverges(eta) -> bool`` runs the model (e.g. a one-cell sweep).
+    :math:`\log\eta`. ``diverges(eta) -> bool`` runs the model.
 
-    Returns the final bracket ``(stable, diverging)``; its log-width is
+    ``lo``/``hi`` may be arrays (every bracket bisected at once; ``diverges`` then takes and
+    returns arrays of the same shape — one vmapped run per iteration, see
+    :func:`refine_eta_max`). Returns the final bracket ``(stable, diverging)``; its log-width is
     :math:`\log(hi/lo)/2^{\text{iters}}`.
     """
-    if not 0 < lo < hi:
+    scalar = np.ndim(lo) == 0 and np.ndim(hi) == 0
+    lo = np.asarray(lo, dtype=float).copy()
+    hi = np.asarray(hi, dtype=float).copy()
+    if lo.shape != hi.shape or not np.all((0 < lo) & (lo < hi)):
         raise ValueError(f"need 0 < lo < hi, got lo={lo}, hi={hi}")
     for _ in range(iters):
-        mid = float(np.sqrt(lo * hi))
-        if diverges(mid):
-            hi = mid
-        else:
-            lo = mid
-    return lo, hi
+        mid = np.sqrt(lo * hi)
+        d = np.asarray(diverges(float(mid) if scalar else mid), dtype=bool)
+        hi = np.where(d, mid, hi)
+        lo = np.where(d, lo, mid)
+    return (float(lo), float(hi)) if scalar else (lo, hi)
+
+
+def refine_eta_max(cfg, ds: xr.Dataset, *, iters: int = 4) -> xr.DataArray:
+    r"""Divergence edge refined by bisection below the grid resolution (spec §6 item 3).
+
+    Starts from the grid bracket (:func:`eta_bracket`) of every (γ, seed) and bisects all of
+    them at once in :math:`\log\eta`: each iteration is one vmapped run of the cells
+    :math:`(\gamma, \eta_{\rm mid}, \text{seed})` with the sweep's config ``cfg``
+    (:func:`lazyrich.analysis.run_cells`). Returns the geometric midpoint of the final bracket
+    (log-error ≤ bracket/2^(iters+1)); where the grid has no bracket, the grid value of
+    :func:`eta_max`.
+    """
+    from ._cells import run_cells
+
+    lo, hi = eta_bracket(ds)
+    g = np.broadcast_to(ds["gamma"].values[:, None], lo.shape)
+    s = np.broadcast_to(ds["seed"].values[None, :], lo.shape)
+    ok = np.isfinite(lo.values) & np.isfinite(hi.values)
+    if not ok.any():
+        return eta_max(ds)
+    gl, sl = g[ok], s[ok]
+
+    def diverges(mid):
+        return run_cells(cfg, gamma=gl, eta=mid, seed=sl)["diverged"]
+
+    a, b = bisect_edge(diverges, lo.values[ok], hi.values[ok], iters=iters)
+    out = eta_max(ds).values.copy()
+    out[ok] = np.sqrt(a * b)
+    return _out(ds, out, "eta_max")

@@ -1,0 +1,104 @@
+r"""Run an arbitrary list of cells (not a grid) through the sweep engine.
+
+:func:`lazyrich.sims.sweep` runs a Cartesian grid; bisection of a divergence edge, η = η*(γ)
+runs and other analysis steps need a *list* of cells :math:`(\gamma_i, \eta_i, \text{seed}_i)`.
+This is ``jit(vmap(run_cell))`` over that list, with the same per-cell function (so a cell gives
+the same numbers here as inside a sweep), compiled once per (config, dtype, metrics, n_cells).
+"""
+
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from lazyrich.sims._train import CELL_FIELDS, Engine, SweepConfig, _x64
+
+
+@functools.lru_cache(maxsize=32)
+def _compiled(cfg: SweepConfig, dtype: str, metrics: tuple):
+    eng = Engine(cfg, dtype, metrics)
+
+    def run(hyper, data):
+        return jax.vmap(eng.run_cell, in_axes=(0, None))(hyper, data)
+
+    return eng, jax.jit(run)
+
+
+def run_cells(cfg: SweepConfig, *, metrics: dict | None = None, return_params: bool = False,
+              **cells) -> dict:
+    r"""Train the cells given as equal-length 1-D arrays (``gamma=…, eta=…, seed=…``; fields of
+    :data:`lazyrich.sims._train.CELL_FIELDS`; scalars broadcast; missing ones take ``cfg``'s value).
+
+    Returns a dict of NumPy arrays with a leading cell axis: ``loss``, ``test_loss``
+    (``accuracy``), ``diverged``, ``diverged_step``, the requested ``metrics`` (each over
+    ``(cell, step)``), ``steps`` (the logged steps) and, with ``return_params``, ``params``
+    (the final parameter pytree, leading cell axis).
+    """
+    if not isinstance(cfg, SweepConfig):
+        raise TypeError(f"cfg must be a lazyrich.sims.SweepConfig, got {type(cfg).__name__}")
+    bad = set(cells) - set(CELL_FIELDS)
+    if bad:
+        raise ValueError(f"unknown cell field(s) {sorted(bad)}; expected some of {CELL_FIELDS}")
+    arrs = {k: np.atleast_1d(np.asarray(v)) for k, v in cells.items()}
+    sizes = {a.size for a in arrs.values() if a.size != 1}
+    if len(sizes) > 1 or any(a.ndim != 1 for a in arrs.values()):
+        raise ValueError(f"cell fields must be 1-D arrays of one common length (or scalars), got "
+                         f"{ {k: a.shape for k, a in arrs.items()} }")
+    n = sizes.pop() if sizes else 1
+    g = arrs.get("gamma", np.asarray([cfg.gamma]))
+    if not np.all(np.isfinite(g.astype(float))) or np.any(g.astype(float) <= 0):
+        raise ValueError(f"gamma must be finite and > 0, got {g}")
+    dtype = cfg.resolve_dtype(g)
+    eng, fn = _compiled(cfg, dtype, tuple(sorted((metrics or {}).items())))
+    with _x64(dtype):
+        hyper = {}
+        for k in CELL_FIELDS:
+            v = arrs.get(k, np.asarray([getattr(cfg, k)]))
+            dt = jnp.int32 if k == "seed" else eng.dtype
+            hyper[k] = jnp.broadcast_to(jnp.asarray(v, dtype=dt), (n,))
+        params, logs = fn(hyper, eng.data)
+        out = {k: np.asarray(v) for k, v in logs.items()}
+        if return_params:
+            out["params"] = jax.tree.map(np.asarray, params)
+    out["steps"] = np.asarray(eng.log_steps)
+    return out
+
+
+def scaled_sweep(cfg: SweepConfig, gamma, k, seeds, scale, *, metrics: dict | None = None):
+    r"""A (γ, η̂, seed) sweep on the grid :math:`\eta = \text{scale}(\gamma)\cdot 10^{k}` for any
+    scale function (e.g. :math:`\gamma` for SignSGD, :math:`\gamma^{1/L}`, or a measured edge),
+    in the layout of :func:`lazyrich.sims.sweep` with ``eta_hat`` (dims ``gamma, eta_hat, seed,
+    step``; coordinate ``eta(gamma, eta_hat)``) — every analysis function accepts it.
+
+    ``scale(gamma_array) -> array`` of positive numbers. All cells run in one vmapped call.
+    """
+    import xarray as xr
+
+    g = np.asarray(gamma, dtype=np.float64).ravel()
+    kk = np.asarray(k, dtype=np.float64).ravel()
+    s = np.asarray(seeds, dtype=np.int64).ravel()
+    if g.size == 0 or kk.size == 0 or s.size == 0:
+        raise ValueError("gamma, k and seeds must be non-empty")
+    sc = np.asarray(scale(g), dtype=np.float64)
+    if sc.shape != g.shape or not np.all(np.isfinite(sc) & (sc > 0)):
+        raise ValueError(f"scale(gamma) must return finite positive values of shape {g.shape}, "
+                         f"got {sc}")
+    eta = sc[:, None] * 10.0 ** kk[None, :]
+    G, E, S = np.meshgrid(np.arange(g.size), np.arange(kk.size), np.arange(s.size), indexing="ij")
+    out = run_cells(cfg, metrics=metrics, gamma=g[G.ravel()], eta=eta[G.ravel(), E.ravel()],
+                    seed=s[S.ravel()])
+    shape = (g.size, kk.size, s.size)
+    data = {}
+    for name, v in out.items():
+        if name == "steps":
+            continue
+        v = v.reshape(shape + v.shape[1:])
+        dims = ("gamma", "eta_hat", "seed") + (("step",) if v.ndim > 3 else ()) + tuple(
+            f"{name}_dim{i}" for i in range(v.ndim - 4))
+        data[name] = (dims, v)
+    import json
+
+    return xr.Dataset(data, coords={"gamma": g, "eta_hat": 10.0**kk, "seed": s, "step": out["steps"],
+                                    "eta": (("gamma", "eta_hat"), eta)},
+                      attrs={"config": json.dumps(cfg.to_dict(), default=str)})
