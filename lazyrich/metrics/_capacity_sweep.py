@@ -38,7 +38,7 @@ from ._dlr import dlr
 #: Per-(cell, step) variables written by :func:`geometry_over_sweep`.
 GEOMETRY_FIELDS = ("capacity", "capacity_stderr", "radius", "dimension", "center_alignment",
                    "axis_alignment", "center_axis_alignment", "psi", "active_fraction")
-METRIC_FIELDS = ("dlr", "cka_to_init", "kernel_distance", "label_alignment",
+METRIC_FIELDS = ("kkt_max", "dlr", "cka_to_init", "kernel_distance", "label_alignment",
                  "label_alignment_centered")
 
 
@@ -275,6 +275,7 @@ def _one_cell(F, G, y, onehot, key, M, opts, out, i):
         r = mean_field_capacity(probe_manifolds(Ft, y, M), key, **opts)
         for f in GEOMETRY_FIELDS:
             out[f][i, t] = getattr(r, f)
+        out["kkt_max"][i, t] = float(np.max(r.samples["kkt"]))
         K = Ft @ Ft.T
         out["label_alignment"][i, t] = kernel_alignment(K, onehot)
         out["label_alignment_centered"][i, t] = kernel_alignment(K, onehot, centered=True)
@@ -307,7 +308,8 @@ def geometry_over_sweep(ds, var: str, labels, key, *, outputs: str | None = "out
         ``xarray.Dataset`` over the sweep's dims and ``step`` with ``capacity``,
         ``capacity_stderr``, ``radius`` (:math:`R_\text{eff}`), ``dimension``
         (:math:`D_\text{eff}`), ``center_alignment``, ``axis_alignment``,
-        ``center_axis_alignment``, ``psi``, ``active_fraction``; ``dlr``; ``cka_to_init``
+        ``center_axis_alignment``, ``psi``, ``active_fraction``, ``kkt_max`` (the largest KKT
+        residual of the anchor problems: solver accuracy); ``dlr``; ``cka_to_init``
         (linear CKA of :math:`\Phi_t` with :math:`\Phi_0`), ``kernel_distance``
         (:math:`1-\|\Phi_0^\top\Phi_t\|_F^2/(\|\Phi_0^\top\Phi_0\|_F\|\Phi_t^\top\Phi_t\|_F)`),
         ``label_alignment`` and ``label_alignment_centered``; plus the sweep's own per-step
