@@ -63,3 +63,6 @@ from ._capacity_sweep import output_probe as output_probe
 from ._capacity_sweep import probe_hooks as probe_hooks
 from ._capacity_sweep import probe_manifolds as probe_manifolds
 from ._capacity_sweep import weight_change as weight_change
+from ._cifar_models import CifarModel as CifarModel
+from ._cifar_models import cifar_capacity_sweep as cifar_capacity_sweep
+from ._cifar_models import cifar_model as cifar_model

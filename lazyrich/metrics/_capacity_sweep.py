@@ -113,7 +113,7 @@ def resolve_model(cfg):
 
 def model_features(model) -> Callable:
     """The penultimate-feature function of a model: built-in MLP/ConvNet, or any model with a
-    ``features(params, x)`` attribute (e.g. :func:`lazyrich.metrics.cifar_model`)."""
+    ``features(params, x)`` attribute."""
     from lazyrich.sims import MLP, ConvNet
 
     if isinstance(model, MLP):
@@ -194,9 +194,11 @@ def weight_change(ctx):
     return jnp.sqrt(d / n0)
 
 
-def probe_hooks(cfg, probe_x=None, *, prefix: str = "") -> dict:
+def probe_hooks(cfg, probe_x=None, *, feature_fn: Callable | None = None,
+                prefix: str = "") -> dict:
     """All hooks for a sweep of ``cfg``: ``{"features", "outputs", "weight_change"}`` (names
-    prefixed by ``prefix``), for built-in models or models with a ``features`` attribute.
+    prefixed by ``prefix``). ``feature_fn`` defaults to :func:`model_features` of the config's
+    model (built-in MLP/ConvNet); pass it for other models (e.g. :func:`cifar_model`'s).
 
     Example::
 
@@ -205,7 +207,8 @@ def probe_hooks(cfg, probe_x=None, *, prefix: str = "") -> dict:
         geo = metrics.geometry_over_sweep(ds, "features", y_probe, jax.random.key(0))
     """
     model, _ = resolve_model(cfg)
-    return {f"{prefix}features": feature_probe(model_features(model), probe_x),
+    fn = model_features(model) if feature_fn is None else feature_fn
+    return {f"{prefix}features": feature_probe(fn, probe_x),
             f"{prefix}outputs": output_probe(model.apply, probe_x),
             f"{prefix}weight_change": weight_change}
 
