@@ -1,4 +1,4 @@
-"""The CNN-on-digits stand-in for the paper's deep-network runs (manifold-capacity.md §4.6, C12)."""
+"""CNN on digits (CPU stand-in) and the VGG/ResNet CIFAR-10 pipeline (capacity spec §4.6)."""
 
 import pickle
 

@@ -122,8 +122,6 @@ def cifar_model(arch: str = "vgg11", *, width_factor: float = 1.0, num_classes: 
     if len(image_shape) != 3 or image_shape[0] % 32 or image_shape[1] % 32:
         raise ValueError(f"image_shape must be (H, W, C) with H, W multiples of 32 (five "
                          f"2x downsamplings), got {image_shape}")
-    import flax.linen as nn
-
     from lazyrich import sims
 
     def ch(c):
@@ -136,7 +134,6 @@ def cifar_model(arch: str = "vgg11", *, width_factor: float = 1.0, num_classes: 
         module = ResNet(tuple(ch(c) for c in (64, 128, 256, 512)), int(num_classes))
     width = ch(512)
     model = sims.from_flax(module, np.zeros((1,) + tuple(image_shape)), width=width, name=arch)
-    assert isinstance(module, nn.Module)
 
     def features(params, x):
         with jax.numpy_dtype_promotion("standard"):
