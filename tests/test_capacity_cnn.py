@@ -99,3 +99,10 @@ def test_cifar_pipeline_on_generated_files(tmp_path):
     wc = geo["weight_change"].isel(step=-1).values.ravel()
     # first step exactly O(1/alpha); over 3 momentum steps the rich run's function moves O(1)
     assert 30 < wc[0] / wc[1] < 300, wc
+    # ResNet-18 right after, in the same process (distinct compiled engine)
+    geo, ds = cifar_capacity_sweep(str(tmp_path), "resnet18", alphas=(1.0,), steps=2,
+                                   log_points=1, width_factor=1 / 16, per_class=2, n_t=20,
+                                   batch_size=10, kkt_tol=1e-3)
+    assert ds["features"].shape[-2:] == (20, 32)
+    np.testing.assert_allclose(ds["test_loss"].isel(step=0), 0.1, rtol=1e-14)
+    assert np.all(np.isfinite(geo["capacity"].values))
