@@ -53,3 +53,16 @@ from ._plot import plot_dlr_trajectory as plot_dlr_trajectory
 from ._plot import plot_eigencurves as plot_eigencurves
 from ._qp import box_qp_ipm as box_qp_ipm
 from ._qp import nnls_cpu as nnls_cpu
+from ._capacity_sweep import balanced_probe as balanced_probe
+from ._capacity_sweep import convnet_features as convnet_features
+from ._capacity_sweep import feature_probe as feature_probe
+from ._capacity_sweep import geometry_over_sweep as geometry_over_sweep
+from ._capacity_sweep import mlp_features as mlp_features
+from ._capacity_sweep import model_features as model_features
+from ._capacity_sweep import output_probe as output_probe
+from ._capacity_sweep import probe_hooks as probe_hooks
+from ._capacity_sweep import probe_manifolds as probe_manifolds
+from ._capacity_sweep import weight_change as weight_change
+from ._cifar_models import CifarModel as CifarModel
+from ._cifar_models import cifar_capacity_sweep as cifar_capacity_sweep
+from ._cifar_models import cifar_model as cifar_model
