@@ -255,3 +255,24 @@ def test_mnist_and_cifar_loaders(tmp_path, rng):
     with pytest.raises(FileNotFoundError, match="python batches"):
         load_cifar10(str(mdir))
     assert os.path.exists(mdir)
+
+
+def test_wrapped_models_are_distinct_in_the_engine_cache():
+    """Two from_apply models with identical metadata must not share a compiled engine."""
+    import jax
+    import jax.numpy as jnp
+
+    from lazyrich import sims
+
+    def init(k, dt):
+        return {"a": jax.random.normal(k, (16, 8), dt)}
+
+    m1 = sims.from_apply(lambda p, x: jnp.tanh(x @ p["a"])[:, :1], init, width=8)
+    m2 = sims.from_apply(lambda p, x: jnp.sin(x @ p["a"])[:, :1], init, width=8)
+    assert m1 != m2 and hash(m1) != hash(m2) and m1 == m1
+    base = dict(task="single-index", steps=20, batch_size=8, dtype="float64", log_every=10)
+    r1 = sims.train(sims.SweepConfig(model=m1, **base), gamma=1.0, eta=0.05)
+    r2 = sims.train(sims.SweepConfig(model=m2, **base), gamma=1.0, eta=0.05)
+    assert not (r1.diverged or r2.diverged)
+    # different models ⇒ different trajectories (a shared engine would give identical ones)
+    assert abs(float(r1.test_loss[-1]) - float(r2.test_loss[-1])) > 1e-6

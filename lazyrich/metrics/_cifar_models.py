@@ -169,10 +169,7 @@ def cifar_capacity_sweep(data_dir: str, arch: str = "vgg11", *, alphas=(1.0, 10.
 
     m = cifar_model(arch, width_factor=width_factor)
     eta0 = (1.0 if arch == "vgg11" else 0.2) if eta0 is None else eta0
-    # "arch" is read by nothing: it keeps configs of different models apart, because every
-    # from_flax/from_apply model compares equal to every other (sims.Model's dataclass __eq__ on
-    # zero fields), so the sweep engine's compile caches would hand one model's engine to another.
-    opts = {"data_dir": str(data_dir), "image": True, "arch": f"{arch}-k{width_factor:g}"}
+    opts = {"data_dir": str(data_dir), "image": True}
     if test_size is not None:
         opts["test_size"] = int(test_size)
     cfg = sims.SweepConfig(model=m.model, task="cifar10", task_options=opts,

@@ -286,6 +286,12 @@ class ApplyModel(Model):
     lr_scale_fn: Callable | None = None
     name: str = "custom"
 
+    # Identity semantics: two wrapped callables are different models even when their metadata
+    # agree. Compiled engines are cached per config, so field equality (inherited from Model,
+    # which compares no fields here) would hand one model's engine to another.
+    __eq__ = object.__eq__
+    __hash__ = object.__hash__
+
     def __post_init__(self):
         if not callable(self.apply_fn) or not callable(self.init_fn):
             raise TypeError("apply_fn and init_fn must be callables")
