@@ -1,0 +1,76 @@
+"""Every notebook runs top to bottom in fast mode (engineering.md §5) and prints the numbers its
+figures show; each test checks those numbers against the claim they illustrate."""
+
+import ast
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.notebook
+
+
+def run_notebook(name: str, tmp_path: Path, timeout: int = 300) -> list[str]:
+    """Run ``notebooks/<name>.py`` as a script in ``tmp_path``; return its stdout lines."""
+    env = os.environ | {"LAZYRICH_FAST": "1", "MPLBACKEND": "Agg", "LAZYRICH_FIGDIR": str(tmp_path),
+                        "PYTHONPATH": str(ROOT)}
+    res = subprocess.run([sys.executable, str(ROOT / "notebooks" / f"{name}.py")], env=env,
+                         capture_output=True, text=True, timeout=timeout, cwd=tmp_path)
+    assert res.returncode == 0, res.stderr[-3000:]
+    return res.stdout.splitlines()
+
+
+def line_starting(lines: list[str], prefix: str) -> str:
+    return next(ln for ln in lines if ln.startswith(prefix))
+
+
+def test_linear_networks(tmp_path):
+    out = run_notebook("linear_networks", tmp_path)
+    assert (tmp_path / "linear_dynamics.png").exists()
+    # λ ↔ −λ symmetry of W(t) for square nets (linear-networks §2.7): exact up to round-off
+    assert float(line_starting(out, "max |W(λ=50)").split("=")[-1]) < 1e-9
+
+
+def test_sweeps(tmp_path):
+    out = run_notebook("sweeps", tmp_path)
+    n_div, n_all = (int(w) for w in line_starting(out, "diverged cells:").split()[2::2])
+    assert 0 < n_div < n_all  # the grid spans the divergence edge, as a phase map must
+
+
+def test_feature_learning_strength(tmp_path):
+    out = run_notebook("feature_learning_strength", tmp_path)
+    for name in ("phase_map", "loss_curves", "silent_alignment", "staircase"):
+        assert (tmp_path / f"{name}.png").exists()
+    assert abs(float(line_starting(out, "lazy η* slope:").split()[3]) - 2.0) < 0.15  # spec C3
+    coll = line_starting(out, "lazy collapse")
+    assert float(coll.split(":")[-1].split()[0]) < 20 * 1e-2  # C19: O(γ) with γ_max = 1e-2
+    sa = line_starting(out, "at t_align90")
+    assert float(sa.split("loss/L0 = ")[1].split(",")[0]) >= 0.98  # C15: the loss is still flat
+
+
+def test_richness(tmp_path):
+    out = run_notebook("richness", tmp_path)
+    head = line_starting(out, " " * 10 + "gamma").split("  ")
+    cols = [c.strip() for c in head if c.strip()]
+    i = cols.index("D_LR train (E1)")
+    rows = [ln.split() for ln in out[out.index(next(ln for ln in out if "gamma" in ln)) + 1:]
+            if ln.strip() and ln.split()[0].replace(".", "").isdigit()][:4]
+    dlr = [float(r[i]) for r in rows]
+    assert all(a > b for a, b in zip(dlr, dlr[1:])), dlr  # richer (larger γ) ⇒ lower D_LR
+    assert "D_LR train" in line_starting(out, "step")
+
+
+def test_geometry(tmp_path):
+    out = run_notebook("geometry", tmp_path)
+    for name in ("capacity_points", "capacity_spheres", "geometry_over_training",
+                 "geometry_strategies", "geometry_over_sweep"):
+        assert (tmp_path / f"{name}.png").exists(), name
+    # capacity gains: richest > lazy, lazy flat (capacity claim C12)
+    gains = ast.literal_eval(line_starting(out, "capacity gain:").split(":", 1)[1].strip())
+    assert gains["alpha=0.1"] > 0.15 and abs(gains["alpha=100"]) < 0.02
+    # the sweep-based section: the CNN's rich run gains capacity, the lazy one stays flat
+    gains = ast.literal_eval(line_starting(out, "sweep capacity gain:").split(":", 1)[1].strip())
+    assert gains["gamma=5"] > 0.15 and abs(gains["gamma=0.01"]) < 0.02, gains
