@@ -24,7 +24,6 @@ recompute the model's forward pass up to the input of its readout; :func:`probe_
 all hooks for a :class:`~lazyrich.sims.SweepConfig`.
 """
 
-import math
 from collections.abc import Callable
 
 import jax
@@ -46,69 +45,32 @@ METRIC_FIELDS = ("kkt_max", "dlr", "cka_to_init", "kernel_distance", "label_alig
 
 def mlp_features(model) -> Callable:
     r"""``fn(params, x)``: the input of the readout of a :class:`lazyrich.sims.MLP`,
-    :math:`\phi(h^{L-1})` (``x`` itself for ``depth == 1``), shape ``(n, N)``.
-
-    Uses the model's own multipliers, so ``readout(fn(params, x)) == model.apply(params, x)``.
+    :math:`\phi(h^{L-1})` (``x`` itself for ``depth == 1``), shape ``(n, N)`` — the model's own
+    :meth:`~lazyrich.sims.MLP.features`, so ``readout(fn(params, x)) == model.apply(params, x)``.
     """
     from lazyrich.sims import MLP
 
     if not isinstance(model, MLP):
         raise TypeError(f"mlp_features needs a lazyrich.sims.MLP, got {type(model).__name__}")
-    from lazyrich.sims._models import _act
-
-    phi = _act(model.activation)
-
-    def features(params, x):
-        ws, bs = params["w"], params.get("b")
-        h = x
-        for i, w in enumerate(ws[:-1]):
-            if i > 0:
-                h = phi(h)
-            z = h @ w
-            if bs is not None:
-                z = z + bs[i][None, :]
-            h = z / math.sqrt(w.shape[0])
-        return phi(h) if len(ws) > 1 else h
-
-    return features
+    return model.features
 
 
 def convnet_features(model) -> Callable:
     r"""``fn(params, x)``: the ReLU output of the dense layer of a :class:`lazyrich.sims.ConvNet`
-    (width 8N), the input of its readout: ``model.apply == fn @ readout / (8N)``."""
+    (width 8N), the input of its readout — the model's own :meth:`~lazyrich.sims.ConvNet.features`."""
     from lazyrich.sims import ConvNet
-    from lazyrich.sims._models import _avgpool2
 
     if not isinstance(model, ConvNet):
         raise TypeError(f"convnet_features needs a lazyrich.sims.ConvNet, got "
                         f"{type(model).__name__}")
-
-    def features(params, x):
-        h = _avgpool2(jax.nn.relu(model._conv(x, params["conv1"])))
-        h = _avgpool2(jax.nn.relu(model._conv(h, params["conv2"])))
-        h = h.reshape(h.shape[0], -1)
-        return jax.nn.relu(h @ params["dense"] / math.sqrt(params["dense"].shape[0]))
-
-    return features
+    return model.features
 
 
 def resolve_model(cfg):
-    """The model and task a :class:`~lazyrich.sims.SweepConfig` trains (built-in models built
-    with the public constructors, as the sweep engine does)."""
+    """The model and task a :class:`~lazyrich.sims.SweepConfig` trains (:func:`lazyrich.sims.resolve`)."""
     from lazyrich import sims
 
-    opts = dict(cfg.task_options)
-    image = bool(opts.pop("image", False)) or cfg.model == "convnet"
-    task = sims.make_task(cfg.task, input_dim=cfg.input_dim, image=image, **opts)
-    if isinstance(cfg.model, sims.Model):
-        return cfg.model, task
-    if cfg.model == "convnet":
-        return sims.ConvNet(tuple(task.input_shape), cfg.width, task.output_dim,
-                            cfg.padding), task
-    act = "linear" if cfg.model == "deep-linear" else cfg.activation
-    readout = "ntk" if cfg.parametrization == "ntk" else "mup"
-    return sims.MLP(cfg.depth, cfg.width, task.input_shape[0], task.output_dim, act, cfg.bias,
-                    readout), task
+    return sims.resolve(cfg)
 
 
 def model_features(model) -> Callable:

@@ -28,6 +28,7 @@ from ._train import MetricContext as MetricContext
 from ._train import SweepConfig as SweepConfig
 from ._train import TrainResult as TrainResult
 from ._train import log_schedule as log_schedule
+from ._train import resolve as resolve
 from ._train import train as train
 
 __all__ = ["LinearTrajectory", "gd_two_layer", "ode_two_layer",
@@ -36,4 +37,5 @@ __all__ = ["LinearTrajectory", "gd_two_layer", "ode_two_layer",
            "to_mup",
            "make_grid", "merge", "shard_cells", "sweep",
            "TASKS", "Task", "make_task",
-           "SWEEPABLE", "MetricContext", "SweepConfig", "TrainResult", "log_schedule", "train"]
+           "SWEEPABLE", "MetricContext", "SweepConfig", "TrainResult", "log_schedule", "resolve",
+           "train"]

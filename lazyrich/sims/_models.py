@@ -144,19 +144,28 @@ class MLP(Model):
             return 1.0 / fan_in if self.readout == "mup" else 1.0 / math.sqrt(fan_in)
         return 1.0 / math.sqrt(fan_in)
 
-    def apply(self, params, x):
+    def features(self, params, x):
+        r"""The readout's input :math:`\phi(h^{L-1})` (``x`` itself when ``depth == 1``), shape
+        ``(n, N)``: the representation that D_LR and manifold capacity measure."""
         phi = _act(self.activation)
         ws = params["w"]
         bs = params.get("b")
         h = x
-        for i, w in enumerate(ws):
+        for i, w in enumerate(ws[:-1]):
             if i > 0:
                 h = phi(h)
             z = h @ w
             if bs is not None:
                 z = z + bs[i][None, :]
             h = z * self._mult(i, w.shape[0])
-        return h
+        return phi(h) if len(ws) > 1 else h
+
+    def apply(self, params, x):
+        w = params["w"][-1]
+        z = self.features(params, x) @ w
+        if params.get("b") is not None:
+            z = z + params["b"][-1][None, :]
+        return z * self._mult(len(params["w"]) - 1, w.shape[0])
 
     def lr_scales(self, optimizer, params):
         if optimizer in ("sgd", "momentum"):
@@ -249,12 +258,15 @@ class ConvNet(Model):
                                   axis=-1)  # features ordered (kh, kw, C_in)
         return (patches @ w.reshape(kh * kw * c_in, c_out)) / math.sqrt(c_in)
 
-    def apply(self, params, x):
+    def features(self, params, x):
+        """The ReLU output of the dense layer (width 8N), the readout's input, shape ``(n, 8N)``."""
         h = _avgpool2(jax.nn.relu(self._conv(x, params["conv1"])))
         h = _avgpool2(jax.nn.relu(self._conv(h, params["conv2"])))
         h = h.reshape(h.shape[0], -1)
-        h = jax.nn.relu(h @ params["dense"] / math.sqrt(params["dense"].shape[0]))
-        return h @ params["readout"] / params["readout"].shape[0]
+        return jax.nn.relu(h @ params["dense"] / math.sqrt(params["dense"].shape[0]))
+
+    def apply(self, params, x):
+        return self.features(params, x) @ params["readout"] / params["readout"].shape[0]
 
     def lr_scales(self, optimizer, params):
         if optimizer in ("sgd", "momentum"):

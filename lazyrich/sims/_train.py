@@ -226,6 +226,11 @@ def _resolve(cfg: SweepConfig) -> tuple[Model, Task]:
                readout), task
 
 
+def resolve(cfg: SweepConfig) -> tuple[Model, Task]:
+    """The model and task a config trains, built exactly as the sweep engine builds them."""
+    return _resolve(cfg)
+
+
 def _tree_all_finite(tree):
     leaves = jax.tree.leaves(tree)
     return jnp.all(jnp.stack([jnp.isfinite(jnp.sum(a)) for a in leaves]))
