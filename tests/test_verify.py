@@ -79,5 +79,11 @@ def test_cli_json_list_and_report(tmp_path, capsys, monkeypatch):
         assert "zz-test/demo" in md and "[1, 2.5]" in md and "[[1, 2], [3]]" in md
         assert "<img" in (tmp_path / "index.html").read_text()
         assert cli.main(["verify", "no-such-area/"]) == 2
+        # a claim without a Plot still gets a figure (measured vs tolerance)
+        claim("zz-test/noplot", statement="e small", measure="e", why="round-off")(
+            lambda quick: Outcome.error_below(1e-13, 1e-12))
+        assert cli.main(["verify", "zz-test/noplot", "--no-progress", "--report", str(tmp_path)]) == 0
+        assert (tmp_path / "figures" / "zz-test_noplot.png").exists()
     finally:
         _REGISTRY.pop("zz-test/demo", None)
+        _REGISTRY.pop("zz-test/noplot", None)

@@ -5,6 +5,8 @@ import os
 import re
 from collections.abc import Sequence
 
+import numpy as np
+
 from ._claim import Plot
 from ._runner import Result, _fmt
 
@@ -35,6 +37,33 @@ def render_plot(plot: Plot, ax=None):
     return ax
 
 
+def _as_float(v):
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return None
+    return f if np.isfinite(f) else None
+
+
+def render_verdict(outcome, ax):
+    """Fallback figure for a claim without a :class:`Plot`: the measured value against the
+    tolerance (and the prediction, when numeric), on a log axis when all are positive."""
+    vals = {"measured": _as_float(outcome.measured), "tolerance": _as_float(outcome.tolerance),
+            "predicted": _as_float(outcome.predicted)}
+    # zeros (an error claim's prediction, an exact result) cannot sit on a log axis: leave them out
+    vals = {k: abs(v) for k, v in vals.items() if v is not None and v != 0}
+    names = list(vals)
+    colors = {"measured": "C0" if outcome.passed else "C3", "tolerance": "0.6", "predicted": "k"}
+    ax.barh(names, [vals[n] for n in names], color=[colors[n] for n in names])
+    if names:
+        ax.set_xscale("log")
+        ax.set_xlim(min(vals.values()) / 10, max(vals.values()) * 10)
+    ax.set_xlabel("|value|")
+    ax.set_title(f"{'PASS' if outcome.passed else 'FAIL'}: measured {_fmt(outcome.measured)}, "
+                 f"tolerance {_fmt(outcome.tolerance)}", fontsize=9)
+    return ax
+
+
 def write_report(results: Sequence[Result], directory: str) -> str:
     """Write ``index.md``, ``index.html`` and ``figures/*.png``; return the Markdown path."""
     import matplotlib
@@ -46,9 +75,13 @@ def write_report(results: Sequence[Result], directory: str) -> str:
     os.makedirs(fig_dir, exist_ok=True)
     figures: dict[str, str] = {}
     for r in results:
-        if r.outcome is not None and r.outcome.plot is not None:
+        if r.outcome is not None:
             fig, ax = plt.subplots(figsize=(4.8, 3.4))
-            render_plot(r.outcome.plot, ax)
+            if r.outcome.plot is not None:
+                render_plot(r.outcome.plot, ax)
+            else:
+                fig.set_size_inches(4.8, 1.8)
+                render_verdict(r.outcome, ax)
             fig.tight_layout()
             rel = f"figures/{_slug(r.claim.name)}.png"
             fig.savefig(os.path.join(directory, rel), dpi=110)
