@@ -139,13 +139,7 @@ def output_probe(apply_fn: Callable, probe_x=None) -> Callable:
     """
     if not callable(apply_fn):
         raise TypeError("apply_fn must be a callable (params, x) -> (n, C) outputs")
-    x = _probe_input(probe_x)
-
-    def hook(ctx):
-        xx = ctx.x_test if x is None else _cast_like(x, ctx.params)
-        return apply_fn(ctx.params, xx)
-
-    return hook
+    return feature_probe(apply_fn, probe_x)  # the same probe, recording the readout instead
 
 
 def weight_change(ctx):

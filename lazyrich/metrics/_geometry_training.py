@@ -67,11 +67,11 @@ class TwoLayerRun:
 
 
 def _act(name):
-    if name == "relu":
-        return jax.nn.relu
-    if name == "tanh":
-        return jnp.tanh
-    raise ValueError(f"activation must be 'relu' or 'tanh', got {name!r}")
+    from lazyrich.theory import get_activation
+
+    if name not in ("relu", "tanh"):
+        raise ValueError(f"activation must be 'relu' or 'tanh', got {name!r}")
+    return get_activation(name)
 
 
 def hidden_features(W, X, activation: str = "relu"):

@@ -35,15 +35,13 @@ ACTIVATIONS = ("relu", "linear", "tanh", "erf")
 
 
 def _act(name: str):
-    if name == "relu":
-        return jax.nn.relu
-    if name == "linear":
-        return lambda z: z
-    if name == "tanh":
-        return jnp.tanh
-    if name == "erf":
-        return jax.scipy.special.erf
-    raise ValueError(f"unknown activation {name!r}; expected one of {ACTIVATIONS}")
+    """The activation ``name`` from the library's one table (:func:`lazyrich.theory.get_activation`),
+    restricted to those the built-in models support (their infinite-width kernels exist)."""
+    from lazyrich.theory import get_activation
+
+    if name not in ACTIVATIONS:
+        raise ValueError(f"unknown activation {name!r}; expected one of {ACTIVATIONS}")
+    return get_activation(name)
 
 
 def _positive_int(name: str, v) -> int:

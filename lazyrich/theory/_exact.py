@@ -37,7 +37,7 @@ from jax.scipy.linalg import solve_triangular
 
 from lazyrich._checks import concrete, require_times, two_layer_dims
 
-from ._balanced import check_balanced, check_hidden_width
+from ._balanced import balance, check_balanced, check_hidden_width
 
 METHODS = ("auto", "stable", "propagator", "naive")
 
@@ -180,8 +180,7 @@ def _diagnostics(W1, W2, Ut, Vt, p, q):
 
 
 def _lam_of(W1, W2):
-    D = W2.T @ W2 - W1 @ W1.T
-    return jnp.trace(D) / D.shape[0]
+    return jnp.trace(balance(W1, W2)) / W1.shape[0]
 
 
 def _stable_P(W1, W2, Syx, t):
