@@ -158,7 +158,7 @@ gammas = [0.01, 1.0, 5.0]
 ds = sims.sweep(cfg, gamma=gammas, eta_hat=[3.0], seeds=[0],
                 metrics=metrics.probe_hooks(cfg, x_probe))
 geo = metrics.geometry_over_sweep(ds, "features", y_probe, jax.random.key(1),
-                                  n_t=60 if FAST else 200, kkt_tol=1e-3)
+                                  n_t=60 if FAST else 200)
 geo1 = geo.isel(eta_hat=0, seed=0)
 
 fig, axes = plt.subplots(2, 3, figsize=(11, 6), constrained_layout=True)

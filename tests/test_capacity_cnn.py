@@ -18,7 +18,7 @@ def test_cnn_rich_raises_capacity_lazy_keeps_it():
     assert d["gain_gamma_5"] > d["gain_gamma_1"] > 0.15 > 0.02 >= abs(d["gain_gamma_0.01"]), d
     # lazy moves its weights O(gamma) less: ratio of weight changes >> 10 for gamma 0.01 vs 1
     assert d["weight_change_gamma_1"] > 30 * d["weight_change_gamma_0.01"], d
-    assert d["kkt_max"] < 1e-3
+    assert d["kkt_max"] <= 1e-9  # every anchor problem exact, on strongly correlated features
     lazy = np.asarray(out.plot.series[0].y)
     assert np.all(np.abs(lazy / lazy[0] - 1) <= 0.02), lazy  # flat at every logged step
 
@@ -90,7 +90,7 @@ def test_cifar_pipeline_on_generated_files(tmp_path):
                          b"labels": np.tile(np.arange(10), 2).tolist()}, f)
     geo, ds = cifar_capacity_sweep(str(tmp_path), "vgg11", alphas=(1.0, 100.0), steps=3,
                                    log_points=2, width_factor=1 / 16, per_class=2, n_t=20,
-                                   batch_size=10, kkt_tol=1e-3)
+                                   batch_size=10)
     assert ds["features"].shape == (2, 1, 1, 3, 20, 32)
     np.testing.assert_allclose(ds["test_loss"].isel(step=0), 0.1, rtol=1e-14)
     f0 = ds["features"].isel(step=0).values
@@ -102,7 +102,7 @@ def test_cifar_pipeline_on_generated_files(tmp_path):
     # ResNet-18 right after, in the same process (distinct compiled engine)
     geo, ds = cifar_capacity_sweep(str(tmp_path), "resnet18", alphas=(1.0,), steps=2,
                                    log_points=1, width_factor=1 / 16, per_class=2, n_t=20,
-                                   batch_size=10, kkt_tol=1e-3)
+                                   batch_size=10)
     assert ds["features"].shape[-2:] == (20, 32)
     np.testing.assert_allclose(ds["test_loss"].isel(step=0), 0.1, rtol=1e-14)
     assert np.all(np.isfinite(geo["capacity"].values))

@@ -1,6 +1,7 @@
 """Measures of richness, kernels and representation geometry."""
 
 from ._capacity_mf import MeanFieldCapacity as MeanFieldCapacity
+from ._capacity_mf import SolverAccuracyError as SolverAccuracyError
 from ._capacity_mf import mean_field_capacity as mean_field_capacity
 from ._capacity_sim import SimulatedCapacity as SimulatedCapacity
 from ._capacity_sim import simulated_capacity as simulated_capacity
@@ -66,3 +67,5 @@ from ._plot import plot_dlr_trajectory as plot_dlr_trajectory
 from ._plot import plot_eigencurves as plot_eigencurves
 from ._qp import box_qp_ipm as box_qp_ipm
 from ._qp import nnls_cpu as nnls_cpu
+from ._qp import polish_nnls as polish_nnls
+from ._qp import projection_residual as projection_residual

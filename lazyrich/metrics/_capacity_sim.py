@@ -27,7 +27,7 @@ import numpy as np
 from scipy.optimize import linprog
 
 from ._dichotomies import check_ensemble, draw_dichotomies
-from ._manifolds import as_manifolds
+from ._manifolds import as_manifolds, check_key, float64
 
 
 @dataclasses.dataclass(frozen=True)
@@ -126,6 +126,7 @@ def _nc_from_trials(nstar, n):
     return _crossing(n, p), p
 
 
+@float64
 def simulated_capacity(X, key, *, n_rep: int = 100, ensemble: str = "balanced", labels=None,
                        bias: bool = False, center: bool = False, n_min: int = 1,
                        n_max: int | None = None, n_boot: int = 1000) -> SimulatedCapacity:
@@ -145,16 +146,22 @@ def simulated_capacity(X, key, *, n_rep: int = 100, ensemble: str = "balanced", 
         n_min, n_max: bracket of projection dimensions, ``1 <= n_min <= n_max <= N``. Default
             ``n_max = min(N, P*M)`` (a safe data-independent bracket: at ``n >= P*M`` generic
             points are separable).
-        n_boot: bootstrap resamples for ``capacity_ci``.
+        n_boot: bootstrap resamples for ``capacity_ci`` (0: no interval, ``(nan, nan)``).
+
+    Computes in float64 whatever the global precision.
 
     Returns:
         :class:`SimulatedCapacity` with the whole curve :math:`\hat p(n)`.
     """
+    check_key(key)
     A = as_manifolds(X, center=center)
     P, M, N = A.shape
     check_ensemble(ensemble, labels, P)
-    if int(n_rep) != n_rep or n_rep < 1:
+    if isinstance(n_rep, bool) or not isinstance(n_rep, int | np.integer) or n_rep < 1:
         raise ValueError(f"n_rep must be a positive integer, got {n_rep!r}")
+    if isinstance(n_boot, bool) or not isinstance(n_boot, int | np.integer) or n_boot < 0:
+        raise ValueError(f"n_boot must be an integer >= 0 (0: no bootstrap interval), got "
+                         f"{n_boot!r}")
     if n_max is None:
         n_max = min(N, P * M)
     for nm, v in (("n_min", n_min), ("n_max", n_max)):

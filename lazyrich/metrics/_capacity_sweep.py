@@ -57,7 +57,8 @@ def mlp_features(model) -> Callable:
 
 def convnet_features(model) -> Callable:
     r"""``fn(params, x)``: the ReLU output of the dense layer of a :class:`lazyrich.sims.ConvNet`
-    (width 8N), the input of its readout — the model's own :meth:`~lazyrich.sims.ConvNet.features`."""
+    (width 8N), the input of its readout — the model's own
+    :meth:`~lazyrich.sims.ConvNet.features`."""
     from lazyrich.sims import ConvNet
 
     if not isinstance(model, ConvNet):
@@ -67,7 +68,8 @@ def convnet_features(model) -> Callable:
 
 
 def resolve_model(cfg):
-    """The model and task a :class:`~lazyrich.sims.SweepConfig` trains (:func:`lazyrich.sims.resolve`)."""
+    """The model and task a :class:`~lazyrich.sims.SweepConfig` trains
+    (:func:`lazyrich.sims.resolve`)."""
     from lazyrich import sims
 
     return sims.resolve(cfg)

@@ -7,6 +7,8 @@ points each, ``N`` features. Both capacity estimators validate their input with
 :func:`as_manifolds`, so every bad input gets the same clear error.
 """
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -14,6 +16,29 @@ import numpy as np
 # A manifold whose points are all equal to within this fraction of the data scale has no
 # extent: its "variance" is round-off.
 _ZERO_VAR_RTOL = 1e-12
+
+
+def float64(fn):
+    """Run ``fn`` with ``jax_enable_x64`` on (restored afterwards): capacity estimators compute in
+    float64 whatever the global precision, and their JAX random draws are then the same bits
+    either way."""
+
+    @functools.wraps(fn)
+    def wrapped(*args, **kwargs):
+        with jax.enable_x64(True):
+            return fn(*args, **kwargs)
+
+    return wrapped
+
+
+def check_key(key, name: str = "key") -> None:
+    """Refuse anything but a JAX PRNG key (a typed ``jax.random.key`` or a raw ``uint32[2]``
+    ``jax.random.PRNGKey``), naming the argument."""
+    dt = getattr(key, "dtype", None)
+    ok = dt is not None and (jax.dtypes.issubdtype(dt, jax.dtypes.prng_key)
+                             or (dt == np.uint32 and np.shape(key) == (2,)))
+    if not ok:
+        raise TypeError(f"{name} must be a JAX PRNG key such as jax.random.key(0), got {key!r}")
 
 
 def as_manifolds(X, *, center: bool = False, name: str = "X") -> np.ndarray:
@@ -123,16 +148,23 @@ def _frames(key, P, N, k, dtype):
     return jnp.swapaxes(Q, 1, 2)
 
 
-def _check_synth(P, M, N, D, R):
-    for nm, v in (("P", P), ("M", M), ("N", N), ("D", D)):
-        if int(v) != v or v < 1:
+def _check_counts(**counts):
+    for nm, v in counts.items():
+        if isinstance(v, bool) or not isinstance(v, int | np.integer) or v < 1:
             raise ValueError(f"{nm} must be a positive integer, got {v!r}")
+
+
+def _check_synth(key, P, M, N, D, R):
+    check_key(key)
+    _check_counts(P=P, M=M, N=N, D=D)
     if N < D + 1:
         raise ValueError(f"N = {N} must be at least D + 1 = {D + 1} (center plus D axes)")
-    if not np.isfinite(R) or R < 0:
+    if isinstance(R, bool) or not isinstance(R, int | float | np.number) or not np.isfinite(R) \
+            or R < 0:
         raise ValueError(f"R must be finite and >= 0, got {R!r}")
 
 
+@float64
 def sphere_manifolds(key, P: int, M: int, N: int, D: int, R: float, *,
                      dtype=jnp.float64) -> jax.Array:
     r"""``P`` manifolds of ``M`` points uniform on a ``D``-sphere of radius ``R`` (§5.1, C5–C7).
@@ -147,7 +179,7 @@ def sphere_manifolds(key, P: int, M: int, N: int, D: int, R: float, *,
     Returns:
         Array ``(P, M, N)``.
     """
-    _check_synth(P, M, N, D, R)
+    _check_synth(key, P, M, N, D, R)
     kf, ks = jax.random.split(key)
     F = _frames(kf, P, N, D + 1, dtype)  # (P, D+1, N)
     s = jax.random.normal(ks, (P, M, D), dtype=dtype)
@@ -155,6 +187,7 @@ def sphere_manifolds(key, P: int, M: int, N: int, D: int, R: float, *,
     return F[:, :1, :] + R * jnp.einsum("pmd,pdn->pmn", s, F[:, 1:, :])
 
 
+@float64
 def gaussian_clouds(key, P: int, M: int, N: int, D: int, R: float, *,
                     dtype=jnp.float64) -> jax.Array:
     r"""``P`` Gaussian clouds: unit-norm center plus a ``D``-dim isotropic cloud, RMS radius ``R``.
@@ -165,13 +198,14 @@ def gaussian_clouds(key, P: int, M: int, N: int, D: int, R: float, *,
     Returns:
         Array ``(P, M, N)``.
     """
-    _check_synth(P, M, N, D, R)
+    _check_synth(key, P, M, N, D, R)
     kf, kz = jax.random.split(key)
     F = _frames(kf, P, N, D + 1, dtype)
     z = jax.random.normal(kz, (P, M, D), dtype=dtype)
     return F[:, :1, :] + (R / np.sqrt(D)) * jnp.einsum("pmd,pdn->pmn", z, F[:, 1:, :])
 
 
+@float64
 def point_manifolds(key, P: int, N: int, *, orthonormal: bool = False,
                     dtype=jnp.float64) -> jax.Array:
     """``P`` unit-norm Gaussian points as ``P`` manifolds of ``M = 1`` point: shape ``(P, 1, N)``.
@@ -179,6 +213,8 @@ def point_manifolds(key, P: int, N: int, *, orthonormal: bool = False,
     With ``orthonormal=True`` (needs ``N >= P``) the points are exactly orthonormal; Gaussian
     projections of them are then i.i.d. Gaussian, for which Cover's formula is exact (§2.5).
     """
+    check_key(key)
+    _check_counts(P=P, N=N)
     if orthonormal:
         if N < P:
             raise ValueError(f"orthonormal points need N >= P, got N = {N}, P = {P}")
