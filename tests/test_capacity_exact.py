@@ -134,3 +134,17 @@ def test_float64_whatever_the_global_precision():
     assert off.capacity == ref.capacity
     np.testing.assert_array_equal(off.samples["a"], ref.samples["a"])
     assert off.samples["a"].dtype == np.float64
+
+
+def test_degenerate_cnn_problem_from_the_digits_claim():
+    """One anchor problem of the digits-CNN claim's penultimate features (gamma = 0.01, step
+    400, estimator key 3, sample 19; F is 51 x 250, its kept Gram eigenvalues span 1.1e7).
+    scipy's Lawson-Hanson returned a support of condition number 7e17 with lambda ~ 7e14 and a
+    residual of 7.5e-3 (2e2 without column generation), which the LH polish could not leave;
+    the certified solver falls back to BVLS and reaches round-off."""
+    d = np.load(__file__.rsplit("/", 1)[0] + "/data/nnls_cnn_degenerate.npz")
+    F, z = d["F"], d["z"]
+    lam = nnls_cpu(F, z)
+    assert projection_residual(F, z, lam) <= 1e-10
+    ref = lsq_linear(F, z, bounds=(0, np.inf), method="bvls", tol=1e-15, max_iter=10_000).x
+    np.testing.assert_allclose(F @ lam, F @ ref, rtol=0, atol=1e-9 * np.linalg.norm(z))

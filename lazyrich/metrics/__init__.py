@@ -66,6 +66,7 @@ from ._manifolds import sphere_manifolds as sphere_manifolds
 from ._plot import plot_dlr_trajectory as plot_dlr_trajectory
 from ._plot import plot_eigencurves as plot_eigencurves
 from ._qp import box_qp_ipm as box_qp_ipm
+from ._qp import exact_nnls as exact_nnls
 from ._qp import nnls_cpu as nnls_cpu
 from ._qp import polish_nnls as polish_nnls
 from ._qp import projection_residual as projection_residual

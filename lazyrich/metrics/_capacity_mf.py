@@ -38,7 +38,7 @@ import numpy as np
 
 from ._dichotomies import check_ensemble, draw_dichotomies
 from ._manifolds import as_manifolds, check_key, float64
-from ._qp import box_qp_ipm, nnls_cpu, polish_nnls, projection_residual
+from ._qp import box_qp_ipm, exact_nnls, nnls_cpu, projection_residual
 
 ESTIMATOR_VERSION = "lazyrich-glue-1"
 
@@ -270,8 +270,8 @@ def mean_field_capacity(X, key, *, n_t: int = 200, ensemble: str = "balanced", l
         solver: ``"nnls"`` (exact active set with column generation, host CPU), ``"ipm"`` (JAX
             interior point, batched; for accelerators) or ``"auto"`` (``"ipm"`` when JAX's
             default backend is not the CPU, else ``"nnls"``) — §3.7. Either answer is then
-            polished on the host by an active-set refinement in float64
-            (:func:`~lazyrich.metrics.polish_nnls`), so both are exact.
+            certified on the host in float64 (:func:`~lazyrich.metrics.exact_nnls`: an
+            active-set polish, and BVLS where that does not reach 1e-11), so both are exact.
         ipm_iters, ipm_batch: interior-point iterations and samples per vmapped batch.
         rcond: relative eigenvalue cutoff of the P×P pseudo-inverses (§3.5 D9).
         kkt_tol: the largest accepted projection residual of an anchor problem
@@ -359,7 +359,7 @@ def _mean_field(X, key, n_t, ensemble, labels, center, center_policy, solver, ip
         lam = np.stack([nnls_cpu((D[k][:, None] * B).T, Z[k]) for k in range(n_t)])
     else:
         lam, _ = _solve_ipm(B @ B.T, D, u, int(ipm_iters), int(ipm_batch))
-        lam = np.stack([polish_nnls((D[k][:, None] * B).T, Z[k], lam[k])[0]
+        lam = np.stack([exact_nnls((D[k][:, None] * B).T, Z[k], lam[k])[0]
                         for k in range(n_t)])
     kkt = _residuals(B, D, Z, lam)
     bad = int(np.sum(~(kkt <= kkt_tol)))

@@ -22,6 +22,8 @@ Backends:
 * :func:`polish_nnls`: a Lawson–Hanson active-set refinement in float64 from any starting point,
   with least squares on the support by SVD, so that it stays exact when the support's columns are
   nearly collinear.
+* :func:`exact_nnls`: accepts a candidate only with a certified residual, else polishes it, else
+  solves by BVLS (an independent active-set method).
 
 Accuracy is certified by :func:`projection_residual`, the Moreau conditions of the projection
 (see its docstring). It does not depend on how :math:`\lambda` parametrises the projection. The
@@ -38,7 +40,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import scipy.linalg
-from scipy.optimize import nnls
+from scipy.optimize import lsq_linear, nnls
 
 _EPS = np.finfo(np.float64).eps
 
@@ -286,15 +288,44 @@ def polish_nnls(F, z, lam, *, tol: float = 1e-12, target: float = 1e-11,
     return (lam, res) if res < res0 else (start, res0)
 
 
+def exact_nnls(F, z, lam=None, *, target: float = 1e-11):
+    r"""Certified NNLS :math:`\min_{\lambda\ge0}\|F\lambda - z\|^2` from a candidate ``lam``
+    (default: none, i.e. :math:`\lambda = 0`).
+
+    The candidate is accepted if its :func:`projection_residual` is ``<= target``; else it is
+    refined by :func:`polish_nnls`; if that does not reach ``target`` either, the problem is
+    solved afresh by bounded-variable least squares (Stark–Parker BVLS,
+    ``scipy.optimize.lsq_linear``), an independent active-set method that stays exact when
+    Lawson–Hanson's support degenerates (``scipy.optimize.nnls`` returned supports of condition
+    number 1e17, :math:`\lambda\sim10^{14}` and residual 7.5e-3 on one sample of the CNN
+    features of the capacity claims; BVLS: 2e-12). The best of the three is returned.
+
+    Returns:
+        ``(lam, residual)``.
+    """
+    F = np.asarray(F, np.float64)
+    z = np.asarray(z, np.float64)
+    lam = np.zeros(F.shape[1]) if lam is None else np.where(np.asarray(lam) > 0, lam, 0.0)
+    best = (lam, float(projection_residual(F, z, lam)))
+    if best[1] <= target:
+        return best
+    best = min(best, polish_nnls(F, z, lam, target=target), key=lambda b: b[1])
+    if best[1] <= target:
+        return best
+    x = lsq_linear(F, z, bounds=(0.0, np.inf), method="bvls", tol=1e-14, max_iter=50 * F.shape[1])
+    x = np.maximum(x.x, 0.0)
+    return min(best, (x, float(projection_residual(F, z, x))), key=lambda b: b[1])
+
+
 def nnls_cpu(F, z, *, tol: float = 1e-10, max_rounds: int = 50, start: int | None = None):
-    r"""Exact NNLS :math:`\min_{\lambda\ge0}\|F\lambda - z\|^2` by column generation and a
-    final :func:`polish_nnls` (host, NumPy).
+    r"""Exact NNLS :math:`\min_{\lambda\ge0}\|F\lambda - z\|^2` by column generation, certified
+    by :func:`exact_nnls` (host, NumPy).
 
     Start from the ``start`` columns with the largest positive correlation :math:`F^\top z`
     (default ``min(n, max(40, 4 sqrt n))``), solve the restricted NNLS with Lawson–Hanson, then
     add every column whose gradient :math:`g = F^\top(F\lambda - z)` is below
     :math:`-\text{tol}\,(1+\|F^\top z\|_\infty)`; stop when none is (the KKT conditions of the full
-    problem then hold), then polish. The solution is sparse (tens of anchors out of hundreds of
+    problem then hold), then certify. The solution is sparse (tens of anchors out of hundreds of
     points), so the restricted problems are small.
 
     Args:
@@ -320,9 +351,9 @@ def nnls_cpu(F, z, *, tol: float = 1e-10, max_rounds: int = 50, start: int | Non
         g = F.T @ (F[:, idx] @ sol - z)
         viol = (~mask) & (g < -scale)
         if not viol.any():
-            return polish_nnls(F, z, lam)[0]
+            return exact_nnls(F, z, lam)[0]
         # add the worst violators (at most as many as are already in the model)
         order = np.flatnonzero(viol)
         order = order[np.argsort(g[order])][: max(idx.size, 10)]
         mask[order] = True
-    return polish_nnls(F, z, lam)[0]  # the polish is a complete active-set method
+    return exact_nnls(F, z, lam)[0]
