@@ -22,10 +22,17 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from lazyrich._checks import require_finite, require_positive, require_times, two_layer_dims
+from lazyrich._checks import (
+    concrete,
+    require_finite,
+    require_positive,
+    require_times,
+    two_layer_dims,
+)
 
 
-@functools.partial(jax.tree_util.register_dataclass, data_fields=["t", "W1", "W2"], meta_fields=[])
+@functools.partial(jax.tree_util.register_dataclass,
+                   data_fields=["t", "W1", "W2", "diverged", "diverged_step"], meta_fields=[])
 @dataclasses.dataclass(frozen=True)
 class LinearTrajectory:
     """Weights of a two-layer linear network at times ``t`` (leading axis: time).
@@ -34,11 +41,18 @@ class LinearTrajectory:
         t: times :math:`T = \\eta\\cdot\\text{steps}`, shape ``(n_t,)``.
         W1: shape ``(n_t, n_hidden, n_in)``.
         W2: shape ``(n_t, n_out, n_hidden)``.
+        diverged: True if gradient descent produced a non-finite weight (NaN or ±inf) at some
+            step (η above the stability edge); always False for the ODE, which raises instead.
+        diverged_step: the first step whose weights are non-finite, −1 if none. Every saved
+            point at a step ≥ ``diverged_step`` (times ≥ η·diverged_step) holds non-finite
+            weights and must not be used. Batched like ``t`` under ``vmap``.
     """
 
     t: jax.Array
     W1: jax.Array
     W2: jax.Array
+    diverged: jax.Array | bool = False
+    diverged_step: jax.Array | int = -1
 
     @property
     def W(self):
@@ -75,19 +89,62 @@ def _grads(W1, W2, Syx, Sxx):
 @functools.partial(jax.jit, static_argnames=("num_steps", "save_every"))
 def _gd(W1, W2, Syx, Sxx, eta, num_steps, save_every):
     def step(carry, _):
-        a, b = carry
+        a, b, div, div_step, i = carry
         g1, g2 = _grads(a, b, Syx, Sxx)
-        return (a + eta * g1, b + eta * g2), None
+        a, b = a + eta * g1, b + eta * g2
+        bad = ~(jnp.all(jnp.isfinite(a)) & jnp.all(jnp.isfinite(b)))
+        div_step = jnp.where(bad & ~div, i + 1, div_step)   # weights after step i + 1
+        return (a, b, div | bad, div_step, i + 1), None
 
     def block(carry, _):
         carry, _ = jax.lax.scan(step, carry, None, length=save_every)
-        return carry, carry
+        return carry, carry[:2]
 
-    _, (w1s, w2s) = jax.lax.scan(block, (W1, W2), None, length=num_steps // save_every)
+    init = (W1, W2, jnp.asarray(False), jnp.asarray(-1, jnp.int32), jnp.asarray(0, jnp.int32))
+    (_, _, div, div_step, _), (w1s, w2s) = jax.lax.scan(block, init, None,
+                                                        length=num_steps // save_every)
     w1s = jnp.concatenate([W1[None], w1s])
     w2s = jnp.concatenate([W2[None], w2s])
     steps = jnp.arange(num_steps // save_every + 1, dtype=W1.dtype) * save_every
-    return LinearTrajectory(eta * steps, w1s, w2s)
+    return LinearTrajectory(eta * steps, w1s, w2s, div, div_step)
+
+
+def _require_real(name: str, x) -> None:
+    """TypeError unless ``x`` holds real numbers (integer or floating; not complex or bool)."""
+    dt = x.dtype if hasattr(x, "dtype") else np.asarray(x).dtype
+    if not (np.issubdtype(dt, np.floating) or np.issubdtype(dt, np.integer)):
+        raise TypeError(f"{name} must hold real numbers (a floating or integer dtype), got dtype "
+                        f"{dt}")
+
+
+def _check_linear_inputs(W1, W2, Syx, Sxx) -> tuple[int, int, int]:
+    """Shared checks of the two simulators: real, non-empty, finite, matching shapes; Sxx a
+    covariance (symmetric PSD to a relative sqrt(eps), concrete values only)."""
+    for name, x in (("W1", W1), ("W2", W2), ("Syx", Syx)) + ((("Sxx", Sxx),) if Sxx is not None
+                                                             else ()):
+        _require_real(name, x)
+    n_i, n_h, n_o = two_layer_dims(W1, W2, Syx)
+    for name, n in (("n_in", n_i), ("n_hidden", n_h), ("n_out", n_o)):
+        if n < 1:
+            raise ValueError(f"{name} must be >= 1, got {name}={n} (an empty weight matrix)")
+    if Sxx is not None:
+        if np.shape(Sxx) != (n_i, n_i):
+            raise ValueError(f"Sxx must have shape (n_in, n_in) = ({n_i}, {n_i}), got "
+                             f"{np.shape(Sxx)}")
+        require_finite("Sxx", Sxx)
+        v = concrete(Sxx)
+        if v is not None:
+            dt = v.dtype if np.issubdtype(v.dtype, np.floating) else np.dtype(np.float64)
+            v = np.asarray(v, dtype=np.float64)
+            # round-off of a covariance X Xᵀ/P accumulated in dtype: sqrt(eps) relative is generous
+            tol = np.sqrt(np.finfo(dt).eps) * float(np.max(np.abs(v)))
+            asym = float(np.max(np.abs(v - v.T)))
+            low = float(np.linalg.eigvalsh(0.5 * (v + v.T))[0])
+            if asym > tol or low < -tol:
+                raise ValueError(f"Sxx must be a covariance, symmetric positive semi-definite; "
+                                 f"got max|Sxx - Sxx^T| = {asym:.3g} and smallest eigenvalue "
+                                 f"{low:.3g} (tolerance {tol:.3g})")
+    return n_i, n_h, n_o
 
 
 def gd_two_layer(W1, W2, Syx, eta, num_steps: int, *, Sxx=None, save_every: int = 1):
@@ -97,30 +154,40 @@ def gd_two_layer(W1, W2, Syx, eta, num_steps: int, *, Sxx=None, save_every: int 
     :math:`E = \Sigma_{yx} - W_2W_1\Sigma_{xx}`. Memory is O(number of saved points): an outer
     ``lax.scan`` over saves wraps an inner one over ``save_every`` steps.
 
+    Divergence is reported, not hidden: above the stability edge
+    (:math:`\eta\,\lambda_{\max}(\nabla^2\mathcal L) > 2`) the weights grow geometrically and
+    overflow. Every step is checked, and the result's ``diverged`` / ``diverged_step`` say
+    whether and when a weight became non-finite. A run that grows but is still finite at
+    ``num_steps`` is not flagged: look at its loss.
+
     Args:
-        W1, W2: initial weights, shapes ``(n_hidden, n_in)`` and ``(n_out, n_hidden)``.
+        W1, W2: initial weights, shapes ``(n_hidden, n_in)`` and ``(n_out, n_hidden)``, real
+            (integers are promoted to the default float). The run uses W1's floating dtype.
         Syx: :math:`\Sigma_{yx}`, shape ``(n_out, n_in)``.
-        eta: learning rate (may be traced, so ``vmap`` over it works).
+        eta: learning rate, a scalar > 0 (may be traced, so ``vmap`` over it works).
         num_steps: number of steps, a multiple of ``save_every``.
-        Sxx: :math:`\Sigma_{xx}` (default identity: whitened inputs).
+        Sxx: :math:`\Sigma_{xx}` (default identity: whitened inputs), a covariance: symmetric
+            positive semi-definite ``(n_in, n_in)``.
         save_every: keep the weights every this many steps (and at step 0).
 
     Returns:
-        :class:`LinearTrajectory` at times :math:`T = \eta\cdot\{0, k, 2k, \dots\}`.
+        :class:`LinearTrajectory` at times :math:`T = \eta\cdot\{0, k, 2k, \dots\}`, with
+        ``diverged`` and ``diverged_step``.
     """
-    two_layer_dims(W1, W2, Syx)
+    _check_linear_inputs(W1, W2, Syx, Sxx)
     if not isinstance(num_steps, int | np.integer) or num_steps < 1:
         raise ValueError(f"num_steps must be a positive integer, got {num_steps!r}")
     if not isinstance(save_every, int | np.integer) or save_every < 1 or num_steps % save_every:
         raise ValueError(f"save_every must be a positive divisor of num_steps={num_steps}, "
                          f"got {save_every!r}")
+    _require_real("eta", eta)
+    if np.ndim(eta) != 0:
+        raise ValueError(f"eta must be a scalar > 0 (use jax.vmap over eta for several), got shape "
+                         f"{np.shape(eta)}")
     require_positive("eta", eta)
-    if Sxx is not None:
-        n_i = np.shape(W1)[1]
-        if np.shape(Sxx) != (n_i, n_i):
-            raise ValueError(f"Sxx must have shape ({n_i}, {n_i}), got {np.shape(Sxx)}")
-        require_finite("Sxx", Sxx)
     W1 = jnp.asarray(W1)
+    if not jnp.issubdtype(W1.dtype, jnp.floating):   # integer weights: an integer eta would be 0
+        W1 = W1.astype(jnp.result_type(float))
     dt = W1.dtype
     cast = lambda a: None if a is None else jnp.asarray(a, dtype=dt)  # noqa: E731
     return _gd(W1, cast(W2), cast(Syx), cast(Sxx), jnp.asarray(eta, dtype=dt),
@@ -136,19 +203,31 @@ def ode_two_layer(W1, W2, Syx, t, *, Sxx=None, rtol: float = 1e-12, atol: float 
 
     Args:
         W1, W2, Syx: as in :func:`gd_two_layer`.
-        t: non-negative times :math:`T`, shape ``(n_t,)``, non-decreasing.
-        Sxx: input covariance (default identity).
+        t: non-negative times :math:`T`, shape ``(n_t,)``, non-decreasing, at least one.
+        Sxx: input covariance (default identity), symmetric positive semi-definite.
+        rtol, atol: scipy tolerances, finite and > 0.
+        method: a ``solve_ivp`` method name.
 
     Returns:
-        :class:`LinearTrajectory` of NumPy float64 arrays at ``t``.
+        :class:`LinearTrajectory` of NumPy float64 arrays at ``t`` (``diverged`` is False).
+
+    Raises:
+        ValueError: bad shapes, values or tolerances (a NaN tolerance would make scipy loop
+            forever). RuntimeError: the integrator fails.
     """
     from scipy.integrate import solve_ivp
 
-    n_i, n_h, n_o = two_layer_dims(W1, W2, Syx)
+    n_i, n_h, n_o = _check_linear_inputs(W1, W2, Syx, Sxx)
+    _require_real("t", t)
     require_times("t", t)
     t = np.asarray(t, dtype=np.float64)
+    if t.size == 0:
+        raise ValueError("t must contain at least one time")
     if np.any(np.diff(t) < 0):
         raise ValueError("t must be non-decreasing for the ODE reference")
+    for name, tol in (("rtol", rtol), ("atol", atol)):
+        if np.ndim(tol) != 0 or not np.isfinite(tol) or not tol > 0:
+            raise ValueError(f"{name} must be a finite number > 0, got {tol!r}")
     W1 = np.asarray(W1, dtype=np.float64)
     W2 = np.asarray(W2, dtype=np.float64)
     Syx = np.asarray(Syx, dtype=np.float64)
