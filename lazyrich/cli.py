@@ -10,13 +10,12 @@ combines the slices.
 """
 
 import argparse
+import os
 import sys
 
 
 def _enable_compile_cache() -> None:
     """Persistent XLA cache (outside the repository): most claim time is compilation."""
-    import os
-
     import jax
 
     if not os.environ.get("JAX_COMPILATION_CACHE_DIR"):
@@ -34,10 +33,14 @@ def _verify(args) -> int:
     set_precision("float64")  # theory checks run in float64; claims pass dtypes explicitly
     from lazyrich.verify import format_table, load_claims, run_claims, select, to_json, write_report
 
+    if args.report and os.path.exists(args.report) and not os.path.isdir(args.report):
+        print(f"lazyrich verify: --report {args.report!r} is a file; expected a directory to "
+              f"write index.md, index.html and figures into", file=sys.stderr)
+        return 2
     try:
         chosen = select(load_claims(), args.patterns)
     except ValueError as e:
-        print(f"lazyrich verify: {e}", file=sys.stderr)
+        print(f"lazyrich verify: {_one_line(e)}", file=sys.stderr)
         return 2
     if args.list:
         for c in chosen:
@@ -60,25 +63,46 @@ _FLAG_FIELDS = {"model": str, "depth": int, "width": int, "input_dim": int, "act
                 "data_seed": int}
 
 
+def _one_line(e: BaseException) -> str:
+    """An exception as one line for the terminal (no traceback)."""
+    return " ".join(str(e).split()) or type(e).__name__
+
+
 def _read_config_file(path: str) -> dict:
     import json
     import tomllib
 
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"--config {path!r} does not exist; expected a JSON or TOML file")
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"--config {path!r} is a directory; expected a JSON or TOML file")
     with open(path, "rb") as f:
         raw = f.read()
+    kind = "TOML" if path.endswith(".toml") else "JSON"
     try:
-        return tomllib.loads(raw.decode()) if path.endswith(".toml") else json.loads(raw)
+        data = tomllib.loads(raw.decode()) if kind == "TOML" else json.loads(raw)
     except (ValueError, UnicodeDecodeError) as e:
-        kind = "TOML" if path.endswith(".toml") else "JSON"
-        raise ValueError(f"config file {path!r} is not valid {kind}: {e}") from e
+        raise ValueError(f"--config {path!r} is not valid {kind}: {e}") from e
+    if not isinstance(data, dict):
+        raise ValueError(f"--config {path!r} must hold a table of SweepConfig fields (a JSON "
+                         f"object), got a {type(data).__name__}")
+    if not isinstance(data.get("grid", {}), dict):
+        raise ValueError(f"--config {path!r}: 'grid' must be a table {{gamma = [...], eta = "
+                         f"[...], seeds = [...]}}, got {data['grid']!r}")
+    return data
 
 
-def _parse_value(text: str):
+def _parse_value(text: str, what: str):
+    """A command-line value: JSON when it parses (numbers, true/false, lists, objects), else a
+    plain string. Text that starts like a JSON object, list or string must be valid JSON."""
     import json
 
     try:
         return json.loads(text)
-    except ValueError:
+    except ValueError as e:
+        if text.strip()[:1] in ("{", "[", '"'):
+            raise ValueError(f"{what}: {text!r} is not valid JSON ({e}); write objects like "
+                             f'{{"noise": 0.1}} with double-quoted keys') from None
         return text
 
 
@@ -89,6 +113,8 @@ def _sweep(args) -> int:
         fields = _read_config_file(args.config) if args.config else {}
         grid = dict(fields.pop("grid", {}))
         if "seed" in grid:
+            if "seeds" in grid:
+                raise ValueError("--config: the grid gives both 'seed' and 'seeds'; use one")
             grid["seeds"] = grid.pop("seed")
         for name in _FLAG_FIELDS:
             v = getattr(args, name)
@@ -98,7 +124,7 @@ def _sweep(args) -> int:
             if "=" not in item:
                 raise ValueError(f"--set expects KEY=VALUE, got {item!r}")
             k, v = item.split("=", 1)
-            fields[k.strip()] = _parse_value(v)
+            fields[k.strip()] = _parse_value(v, f"--set {k.strip()}")
         for k in ("gamma", "eta", "eta_hat", "seeds"):
             v = getattr(args, k)
             if v is not None:
@@ -107,23 +133,31 @@ def _sweep(args) -> int:
             if "=" not in item:
                 raise ValueError(f"--sweep expects NAME=V1,V2,..., got {item!r}")
             k, v = item.split("=", 1)
-            grid[k.strip()] = [_parse_value(x) for x in v.split(",")]
+            grid[k.strip()] = [_parse_value(x, f"--sweep {k.strip()}") for x in v.split(",")]
         unknown = set(fields) - set(sims.SweepConfig.__dataclass_fields__)
         if unknown:
-            raise ValueError(f"unknown config field(s) {sorted(unknown)}")
+            raise ValueError(f"unknown config field(s) {sorted(unknown)}; valid fields are "
+                             f"{sorted(sims.SweepConfig.__dataclass_fields__)}")
         cfg = sims.SweepConfig(**fields)
         out = args.out
+        if os.path.isdir(out):
+            raise IsADirectoryError(f"--out {out!r} is a directory; expected the path of a "
+                                    f"netCDF file, e.g. {os.path.join(out, 'sweep.nc')!r}")
         if args.shard:
             i, n = sims._sweep._parse_shard(args.shard)
             stem = out[:-3] if out.endswith(".nc") else out
             out = f"{stem}.shard-{i}-of-{n}.nc"
         ds = sims.sweep(cfg, path=out, shard=args.shard, chunk_size=args.chunk_size,
                         memory_budget=args.memory_budget, progress=not args.no_progress, **grid)
-    except (ValueError, TypeError, FileNotFoundError) as e:
-        print(f"lazyrich sweep: {e}", file=sys.stderr)
+    except (ValueError, TypeError, OSError) as e:
+        print(f"lazyrich sweep: {_one_line(e)}", file=sys.stderr)
         return 2
     n_div = int(ds["diverged"].values.sum())
-    print(f"wrote {out}: {ds['diverged'].size} cells, {n_div} diverged", file=sys.stderr)
+    note = ""
+    if args.shard and ds["diverged"].size == 0:
+        note = (f" (shard {args.shard} has no cells: the grid has fewer cells than shards; "
+                f"the empty file merges like the others)")
+    print(f"wrote {out}: {ds['diverged'].size} cells, {n_div} diverged{note}", file=sys.stderr)
     return 0
 
 
@@ -131,9 +165,13 @@ def _merge(args) -> int:
     from lazyrich import sims
 
     try:
+        if os.path.isdir(args.out):
+            raise IsADirectoryError(f"OUT {args.out!r} is a directory; expected the path of the "
+                                    f"merged netCDF file, e.g. "
+                                    f"{os.path.join(args.out, 'merged.nc')!r}")
         ds = sims.merge(args.parts, out=args.out)
-    except (ValueError, FileNotFoundError) as e:
-        print(f"lazyrich merge: {e}", file=sys.stderr)
+    except (ValueError, TypeError, OSError) as e:
+        print(f"lazyrich merge: {_one_line(e)}", file=sys.stderr)
         return 2
     print(f"wrote {args.out}: {ds['diverged'].size} cells from {len(args.parts)} file(s)",
           file=sys.stderr)
@@ -145,13 +183,15 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     v = sub.add_parser("verify", help="run registered numerical claims")
-    v.add_argument("patterns", nargs="*", help="claim-name prefixes or globs, e.g. linear/ 'gamma/C1*'")
+    v.add_argument("patterns", nargs="*",
+                   help="claim-name prefixes or globs, e.g. linear/ 'gamma/C1*'")
     v.add_argument("--quick", action="store_true", help="CPU-sized versions of each claim")
     v.add_argument("--json", action="store_true", help="machine-readable output on stdout")
     v.add_argument("--list", action="store_true", help="list the selected claims and exit")
     v.add_argument("--report", metavar="DIR", help="write DIR/index.md, index.html and figures")
     v.add_argument("--tier", choices=("auto", "cpu", "all"), default="auto",
-                   help="gpu-tier claims: run if an accelerator is present (auto), never, or always")
+                   help="gpu-tier claims: run if an accelerator is present (auto), never, or "
+                        "always")
     v.add_argument("--no-progress", action="store_true", help="no progress bar")
     v.set_defaults(func=_verify)
 

@@ -57,8 +57,8 @@ def test_convnet_shapes_homogeneity_and_conv():
 @pytest.mark.slow
 def test_convnet_trains_on_digits_with_cross_entropy():
     """The §1.7 CNN (padding SAME for 8×8 digits) learns: accuracy well above chance (0.1)."""
-    cfg = sims.SweepConfig(model="convnet", width=4, padding="SAME", task="digits", loss="xent",
-                           steps=60, batch_size=32, log_every=30, dtype="float32")
+    cfg = sims.SweepConfig(model="convnet", depth=4, width=4, padding="SAME", task="digits",
+                           loss="xent", steps=60, batch_size=32, log_every=30, dtype="float32")
     r = sims.train(cfg, gamma=1.0, eta=0.5)
     assert r.accuracy is not None and r.accuracy[-1] > 0.3
     assert r.test_loss[-1] < r.test_loss[0]
@@ -135,13 +135,13 @@ def test_optax_optimizers_with_mup_rates(opt):
     for t in range(5):
         x, y = task.batch(data, jax.random.fold_in(stream, t), 16)
 
-        def loss(q):
+        def loss(q, x=x, y=y):  # this step's batch, bound now
             return jnp.mean((m.apply(q, x) - m.apply(p0, x) - y) ** 2)
 
         lv, g = jax.value_and_grad(loss)(p)
         losses.append(float(lv))
         new = []
-        for i, (w, gw) in enumerate(zip(p["w"], g["w"])):
+        for i, (w, gw) in enumerate(zip(p["w"], g["w"], strict=True)):
             if opt == "momentum":
                 mom[i] = gw + 0.9 * mom[i]
                 u = mom[i]

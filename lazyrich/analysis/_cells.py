@@ -12,7 +12,18 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from lazyrich.sims._train import CELL_FIELDS, Engine, SweepConfig, _x64
+from lazyrich.sims._train import (
+    CELL_FIELDS,
+    Engine,
+    SweepConfig,
+    _resolve,
+    _x64,
+    check_cell_values,
+    check_metrics,
+    check_optimizer_option,
+    choose_dtype,
+    split_seeds,
+)
 
 
 @functools.lru_cache(maxsize=32)
@@ -45,18 +56,23 @@ def run_cells(cfg: SweepConfig, *, metrics: dict | None = None, return_params: b
     if len(sizes) > 1 or any(a.ndim != 1 for a in arrs.values()):
         raise ValueError(f"cell fields must be 1-D arrays of one common length (or scalars), got "
                          f"{ {k: a.shape for k, a in arrs.items()} }")
+    if any(a.size == 0 for a in arrs.values()):
+        raise ValueError(f"cell fields must hold at least one cell, got "
+                         f"{ {k: a.shape for k, a in arrs.items()} }")
     n = sizes.pop() if sizes else 1
-    g = arrs.get("gamma", np.asarray([cfg.gamma]))
-    if not np.all(np.isfinite(g.astype(float))) or np.any(g.astype(float) <= 0):
-        raise ValueError(f"gamma must be finite and > 0, got {g}")
-    dtype = cfg.resolve_dtype(g)
-    eng, fn = _compiled(cfg, dtype, tuple(sorted((metrics or {}).items())))
+    arrs = {k: check_cell_values(k, a) for k, a in arrs.items()}
+    for k in ("momentum", "b1", "b2"):
+        check_optimizer_option(cfg.optimizer, k, k in arrs)
+    metrics = check_metrics(metrics)
+    table = {k: np.broadcast_to(arrs.get(k, np.asarray([getattr(cfg, k)])), (n,))
+             for k in CELL_FIELDS}
+    dtype = choose_dtype(cfg, _resolve(cfg)[0], table)
+    eng, fn = _compiled(cfg, dtype, metrics)
     with _x64(dtype):
-        hyper = {}
-        for k in CELL_FIELDS:
-            v = arrs.get(k, np.asarray([getattr(cfg, k)]))
-            dt = jnp.int32 if k == "seed" else eng.dtype
-            hyper[k] = jnp.broadcast_to(jnp.asarray(v, dtype=dt), (n,))
+        hyper = {k: jnp.asarray(np.asarray(table[k], np.float64), dtype=eng.dtype)
+                 for k in CELL_FIELDS if k != "seed"}
+        lo, hi = split_seeds(table["seed"])  # all 63 bits of every seed: nothing wraps
+        hyper["seed"], hyper["seed_hi"] = jnp.asarray(lo), jnp.asarray(hi)
         params, logs = fn(hyper, eng.data)
         out = {k: np.asarray(v) for k, v in logs.items()}
         if return_params:
@@ -75,11 +91,22 @@ def scaled_sweep(cfg: SweepConfig, gamma, k, seeds, scale, *, metrics: dict | No
     """
     import xarray as xr
 
-    g = np.asarray(gamma, dtype=np.float64).ravel()
+    if not isinstance(cfg, SweepConfig):
+        raise TypeError(f"cfg must be a lazyrich.sims.SweepConfig, got {type(cfg).__name__}")
+    if not callable(scale):
+        raise TypeError(f"scale must be a callable scale(gamma) -> array, got {scale!r}")
+    g = check_cell_values("gamma", np.ravel(gamma))
+    s = check_cell_values("seed", np.ravel(seeds))
     kk = np.asarray(k, dtype=np.float64).ravel()
-    s = np.asarray(seeds, dtype=np.int64).ravel()
     if g.size == 0 or kk.size == 0 or s.size == 0:
-        raise ValueError("gamma, k and seeds must be non-empty")
+        raise ValueError(f"gamma, k and seeds must be non-empty, got sizes {g.size}, {kk.size}, "
+                         f"{s.size}")
+    if not np.all(np.isfinite(kk)):
+        raise ValueError(f"k (log10 of eta/scale) must be finite, got {kk.tolist()}")
+    for name, v in (("gamma", g), ("k", kk), ("seeds", s)):
+        if np.unique(v).size != v.size:
+            raise ValueError(f"{name} has repeated values: {v.tolist()}; each value must appear "
+                             f"once")
     sc = np.asarray(scale(g), dtype=np.float64)
     if sc.shape != g.shape or not np.all(np.isfinite(sc) & (sc > 0)):
         raise ValueError(f"scale(gamma) must return finite positive values of shape {g.shape}, "
@@ -99,6 +126,6 @@ def scaled_sweep(cfg: SweepConfig, gamma, k, seeds, scale, *, metrics: dict | No
         data[name] = (dims, v)
     import json
 
-    return xr.Dataset(data, coords={"gamma": g, "eta_hat": 10.0**kk, "seed": s, "step": out["steps"],
-                                    "eta": (("gamma", "eta_hat"), eta)},
+    return xr.Dataset(data, coords={"gamma": g, "eta_hat": 10.0**kk, "seed": s,
+                                    "step": out["steps"], "eta": (("gamma", "eta_hat"), eta)},
                       attrs={"config": json.dumps(cfg.to_dict(), default=str)})

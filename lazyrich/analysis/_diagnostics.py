@@ -4,7 +4,8 @@ Pure ``jax.numpy`` functions of a network ``f(params, x)`` (traceable: they run 
 sweep's ``jit(vmap(...))``), and factories of metric hooks ``fn(ctx)`` for
 ``lazyrich.sims.sweep(..., metrics={...})``:
 
-* empirical NTK Gram :math:`K_{\mu\nu} = \sum_c \nabla_\theta f_c(x_\mu)\cdot\nabla_\theta f_c(x_\nu)`
+* empirical NTK Gram
+  :math:`K_{\mu\nu} = \sum_c \nabla_\theta f_c(x_\mu)\cdot\nabla_\theta f_c(x_\nu)`
   by Jacobian contraction in chunks (:func:`ntk_gram`), and NTK–vector products
   :math:`Kv = J(J^\top v)` without forming J (:func:`ntk_vp`);
 * kernel–target alignment, uncentred :math:`A = \langle K, YY^\top\rangle_F/(\|K\|_F\|YY^\top\|_F)`
@@ -18,6 +19,7 @@ sweep's ``jit(vmap(...))``), and factories of metric hooks ``fn(ctx)`` for
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax.flatten_util import ravel_pytree
 
 from lazyrich.metrics._hessian import gauss_newton_top, hessian_extremes
@@ -37,6 +39,10 @@ def ntk_gram(f, params, x, *, chunk: int | None = None):
         return jax.jacrev(out)(flat)  # (C, P)
 
     n = x.shape[0]
+    if chunk is not None and (isinstance(chunk, bool) or not isinstance(chunk, int | np.integer)
+                              or chunk < 1):
+        raise ValueError(f"chunk must be a positive integer (samples per Jacobian block) or None, "
+                         f"got {chunk!r}")
     b = n if chunk is None else int(min(chunk, n))
     if n % b:
         raise ValueError(f"chunk={chunk} must divide the number of samples {n}")
@@ -99,8 +105,36 @@ def ntk_stats(K, y):
 
 def _eval_set(ctx, x, y, n_eval):
     if x is None:
+        if ctx.x_test.shape[0] < n_eval:
+            raise ValueError(f"n_eval={n_eval} exceeds the task's {ctx.x_test.shape[0]} test "
+                             f"points: lower n_eval or raise task_options['test_size']")
         return ctx.x_test[:n_eval], ctx.y_test[:n_eval]
     return x, y
+
+
+def _hook_options(kind, stats, x, y, n_eval, which, **ints):
+    """Shared validation of the hook factories' options; returns ``which`` as a tuple."""
+    if isinstance(which, str):
+        which = (which,)
+    try:
+        which = tuple(which)
+    except TypeError:
+        raise TypeError(f"which must be a sequence of {kind} statistic names out of {stats}, got "
+                        f"{which!r}") from None
+    bad = [w for w in which if not isinstance(w, str) or w not in stats]
+    if bad:
+        raise ValueError(f"unknown {kind} statistic(s) {bad}; expected some of {stats}")
+    if not which:
+        raise ValueError(f"which must name at least one {kind} statistic out of {stats}")
+    if (x is None) != (y is None):
+        raise ValueError("give both x and y, or neither (then the task's test set is used)")
+    if x is not None and (np.ndim(x) < 2 or np.ndim(y) < 1 or np.shape(x)[0] != np.shape(y)[0]):
+        raise ValueError(f"x must be (n, ...) and y (n,) or (n, C) with the same n, got shapes "
+                         f"{np.shape(x)} and {np.shape(y)}")
+    for name, v in {"n_eval": n_eval, **ints}.items():
+        if isinstance(v, bool) or not isinstance(v, int | np.integer) or v < 1:
+            raise ValueError(f"{name} must be a positive integer, got {v!r}")
+    return which
 
 
 def ntk_hooks(x=None, y=None, *, n_eval: int = 64, chunk: int | None = None,
@@ -110,11 +144,10 @@ def ntk_hooks(x=None, y=None, *, n_eval: int = 64, chunk: int | None = None,
     test points of the task). The kernel is that of the centred, γ-scaled f (the 1/γ² cancels in
     alignment and ranks, not in the norm). Each hook rebuilds K from the same inputs (XLA may merge
     the identical computations inside the compiled sweep; request only the statistics you need)."""
-    bad = set(which) - set(NTK_STATS)
-    if bad:
-        raise ValueError(f"unknown NTK statistic(s) {sorted(bad)}; expected some of {NTK_STATS}")
-    if (x is None) != (y is None):
-        raise ValueError("give both x and y, or neither (then the task's test set is used)")
+    which = _hook_options("NTK", NTK_STATS, x, y, n_eval, which)
+    if chunk is not None and (isinstance(chunk, bool) or not isinstance(chunk, int | np.integer)
+                              or chunk < 1):
+        raise ValueError(f"chunk must be a positive integer or None, got {chunk!r}")
 
     def make(i):
         def hook(ctx):
@@ -132,13 +165,10 @@ def sharpness_hooks(x=None, y=None, *, n_eval: int = 64, num_iters: int = 20,
     via the NTK Gram in function space), ``hess_min``/``hess_max`` (both ends of the full
     Hessian, Lanczos on Hessian–vector products). Multiply by N for the spec's N·λ (the step is
     N·η). Lanczos with ``num_iters`` steps: the extreme Ritz values converge first."""
-    bad = set(which) - set(SHARPNESS_STATS)
-    if bad:
-        raise ValueError(f"unknown sharpness statistic(s) {sorted(bad)}; expected some of "
-                         f"{SHARPNESS_STATS}")
-    if (x is None) != (y is None):
-        raise ValueError("give both x and y, or neither (then the task's test set is used)")
-    key = jax.random.key(seed)
+    which = _hook_options("sharpness", SHARPNESS_STATS, x, y, n_eval, which, num_iters=num_iters)
+    from lazyrich.sims._train import check_seed, seed_key
+
+    key = seed_key(check_seed("seed", seed))
 
     def gn(ctx):
         xe, _ = _eval_set(ctx, x, y, n_eval)

@@ -39,7 +39,8 @@ def kernel_regression(K_train, y_train, K_cross, *, ridge: float = 0.0):
     if K.shape != (P, P) or Kx.shape[1] != P or y.shape[0] != P:
         raise ValueError(f"shapes do not match: K_train {K.shape}, y_train {y.shape}, K_cross "
                          f"{Kx.shape}; expected (P, P), (P,) or (P, C), (n, P)")
-    if not (np.isfinite(ridge) and ridge >= 0):
+    if (isinstance(ridge, bool) or not isinstance(ridge, int | float | np.floating | np.integer)
+            or not (np.isfinite(ridge) and ridge >= 0)):
         raise ValueError(f"ridge must be finite and >= 0, got {ridge}")
     for name, a in (("K_train", K), ("K_cross", Kx), ("y_train", y)):
         require_finite(name, a)

@@ -23,6 +23,9 @@ _ETA_DIMS = ("eta", "eta_hat")
 
 def eta_dim(ds: xr.Dataset) -> str:
     """The η axis of a sweep: ``"eta"`` or ``"eta_hat"``."""
+    if not isinstance(ds, xr.Dataset):
+        raise TypeError(f"ds must be an xarray.Dataset from lazyrich.sims.sweep, got "
+                        f"{type(ds).__name__}")
     dims = [d for d in _ETA_DIMS if d in ds.dims]
     if len(dims) != 1:
         raise ValueError(f"dataset must have exactly one learning-rate dimension out of "
@@ -37,14 +40,25 @@ def eta_grid(ds: xr.Dataset) -> np.ndarray:
         raise ValueError("an eta_hat sweep must carry the 2-D coordinate eta(gamma, eta_hat)")
     eta = ds["eta"]
     if eta.dims == ("eta",):
-        return np.broadcast_to(eta.values[None, :], (ds.sizes["gamma"], ds.sizes["eta"])).copy()
-    if set(eta.dims) != {"gamma", e}:
+        out = np.broadcast_to(eta.values[None, :], (ds.sizes["gamma"], ds.sizes["eta"])).copy()
+    elif set(eta.dims) != {"gamma", e}:
         raise ValueError(f"coordinate eta must have dims (gamma, {e}), got {eta.dims}")
-    return eta.transpose("gamma", e).values.astype(float)
+    else:
+        out = eta.transpose("gamma", e).values.astype(float)
+    out = out.astype(float)
+    if not np.all(np.isfinite(out) & (out > 0)):
+        raise ValueError(f"coordinate eta must be finite and > 0 (learning rates on a log axis), "
+                         f"got {np.unique(out[~(np.isfinite(out) & (out > 0))])[:5].tolist()}")
+    return out
 
 
 def _check(ds: xr.Dataset, var: str = "loss") -> str:
     e = eta_dim(ds)
+    if not isinstance(var, str):
+        raise TypeError(f"var must be the name of a loss variable, e.g. 'loss', got {var!r}")
+    if var in ("accuracy", "diverged", "diverged_step"):
+        raise ValueError(f"var must be a loss (lower is better), e.g. 'loss' or 'test_loss', got "
+                         f"{var!r}")
     need = {var: ("gamma", e, "seed", "step"), "diverged": ("gamma", e, "seed")}
     for name, dims in need.items():
         if name not in ds:
@@ -54,7 +68,23 @@ def _check(ds: xr.Dataset, var: str = "loss") -> str:
             raise ValueError(f"{name!r} must have dims {dims}, got {ds[name].dims}")
     if ds.sizes[e] < 1:
         raise ValueError(f"the sweep has an empty {e} axis")
+    v = ds[var].values
+    if np.any(v < 0):  # NaN compares False
+        raise ValueError(f"var {var!r} must be a non-negative loss, got a minimum of "
+                         f"{np.nanmin(v):.3g}")
     return e
+
+
+def _check_window(ds, window) -> int:
+    """The final-loss window: an integer in [1, n_steps − 1], so it never reaches step 0."""
+    n = ds.sizes["step"]
+    if isinstance(window, bool) or not isinstance(window, int | np.integer) or window < 1:
+        raise ValueError(f"window must be a positive integer (logged steps to average), got "
+                         f"{window!r}")
+    if window > n - 1:
+        raise ValueError(f"window must be at most {n - 1} (the dataset has {n} logged steps and "
+                         f"the final-loss average must not reach the initial one), got {window}")
+    return int(window)
 
 
 def _out(ds, vals, name):
@@ -75,8 +105,7 @@ def final_loss(ds: xr.Dataset, var: str = "loss", window: int = 20) -> xr.DataAr
     """Mean of ``var`` over the last ``window`` logged steps (online SGD noise, spec §5);
     NaN for diverged cells."""
     _check(ds, var)
-    if window < 1:
-        raise ValueError(f"window must be >= 1, got {window}")
+    window = _check_window(ds, window)
     out = ds[var].isel(step=slice(-window, None)).mean("step")
     return out.where(~ds["diverged"])
 
@@ -110,7 +139,8 @@ def eta_bracket(ds: xr.Dataset) -> tuple[xr.DataArray, xr.DataArray]:
             _out(ds, np.where(first_bad < n, hi, np.nan), "eta_hi"))
 
 
-def eta_star(ds: xr.Dataset, var: str = "loss", window: int = 20, refine: bool = True) -> xr.DataArray:
+def eta_star(ds: xr.Dataset, var: str = "loss", window: int = 20,
+             refine: bool = True) -> xr.DataArray:
     r"""Optimal learning rate: argmin over η of the final loss, per (γ, seed).
 
     With ``refine`` the minimum is refined inside the grid by a parabola through
@@ -118,9 +148,12 @@ def eta_star(ds: xr.Dataset, var: str = "loss", window: int = 20, refine: bool =
     the 0.25-decade grid's slope error). A minimum on the grid edge is returned unrefined.
     """
     e = _check(ds, var)
+    if not isinstance(refine, bool | np.bool_):
+        raise TypeError(f"refine must be True or False, got {refine!r}")
     fl = final_loss(ds, var, window).transpose("gamma", "seed", e).values
     etas, fl = _sorted(ds, fl)
-    vals = np.log(fl)
+    with np.errstate(divide="ignore"):  # a final loss of exactly 0 is the best cell: log -> -inf
+        vals = np.log(fl)
     out = np.full(vals.shape[:2], np.nan)
     for i, j in np.ndindex(*vals.shape[:2]):
         v = vals[i, j]
@@ -137,11 +170,13 @@ def eta_star(ds: xr.Dataset, var: str = "loss", window: int = 20, refine: bool =
     return _out(ds, out, "eta_star")
 
 
-def eta_min(ds: xr.Dataset, threshold: float = 0.5, var: str = "loss", window: int = 20) -> xr.DataArray:
+def eta_min(ds: xr.Dataset, threshold: float = 0.5, var: str = "loss",
+            window: int = 20) -> xr.DataArray:
     r"""No-training edge :math:`\eta_{\min}(T)`: the smallest η whose final loss is below
     ``threshold`` × the initial loss, per (γ, seed) (spec §2.1)."""
-    if not 0 < threshold < 1:
-        raise ValueError(f"threshold must be in (0, 1), got {threshold}")
+    if (isinstance(threshold, bool) or not isinstance(threshold, int | float | np.floating)
+            or not 0 < threshold < 1):
+        raise ValueError(f"threshold must be in (0, 1), got {threshold!r}")
     e = _check(ds, var)
     fl = final_loss(ds, var, window)
     l0 = ds[var].isel(step=0)
@@ -152,57 +187,112 @@ def eta_min(ds: xr.Dataset, threshold: float = 0.5, var: str = "loss", window: i
     return _out(ds, np.where(idx >= 0, vals, np.nan), "eta_min")
 
 
-def catapult(ds: xr.Dataset, var: str = "loss", rise: float = 1.5, window: int = 20) -> xr.DataArray:
+def catapult(ds: xr.Dataset, var: str = "loss", rise: float = 1.5,
+             window: int = 20) -> xr.DataArray:
     r"""Catapult cells: the loss first rises above ``rise`` × its initial value, then ends below
     it, without diverging (Lewkowycz et al. 2020; spec §2.1, §2.3 item 5)."""
+    if (isinstance(rise, bool) or not isinstance(rise, int | float | np.floating)
+            or not (np.isfinite(rise) and rise > 1)):
+        raise ValueError(f"rise must be finite and > 1 (a rise above the initial loss), got "
+                         f"{rise!r}")
     _check(ds, var)
     l0 = ds[var].isel(step=0)
     peak = ds[var].max("step")
-    return ((peak > rise * l0) & (final_loss(ds, var, window) < l0) & ~ds["diverged"]).rename("catapult")
+    out = (peak > rise * l0) & (final_loss(ds, var, window) < l0) & ~ds["diverged"]
+    return out.rename("catapult")
 
 
 @dataclasses.dataclass(frozen=True)
 class SlopeFit:
-    """A pooled log–log OLS slope with a bootstrap confidence interval over seeds."""
+    """A pooled log–log OLS slope with a bootstrap confidence interval over seeds.
+
+    ``ci_low``/``ci_high`` are NaN when fewer than two seeds carry data (``n_seeds < 2``): a
+    bootstrap over one seed has no spread, so no interval is reported (``has_ci`` is False).
+    """
 
     slope: float
     intercept: float
     ci_low: float
     ci_high: float
     n_points: int
+    n_seeds: int = 0
+
+    @property
+    def has_ci(self) -> bool:
+        """Whether a bootstrap CI exists (at least two seeds with data)."""
+        return bool(np.isfinite(self.ci_low) and np.isfinite(self.ci_high))
 
     def agrees_with(self, prediction: float, tol: float) -> bool:
-        """Spec §5: |slope − prediction| ≤ tol **and** the CI overlaps prediction ± tol."""
+        """Spec §5: |slope − prediction| ≤ tol **and** the CI overlaps prediction ± tol.
+
+        Raises ``ValueError`` when there is no CI (one seed): the second condition cannot be
+        checked, and judging on the slope alone would pass a claim on weaker evidence.
+        """
+        if not self.has_ci:
+            raise ValueError(f"this fit has no bootstrap CI (n_seeds={self.n_seeds}; needs >= 2 "
+                             f"seeds): agrees_with cannot check the CI condition; fit more seeds "
+                             f"or compare .slope yourself")
         return (abs(self.slope - prediction) <= tol
                 and self.ci_high >= prediction - tol and self.ci_low <= prediction + tol)
 
     def __str__(self):
-        return f"{self.slope:.3f} (95% CI [{self.ci_low:.3f}, {self.ci_high:.3f}], n={self.n_points})"
+        if not self.has_ci:
+            return (f"{self.slope:.3f} (no CI: {self.n_seeds} seed(s) with data, a bootstrap "
+                    f"over seeds needs >= 2; n={self.n_points})")
+        return (f"{self.slope:.3f} (95% CI [{self.ci_low:.3f}, {self.ci_high:.3f}], "
+                f"n={self.n_points})")
 
 
 def fit_slope(x, y, *, n_boot: int = 1000, ci: float = 0.95, seed: int = 0) -> SlopeFit:
     r"""Pooled OLS slope of :math:`\log y` on :math:`\log x` over (x, seed) points, with a
     ``n_boot``-resample bootstrap over seeds (spec §5).
 
+    The model is :math:`\log y_{is} = a + b\log x_i + \varepsilon_{is}`, fitted to every finite
+    point; the CI is the central ``ci`` quantile range of :math:`b` refitted on seed columns
+    resampled with replacement.
+
     Args:
-        x: shape ``(n_x,)``, positive.
-        y: shape ``(n_x, n_seeds)`` (or ``(n_x,)``); non-finite entries are dropped.
+        x: shape ``(n_x,)``, finite and > 0.
+        y: shape ``(n_x, n_seeds)`` (or ``(n_x,)``: one seed), > 0; NaN marks a missing point
+            (e.g. a diverged cell) and is dropped. Zero, negative or infinite entries have no
+            finite log and raise ``ValueError``.
+        n_boot: bootstrap resamples, at least enough to put one resample in each tail:
+            :math:`\lceil 2/(1-\text{ci})\rceil` (40 for a 95% CI).
+        ci: confidence level in (0, 1).
+        seed: the bootstrap's NumPy seed.
+
+    Returns:
+        :class:`SlopeFit`; with fewer than two seeds carrying data its CI is NaN
+        (``has_ci`` False) and :meth:`SlopeFit.agrees_with` refuses to judge.
     """
+    if isinstance(ci, bool) or not isinstance(ci, int | float | np.floating) or not 0 < ci < 1:
+        raise ValueError(f"ci must be a confidence level in (0, 1), e.g. 0.95, got {ci!r}")
+    n_min = int(np.ceil(2.0 / (1.0 - ci) - 1e-9))
+    if isinstance(n_boot, bool) or not isinstance(n_boot, int | np.integer) or n_boot < n_min:
+        raise ValueError(f"n_boot must be an integer >= {n_min} for a {ci:g} CI (at least one "
+                         f"resample in each tail), got {n_boot!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
     x = np.asarray(x, dtype=float)
     y = np.asarray(y, dtype=float)
     if y.ndim == 1:
         y = y[:, None]
-    if x.ndim != 1 or y.shape[0] != x.shape[0]:
-        raise ValueError(f"x must be 1-D and y of shape (len(x), n_seeds); got {x.shape}, {y.shape}")
-    if np.any(x <= 0):
-        raise ValueError("x must be positive for a log-log fit")
+    if x.ndim != 1 or y.ndim != 2 or y.shape[0] != x.shape[0]:
+        raise ValueError(f"x must be 1-D and y of shape (len(x), n_seeds); got {x.shape}, "
+                         f"{y.shape}")
+    if not np.all(np.isfinite(x)) or np.any(x <= 0):
+        raise ValueError(f"x must be positive and finite for a log-log fit, got {x.tolist()}")
+    bad = ~np.isnan(y) & ~(np.isfinite(y) & (y > 0))
+    if np.any(bad):
+        raise ValueError(f"y must be > 0 and finite for a log-log fit (NaN marks a missing point); "
+                         f"got {int(bad.sum())} entries <= 0 or infinite, e.g. "
+                         f"{y[bad][:3].tolist()}")
     lx = np.repeat(np.log(x)[:, None], y.shape[1], axis=1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ly = np.log(y)
+    ly = np.log(y)
 
     def ols(cols):
         X, Y = lx[:, cols].ravel(), ly[:, cols].ravel()
-        ok = np.isfinite(X) & np.isfinite(Y)
+        ok = np.isfinite(Y)
         if ok.sum() < 2 or np.ptp(X[ok]) == 0:
             return np.nan, np.nan
         return np.polyfit(X[ok], Y[ok], 1)
@@ -210,12 +300,17 @@ def fit_slope(x, y, *, n_boot: int = 1000, ci: float = 0.95, seed: int = 0) -> S
     slope, icpt = ols(np.arange(y.shape[1]))
     if not np.isfinite(slope):
         raise ValueError("fewer than two finite points at distinct x: no slope to fit")
+    n = int(np.sum(np.isfinite(ly)))
+    n_seeds = int(np.sum(np.isfinite(ly).any(axis=0)))
+    if n_seeds < 2:  # a bootstrap over one seed reproduces it: no spread, no interval
+        return SlopeFit(float(slope), float(icpt), np.nan, np.nan, n, n_seeds)
     rng = np.random.default_rng(seed)
     boots = np.array([ols(rng.integers(0, y.shape[1], y.shape[1]))[0] for _ in range(n_boot)])
     boots = boots[np.isfinite(boots)]
+    if boots.size < n_min:
+        return SlopeFit(float(slope), float(icpt), np.nan, np.nan, n, n_seeds)
     lo, hi = np.quantile(boots, [(1 - ci) / 2, (1 + ci) / 2])
-    n = int(np.sum(np.isfinite(ly)))
-    return SlopeFit(float(slope), float(icpt), float(lo), float(hi), n)
+    return SlopeFit(float(slope), float(icpt), float(lo), float(hi), n, n_seeds)
 
 
 def bisect_edge(diverges, lo, hi, *, iters: int = 8):
@@ -227,14 +322,21 @@ def bisect_edge(diverges, lo, hi, *, iters: int = 8):
     :func:`refine_eta_max`). Returns the final bracket ``(stable, diverging)``; its log-width is
     :math:`\log(hi/lo)/2^{\text{iters}}`.
     """
+    if not callable(diverges):
+        raise TypeError(f"diverges must be a callable diverges(eta) -> bool, got {diverges!r}")
+    if isinstance(iters, bool) or not isinstance(iters, int | np.integer) or iters < 0:
+        raise ValueError(f"iters must be a non-negative integer, got {iters!r}")
     scalar = np.ndim(lo) == 0 and np.ndim(hi) == 0
     lo = np.asarray(lo, dtype=float).copy()
     hi = np.asarray(hi, dtype=float).copy()
-    if lo.shape != hi.shape or not np.all((0 < lo) & (lo < hi)):
-        raise ValueError(f"need 0 < lo < hi, got lo={lo}, hi={hi}")
+    if lo.shape != hi.shape or not np.all((0 < lo) & (lo < hi) & np.isfinite(hi)):
+        raise ValueError(f"need 0 < lo < hi (finite, of one shape), got lo={lo}, hi={hi}")
     for _ in range(iters):
         mid = np.sqrt(lo * hi)
         d = np.asarray(diverges(float(mid) if scalar else mid), dtype=bool)
+        if d.shape != lo.shape:
+            raise ValueError(f"diverges(eta) must return a bool of the brackets' shape "
+                             f"{lo.shape}, got shape {d.shape}")
         hi = np.where(d, mid, hi)
         lo = np.where(d, lo, mid)
     return (float(lo), float(hi)) if scalar else (lo, hi)

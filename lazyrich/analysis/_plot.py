@@ -35,7 +35,7 @@ class PhaseMapData:
 
 def _depth_of(ds, depth):
     if depth is not None:
-        if not isinstance(depth, int | np.integer) or depth < 1:
+        if isinstance(depth, bool) or not isinstance(depth, int | np.integer) or depth < 1:
             raise ValueError(f"depth must be a positive integer, got {depth!r}")
         return int(depth)
     try:
@@ -44,8 +44,8 @@ def _depth_of(ds, depth):
         raise ValueError("dataset has no config attribute with the depth L: pass depth=") from None
 
 
-def phase_map_data(ds: xr.Dataset, var: str = "test_loss", window: int = 3, depth: int | None = None,
-                   threshold: float = 0.5) -> PhaseMapData:
+def phase_map_data(ds: xr.Dataset, var: str = "test_loss", window: int = 3,
+                   depth: int | None = None, threshold: float = 0.5) -> PhaseMapData:
     """The numbers of :func:`plot_phase_map` (see :class:`PhaseMapData`)."""
     L = _depth_of(ds, depth)
     e = eta_dim(ds)
@@ -95,8 +95,9 @@ class _quiet:
         self.w.__exit__(*a)
 
 
-def plot_phase_map(ds: xr.Dataset, var: str = "test_loss", *, window: int = 3, depth: int | None = None,
-                   ax=None, cmap: str = "viridis", lines: bool = True, markers: bool = True):
+def plot_phase_map(ds: xr.Dataset, var: str = "test_loss", *, window: int = 3,
+                   depth: int | None = None, ax=None, cmap: str = "viridis", lines: bool = True,
+                   markers: bool = True):
     r"""Heat map of the final loss over :math:`\log\gamma\times\log\eta` (Figure 1 of [OL]).
 
     Diverged cells are masked (grey); white dots mark η*(γ) (sub-grid refined, seed median),
@@ -117,8 +118,7 @@ def plot_phase_map(ds: xr.Dataset, var: str = "test_loss", *, window: int = 3, d
                             [lg[-1] + (lg[-1] - lg[-2]) / 2 if lg.size > 1 else lg[-1] + 0.25]])
     finite = d.value[np.isfinite(d.value) & (d.value > 0)]
     norm = LogNorm(finite.min(), finite.max()) if finite.size else None
-    cm = plt.get_cmap(cmap).copy()
-    cm.set_bad("0.8")
+    cm = plt.get_cmap(cmap).with_extremes(bad="0.8")
     mesh = None
     for i in range(d.gamma.size):
         le = np.log10(d.eta[i])
@@ -127,14 +127,15 @@ def plot_phase_map(ds: xr.Dataset, var: str = "test_loss", *, window: int = 3, d
         ee = np.concatenate([[le[0] - (le[1] - le[0]) / 2 if le.size > 1 else le[0] - 0.125],
                              (le[1:] + le[:-1]) / 2,
                              [le[-1] + (le[-1] - le[-2]) / 2 if le.size > 1 else le[-1] + 0.125]])
-        mesh = ax.pcolormesh(gedge[i:i + 2], ee, np.ma.masked_invalid(v)[:, None], cmap=cm, norm=norm)
+        mesh = ax.pcolormesh(gedge[i:i + 2], ee, np.ma.masked_invalid(v)[:, None], cmap=cm,
+                             norm=norm)
     if mesh is not None:
         ax.figure.colorbar(mesh, ax=ax, label=f"final {var}")
     if markers:
         ax.plot(lg, np.log10(d.eta_star), "o", color="w", mec="k", ms=4, label=r"$\eta^*$")
         ax.plot(lg, np.log10(d.eta_max), "x", color="k", ms=4, label=r"$\eta_{\max}$ (grid)")
     if lines:
-        for (label, (x, y)), ls in zip(d.lines.items(), ("--", "-.", ":")):
+        for (label, (x, y)), ls in zip(d.lines.items(), ("--", "-.", ":"), strict=False):
             ax.plot(np.log10(x), np.log10(y), ls, color="r", lw=1.2, label=label)
     ax.set_xlabel(r"$\log_{10}\gamma$")
     ax.set_ylabel(r"$\log_{10}\eta$")

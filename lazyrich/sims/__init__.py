@@ -20,6 +20,7 @@ from ._sweep import make_grid as make_grid
 from ._sweep import merge as merge
 from ._sweep import shard_cells as shard_cells
 from ._sweep import sweep as sweep
+from ._tasks import TASK_OPTIONS as TASK_OPTIONS
 from ._tasks import TASKS as TASKS
 from ._tasks import Task as Task
 from ._tasks import make_task as make_task
@@ -36,6 +37,6 @@ __all__ = ["LinearTrajectory", "gd_two_layer", "ode_two_layer",
            "PARAMETRIZATIONS", "eta_from_hat", "eta_hat", "eta_scale", "from_mup", "native",
            "to_mup",
            "make_grid", "merge", "shard_cells", "sweep",
-           "TASKS", "Task", "make_task",
+           "TASK_OPTIONS", "TASKS", "Task", "make_task",
            "SWEEPABLE", "MetricContext", "SweepConfig", "TrainResult", "log_schedule", "resolve",
            "train"]

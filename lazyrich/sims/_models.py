@@ -17,12 +17,13 @@ Built-in models (pure JAX):
   :math:`\sqrt{C_{in}}` (fan-in without :math:`k^2`, as the authors' code), ReLU and 2×2 average
   pooling, a dense layer of width 8N and a 1/fan-in readout.
 
-Every built-in model without biases and with ReLU or linear activations is positively
-homogeneous of degree L in its parameters (``degree``), which is what the exact γ ↔ init-scale
-symmetry of §1.6 needs.
+Every built-in model without biases and with a positively homogeneous activation
+(:math:`\phi(cu) = c\,\phi(u)` for c > 0: ReLU, linear, …) is positively homogeneous of degree L
+in its parameters (``degree``), which is what the exact γ ↔ init-scale symmetry of §1.6 needs.
 """
 
 import dataclasses
+import functools
 import math
 from collections.abc import Callable
 from typing import Any
@@ -31,17 +32,37 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-ACTIVATIONS = ("relu", "linear", "tanh", "erf")
+
+def activation_names() -> tuple:
+    """The activation names the built-in models accept: every name of the library's one table,
+    :data:`lazyrich.theory.ACTIVATIONS` (read at call time, so additions to it are accepted)."""
+    from lazyrich.theory import ACTIVATIONS
+
+    return tuple(sorted(ACTIVATIONS))
 
 
 def _act(name: str):
-    """The activation ``name`` from the library's one table (:func:`lazyrich.theory.get_activation`),
-    restricted to those the built-in models support (their infinite-width kernels exist)."""
+    """The activation ``name`` from the library's one table
+    (:func:`lazyrich.theory.get_activation`)."""
     from lazyrich.theory import get_activation
 
-    if name not in ACTIVATIONS:
-        raise ValueError(f"unknown activation {name!r}; expected one of {ACTIVATIONS}")
+    names = activation_names()
+    if not isinstance(name, str) or name not in names:
+        raise ValueError(f"unknown activation {name!r}; expected one of {names}")
     return get_activation(name)
+
+
+@functools.lru_cache(maxsize=32)
+def _positively_homogeneous(name: str) -> bool:
+    r"""Whether :math:`\phi(cu) = c\,\phi(u)` for c > 0, checked on exactly representable points
+    (c = 2, 4; u of both signs): then an MLP without biases is homogeneous of degree L."""
+    phi = _act(name)
+    u = np.array([-3.0, -1.5, -1.0, -0.25, 0.0, 0.25, 1.0, 1.5, 3.0], dtype=np.float32)
+    base = np.asarray(phi(jnp.asarray(u)), dtype=np.float64)
+    if not np.all(np.isfinite(base)):
+        return False
+    return all(np.allclose(np.asarray(phi(jnp.asarray(c * u)), np.float64), c * base,
+                           rtol=1e-6, atol=1e-7) for c in (2.0, 4.0))
 
 
 def _positive_int(name: str, v) -> int:
@@ -95,7 +116,8 @@ class MLP(Model):
         hidden: N, the hidden width.
         input_dim: D.
         output_dim: C.
-        activation: ``"relu"``, ``"linear"`` (deep linear network), ``"tanh"`` or ``"erf"``.
+        activation: a name of :data:`lazyrich.theory.ACTIVATIONS` (``"relu"``, ``"linear"``
+            for the deep linear network, ``"tanh"``, ``"erf"``, ``"gelu"``, …).
         bias: biases initialised at 0 and divided by the same multiplier as the weights. Under
             the step Nη only the first-layer bias learns at O(1) rate; they break homogeneity.
         readout: ``"mup"`` (1/N) or ``"ntk"`` (1/√N; the NTK convention of §1.4).
@@ -113,6 +135,8 @@ class MLP(Model):
         for name in ("depth", "hidden", "input_dim", "output_dim"):
             _positive_int(name, getattr(self, name))
         _act(self.activation)
+        if not isinstance(self.bias, bool | np.bool_):
+            raise TypeError(f"bias must be True or False, got {self.bias!r}")
         if self.readout not in ("mup", "ntk"):
             raise ValueError(f"readout must be 'mup' or 'ntk', got {self.readout!r}")
 
@@ -122,7 +146,8 @@ class MLP(Model):
 
     @property
     def degree(self) -> int | None:
-        return self.depth if (self.activation in ("relu", "linear") and not self.bias) else None
+        homogeneous = _positively_homogeneous(self.activation) and not self.bias
+        return self.depth if homogeneous else None
 
     def _dims(self):
         L, N = self.depth, self.hidden
@@ -132,7 +157,7 @@ class MLP(Model):
         dims = self._dims()
         keys = jax.random.split(key, self.depth)
         ws = tuple(jax.random.normal(k, (a, b), dtype=dtype)
-                   for k, a, b in zip(keys, dims[:-1], dims[1:]))
+                   for k, a, b in zip(keys, dims[:-1], dims[1:], strict=True))
         if not self.bias:
             return {"w": ws}
         return {"w": ws, "b": tuple(jnp.zeros((b,), dtype=dtype) for b in dims[1:])}
@@ -210,7 +235,9 @@ class ConvNet(Model):
     def __post_init__(self):
         _positive_int("hidden", self.hidden)
         _positive_int("output_dim", self.output_dim)
-        if len(self.image_shape) != 3 or any(int(s) < 1 for s in self.image_shape):
+        if (not isinstance(self.image_shape, tuple | list) or len(self.image_shape) != 3
+                or any(isinstance(s, bool) or not isinstance(s, int | np.integer) or s < 1
+                       for s in self.image_shape)):
             raise ValueError(f"image_shape must be (H, W, C) with positive entries, "
                              f"got {self.image_shape}")
         if self.padding not in ("VALID", "SAME"):
@@ -306,6 +333,13 @@ class ApplyModel(Model):
         if not callable(self.apply_fn) or not callable(self.init_fn):
             raise TypeError("apply_fn and init_fn must be callables")
         _positive_int("width", self.model_width)
+        if self.model_degree is not None:
+            _positive_int("degree", self.model_degree)
+        if self.lr_scale_fn is not None and not callable(self.lr_scale_fn):
+            raise TypeError(f"lr_scales must be a callable (optimizer, params) -> pytree or None, "
+                            f"got {self.lr_scale_fn!r}")
+        if not isinstance(self.name, str):
+            raise TypeError(f"name must be a string, got {self.name!r}")
 
     @property
     def width(self) -> int:

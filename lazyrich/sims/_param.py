@@ -13,17 +13,17 @@ readout multiplier :math:`1/N`. The other conventions of §1.4 are the same dyna
 with other variables; each is implemented natively (its own output scale, readout multiplier,
 loss prefactor and step) so that the maps below are *tested*, not assumed:
 
-========  ==============================================  =====================================
-name      native variables and update                      map to the μP (γ, η)
-========  ==============================================  =====================================
-mup       :math:`(g-g_0)/\gamma`, step :math:`N\eta`       identity
-dmft      same output with :math:`\gamma_0`, step
-          :math:`N\eta_0\gamma_0^2`                        :math:`\gamma=\gamma_0,\ \eta=\eta_0\gamma_0^2`
-ntk       readout :math:`1/\sqrt N`, output divided by
-          :math:`\gamma_{NTK}`, step :math:`N\eta`         :math:`\gamma=\gamma_{NTK}/\sqrt N`, same η
-chizat    :math:`\alpha(g-g_0)`, objective
-          :math:`\alpha^{-2}\ell`, step :math:`\tau`       :math:`\gamma=1/\alpha,\ \eta=\tau/(N\alpha^2)`
-========  ==============================================  =====================================
+======  ===========================================  ===============================================
+name    native variables and update                  map to the μP (γ, η)
+======  ===========================================  ===============================================
+mup     :math:`(g-g_0)/\gamma`, step :math:`N\eta`   identity
+dmft    same output with :math:`\gamma_0`, step
+        :math:`N\eta_0\gamma_0^2`                    :math:`\gamma=\gamma_0,\ \eta=\eta_0\gamma_0^2`
+ntk     readout :math:`1/\sqrt N`, output divided
+        by :math:`\gamma_{NTK}`, step :math:`N\eta`  :math:`\gamma=\gamma_{NTK}/\sqrt N`, same η
+chizat  :math:`\alpha(g-g_0)`, objective
+        :math:`\alpha^{-2}\ell`, step :math:`\tau`   :math:`\gamma=1/\alpha,\ \eta=\tau/(N\alpha^2)`
+======  ===========================================  ===============================================
 """
 
 import math
@@ -119,11 +119,18 @@ def eta_scale(gamma, depth: int, kind: str = "smooth"):
     raise ValueError(f"kind must be 'smooth' or 'piecewise', got {kind!r}")
 
 
+def _rate(name, v):
+    v = np.asarray(v, dtype=np.float64)
+    if not np.all(np.isfinite(v)) or np.any(v <= 0):
+        raise ValueError(f"{name} must be finite and > 0, got {v}")
+    return v
+
+
 def eta_from_hat(eta_hat, gamma, depth: int, kind: str = "smooth"):
     r"""η from the normalised rate :math:`\hat\eta = \eta/s(\gamma)` (spec §1.9)."""
-    return np.asarray(eta_hat, dtype=np.float64) * eta_scale(gamma, depth, kind)
+    return _rate("eta_hat", eta_hat) * eta_scale(gamma, depth, kind)
 
 
 def eta_hat(eta, gamma, depth: int, kind: str = "smooth"):
     r"""The normalised rate :math:`\hat\eta = \eta/s(\gamma)` (spec §1.9)."""
-    return np.asarray(eta, dtype=np.float64) / eta_scale(gamma, depth, kind)
+    return _rate("eta", eta) / eta_scale(gamma, depth, kind)

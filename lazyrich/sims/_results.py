@@ -16,6 +16,7 @@ import json
 import os
 import subprocess
 import tempfile
+import threading
 
 import numpy as np
 
@@ -58,14 +59,39 @@ def provenance() -> dict:
             "device_kind": jax.devices()[0].device_kind}
 
 
+_UMASK_LOCK = threading.Lock()
+
+
+def _umask() -> int:
+    """The process umask: from /proc where there is one (no side effect), else by setting and
+    restoring it (serialised across threads)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    with _UMASK_LOCK:
+        mask = os.umask(0o022)
+        os.umask(mask)
+    return mask
+
+
 def write_atomic(ds, path: str) -> None:
     """Write ``ds`` to ``path`` through a temporary file in the same folder and ``os.replace``,
-    so a reader (or a resumed run) sees either the old file or the complete new one."""
+    so a reader (or a resumed run) sees either the old file or the complete new one.
+
+    The file gets the mode an ordinary ``open(path, "w")`` would give (0o666 minus the umask;
+    0644 under umask 022), not the private 0600 of the temporary file."""
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"output path {path!r} is a directory; expected a netCDF file path")
     folder = os.path.dirname(os.path.abspath(path)) or "."
     os.makedirs(folder, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".nc", dir=folder)
     os.close(fd)
     try:
+        os.chmod(tmp, 0o666 & ~_umask())
         ds.to_netcdf(tmp, engine="h5netcdf")
         with open(tmp, "rb") as f:
             os.fsync(f.fileno())
@@ -77,19 +103,31 @@ def write_atomic(ds, path: str) -> None:
 
 
 def read_checked(path: str, fp: str | None = None, *, what: str = "results file"):
-    """Open a results file fully into memory; clear errors for corrupt or foreign files."""
+    """Open a results file fully into memory; clear errors for missing, unreadable, corrupt or
+    foreign files (``FileNotFoundError``, ``IsADirectoryError``, ``PermissionError``,
+    ``ValueError``)."""
     import xarray as xr
 
+    # what to do about a damaged file: a sweep's own output or chunk is recomputed once
+    # deleted; a shard file has to be produced again by its shard
+    fix = ("rerun the sweep shard that wrote it" if what == "shard file"
+           else "delete it to recompute")
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{what} {path!r} does not exist")
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"{what} {path!r} is a directory; expected a netCDF file")
+    if not os.access(path, os.R_OK):
+        raise PermissionError(f"{what} {path!r} is not readable (permission denied)")
     try:
         with xr.open_dataset(path, engine="h5netcdf") as ds:
             ds = ds.load()
     except Exception as e:  # h5py/h5netcdf raise many types for a damaged file
         raise ValueError(f"{what} {path!r} is corrupt or not a netCDF file ({type(e).__name__}: "
-                         f"{e}); delete it to recompute") from e
+                         f"{e}); {fix}") from e
     got = ds.attrs.get("lazyrich_fingerprint")
     if got is None:
         raise ValueError(f"{what} {path!r} was not written by a lazyrich sweep (no fingerprint); "
-                         f"refusing to resume into or merge it")
+                         f"refusing to resume into or merge it: use another path")
     if fp is not None and got != fp:
         raise ValueError(f"{what} {path!r} belongs to a different sweep (config, grid, dtype or "
                          f"metrics differ: fingerprint {fingerprint_hash(got)} != "

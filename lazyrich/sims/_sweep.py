@@ -25,36 +25,47 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import _param
-from ._results import (fingerprint, flat_dataset, provenance, read_checked, to_grid,
-                       write_atomic)
-from ._train import CELL_FIELDS, SWEEPABLE, Engine, SweepConfig, _compiled, _static_part, _x64
+from ._results import fingerprint, flat_dataset, provenance, read_checked, to_grid, write_atomic
+from ._train import (
+    CELL_FIELDS,
+    SWEEPABLE,
+    Engine,
+    SweepConfig,
+    _compiled,
+    _resolve,
+    _static_part,
+    _x64,
+    check_cell_values,
+    check_metrics,
+    check_optimizer_option,
+    check_seeds,
+    choose_dtype,
+    split_seeds,
+)
 
 _DEFAULT_BUDGET = 2 * 1024**3
 
 
 def _values(name, v):
-    arr = np.atleast_1d(np.asarray(v))
-    if arr.ndim != 1:
+    try:
+        arr = np.asarray(v)
+    except (OverflowError, ValueError):  # e.g. integers beyond 64 bits: checked below
+        arr = np.asarray(v, dtype=object)
+    if arr.ndim > 1:
         raise ValueError(f"{name} must be a scalar or a 1-D list of values, got shape {arr.shape}")
+    arr = np.atleast_1d(arr)
     if arr.size == 0:
-        raise ValueError(f"empty grid: {name} has no values")
-    if name == "seed":
-        if not np.issubdtype(arr.dtype, np.integer) or np.any(arr < 0):
-            raise ValueError(f"seeds must be non-negative integers, got {arr.tolist()}")
-        arr = arr.astype(np.int64)
-    else:
-        if not np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.complexfloating):
-            raise TypeError(f"{name} values must be real numbers, got {arr.dtype}")
-        arr = arr.astype(np.float64)
-        if not np.all(np.isfinite(arr)) or np.any(arr <= 0):
-            raise ValueError(f"{name} must be finite and > 0, got {arr.tolist()}")
+        raise ValueError(f"empty grid: {name} has no values; give at least one")
+    arr = check_seeds("seeds", arr) if name == "seed" else check_cell_values(name, arr)
     if np.unique(arr).size != arr.size:
-        raise ValueError(f"{name} has repeated values: {arr.tolist()}")
+        raise ValueError(f"{name} has repeated values: {arr.tolist()}; each value must appear once")
     return arr
 
 
 def make_grid(cfg: SweepConfig, *, gamma=None, eta=None, eta_hat=None, seeds=None, **extra):
     """The ordered grid {dim: values}: gamma, eta | eta_hat, extras (spec order), seed."""
+    if not isinstance(cfg, SweepConfig):
+        raise TypeError(f"cfg must be a lazyrich.sims.SweepConfig, got {type(cfg).__name__}")
     fields = {f for f in SweepConfig.__dataclass_fields__}
     for k in extra:
         if k not in fields:
@@ -64,7 +75,7 @@ def make_grid(cfg: SweepConfig, *, gamma=None, eta=None, eta_hat=None, seeds=Non
             raise ValueError(f"config field {k!r} is not sweepable (it changes shapes or is "
                              f"static); sweepable fields are {SWEEPABLE}. Run one sweep per value")
     if eta is not None and eta_hat is not None:
-        raise ValueError("give eta or eta_hat, not both")
+        raise ValueError("give eta or eta_hat, not both (eta_hat is eta/s(gamma))")
     grid = {"gamma": _values("gamma", cfg.gamma if gamma is None else gamma)}
     if eta_hat is not None:
         grid["eta_hat"] = _values("eta_hat", eta_hat)
@@ -72,6 +83,7 @@ def make_grid(cfg: SweepConfig, *, gamma=None, eta=None, eta_hat=None, seeds=Non
         grid["eta"] = _values("eta", cfg.eta if eta is None else eta)
     for k in SWEEPABLE:
         if k in extra:
+            check_optimizer_option(cfg.optimizer, k, k in ("momentum", "b1", "b2"))
             grid[k] = _values(k, extra[k])
     grid["seed"] = _values("seed", cfg.seed if seeds is None else seeds)
     return grid
@@ -80,7 +92,7 @@ def make_grid(cfg: SweepConfig, *, gamma=None, eta=None, eta_hat=None, seeds=Non
 def _cell_table(cfg, grid, depth_for_hat):
     """Per-cell values of every CELL_FIELD (float64/int64 NumPy arrays, C order)."""
     mesh = np.meshgrid(*grid.values(), indexing="ij")
-    flat = {k: m.ravel() for k, m in zip(grid, mesh)}
+    flat = {k: m.ravel() for k, m in zip(grid, mesh, strict=True)}
     if "eta_hat" in flat:
         flat["eta"] = _param.eta_from_hat(flat.pop("eta_hat"), flat["gamma"], depth_for_hat,
                                           cfg.eta_scale)
@@ -98,7 +110,8 @@ def _bytes_per_cell(eng: Engine) -> int:
     """A conservative estimate of one cell's working memory (params, optimizer, activations,
     test-set evaluation, logs)."""
     item = eng.dtype.itemsize
-    shapes = jax.eval_shape(lambda: eng.model.init(jax.random.key(0), eng.dtype))
+    with _x64(eng.dtype):  # only shapes: no float64 array may be requested with x64 off
+        shapes = jax.eval_shape(lambda: eng.model.init(jax.random.key(0), eng.dtype))
     P = sum(int(np.prod(s.shape)) for s in jax.tree.leaves(shapes))
     n_opt = {"sgd": 0, "momentum": 1, "adam": 2, "signsgd": 0}[eng.cfg.optimizer]
     d_in = int(np.prod(eng.task.input_shape))
@@ -115,14 +128,21 @@ def _bytes_per_cell(eng: Engine) -> int:
 
 
 def _devices(devices):
+    n = len(jax.local_devices())
     if devices is None:
         return list(jax.local_devices())
-    if isinstance(devices, int):
-        if devices < 1 or devices > len(jax.local_devices()):
-            raise ValueError(f"devices must be between 1 and {len(jax.local_devices())}, "
-                             f"got {devices}")
+    if isinstance(devices, bool):
+        raise TypeError(f"devices must be a number of local devices (1..{n}) or a list of "
+                        f"devices, got {devices!r}")
+    if isinstance(devices, int | np.integer):
+        if devices < 1 or devices > n:
+            raise ValueError(f"devices must be between 1 and {n} (local devices), got {devices}")
         return list(jax.local_devices()[:devices])
-    return list(devices)
+    devs = list(devices)
+    if not devs or not all(isinstance(d, jax.Device) for d in devs):
+        raise TypeError(f"devices must be a number of local devices (1..{n}) or a non-empty list "
+                        f"of jax devices, got {devices!r}")
+    return devs
 
 
 class _Runner:
@@ -146,10 +166,11 @@ class _Runner:
     def __call__(self, table: dict, idx: np.ndarray) -> dict:
         pad = self.chunk - idx.size
         take = np.concatenate([idx, np.repeat(idx[-1:], pad)]) if pad else idx
-        hyper = {k: jax.device_put(jnp.asarray(table[k][take],
-                                               dtype=jnp.int32 if k == "seed" else self.eng.dtype),
-                                   self.cell_sharding)
-                 for k in CELL_FIELDS}
+        hyper = {k: jnp.asarray(table[k][take], dtype=self.eng.dtype)
+                 for k in CELL_FIELDS if k != "seed"}
+        lo, hi = split_seeds(table["seed"][take])  # all 63 bits, nothing wraps
+        hyper["seed"], hyper["seed_hi"] = jnp.asarray(lo), jnp.asarray(hi)
+        hyper = {k: jax.device_put(v, self.cell_sharding) for k, v in hyper.items()}
         logs = self.fn(hyper, self.data)
         return {k: np.asarray(v)[: idx.size] for k, v in logs.items()}
 
@@ -173,20 +194,45 @@ def _parse_shard(shard):
         return None
     if isinstance(shard, str):
         try:
-            i, n = (int(s) for s in shard.split("/"))
+            i, n = (int(t) for t in shard.split("/"))
         except ValueError:
-            raise ValueError(f"shard must look like 'i/N', got {shard!r}") from None
+            raise ValueError(f"shard must look like 'i/N' with integers 0 <= i < N, got "
+                             f"{shard!r}") from None
     else:
-        i, n = shard
-    if not (isinstance(n, int | np.integer) and n >= 1 and 0 <= i < n):
-        raise ValueError(f"shard must be (i, N) with 0 <= i < N, got {shard!r}")
+        try:
+            i, n = shard
+        except (TypeError, ValueError):
+            raise ValueError(f"shard must be (i, N) or 'i/N' with integers 0 <= i < N, got "
+                             f"{shard!r}") from None
+    ints = all(isinstance(v, int | np.integer) and not isinstance(v, bool) for v in (i, n))
+    if not (ints and n >= 1 and 0 <= i < n):
+        raise ValueError(f"shard must be (i, N) with integers 0 <= i < N, got {shard!r}")
     return int(i), int(n)
 
 
 def shard_cells(n_cells: int, shard) -> np.ndarray:
-    """The cell indices of shard ``(i, N)``: contiguous, balanced blocks."""
-    i, n = shard
+    """The cell indices of shard ``(i, N)``: contiguous, balanced blocks (empty when N exceeds
+    the number of cells and i >= n_cells)."""
+    if isinstance(n_cells, bool) or not isinstance(n_cells, int | np.integer) or n_cells < 0:
+        raise ValueError(f"n_cells must be an integer >= 0, got {n_cells!r}")
+    i, n = _parse_shard(shard)
     return np.array_split(np.arange(n_cells), n)[i]
+
+
+def _check_path(name, path):
+    """A results path: a file name whose folder exists or can be created, never a folder."""
+    if not isinstance(path, str | os.PathLike):
+        raise TypeError(f"{name} must be a file path (str), got {type(path).__name__}")
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"{name} {path!r} is a directory; expected the path of a netCDF "
+                                f"file, e.g. {os.path.join(path, 'sweep.nc')!r}")
+    parent = os.path.dirname(os.path.abspath(path))
+    while parent and not os.path.exists(parent):
+        parent = os.path.dirname(parent)
+    if parent and not os.path.isdir(parent):
+        raise NotADirectoryError(f"{name} {path!r}: {parent!r} is a file, not a directory")
+    return path
 
 
 def sweep(cfg: SweepConfig, *, gamma=None, eta=None, eta_hat=None, seeds=None, path=None,
@@ -207,9 +253,18 @@ def sweep(cfg: SweepConfig, *, gamma=None, eta=None, eta_hat=None, seeds=None, p
         memory_budget: bytes for one chunk's working memory (default 2 GiB).
         devices: the local devices (or how many) to shard the cell axis over (default: all).
         shard: ``(i, N)`` or ``"i/N"``: run only that slice of cells; with ``path`` the slice is
-            written as a flat file to merge later with :func:`merge`. Returns the flat dataset.
+            written as a flat file to merge later with :func:`merge`. Returns the flat dataset
+            (with zero cells, and written as such, when N exceeds the number of cells).
         metrics: ``{name: fn(ctx) -> array}`` evaluated at every log point
-            (:class:`MetricContext`), stored as variables with dims (…, step, …).
+            (:class:`MetricContext`), stored as variables with dims (…, step, …). Names must be
+            identifiers other than the built-in variables and dimensions.
+        seeds: integers in [0, 2**63 − 1]; each gives its own initialisation (both 32-bit
+            halves enter the key; seeds below 2**32 keep the key ``fold_in(key(0), seed)``).
+
+    A float32 run whose numbers do not fit the dtype (η underflowing to 0, 1/γ overflowing, or
+    a round-off floor ε/γ of the centred output above 1e-3) is refused with ``ValueError``
+    for an explicit ``dtype``, and promoted to float64 for ``dtype="auto"``: such cells would
+    otherwise not train, or be reported as diverged.
         progress: show a tqdm bar over cells.
 
     Returns:
@@ -219,20 +274,22 @@ def sweep(cfg: SweepConfig, *, gamma=None, eta=None, eta_hat=None, seeds=None, p
         git revision.
     """
     grid = make_grid(cfg, gamma=gamma, eta=eta, eta_hat=eta_hat, seeds=seeds, **extra)
-    metrics = dict(metrics or {})
-    for k, fn in metrics.items():
-        if not callable(fn):
-            raise TypeError(f"metric {k!r} must be a callable fn(ctx) -> array")
-        if k in ("loss", "test_loss", "accuracy", "diverged", "diverged_step"):
-            raise ValueError(f"metric name {k!r} clashes with a built-in variable")
-    dtype = cfg.resolve_dtype(grid["gamma"])
-    eng = _compiled(_static_part(cfg), dtype, tuple(sorted(metrics.items())))[0]
+    metrics = check_metrics(metrics)
+    if path is not None:
+        path = _check_path("path", path)
+    if memory_budget is not None and (isinstance(memory_budget, bool) or not isinstance(
+            memory_budget, int | np.integer) or memory_budget < 1):
+        raise ValueError(f"memory_budget must be a positive number of bytes (int), got "
+                         f"{memory_budget!r}")
     table = _cell_table(cfg, grid, cfg.depth)
+    dtype = choose_dtype(cfg, _resolve(cfg)[0], table)
+    eng = _compiled(_static_part(cfg), dtype, metrics)[0]
     n_cells = table["gamma"].size
-    fp = fingerprint(cfg.to_dict(), grid, dtype, sorted(metrics))
+    names = [k for k, _ in metrics]
+    fp = fingerprint(cfg.to_dict(), grid, dtype, names)
     attrs = {"lazyrich_fingerprint": fp, "config": json.dumps(cfg.to_dict(), default=str),
              "grid": json.dumps({k: v.tolist() for k, v in grid.items()}), "dtype": dtype,
-             "metrics": json.dumps(sorted(metrics)), **provenance()}
+             "metrics": json.dumps(names), **provenance()}
 
     shard = _parse_shard(shard)
     if shard is None and jax.process_count() > 1:
@@ -284,7 +341,8 @@ def _chunk_size(eng, n_cells, chunk_size, memory_budget, n_dev):
     fit = int(budget // per)
     if fit < 1:
         raise ValueError(f"one cell needs ~{per} bytes but memory_budget is {budget} bytes: "
-                         f"no chunk fits; raise memory_budget or shrink width, batch_size or the test set")
+                         f"no chunk fits; raise memory_budget or shrink width, batch_size or the "
+                         f"test set")
     n = min(fit, n_cells)
     if n >= n_dev:  # a multiple of the device count, padded up to cover small grids evenly
         n = min(fit // n_dev, math.ceil(n_cells / n_dev)) * n_dev
@@ -307,10 +365,11 @@ def _run_cells(eng, table, cells, attrs, fp, path, chunk_size, memory_budget, de
                 continue
             if name.endswith(".nc"):
                 done_parts.append(read_checked(full, fp, what="partial results file"))
-    done = (np.concatenate([p["cell"].values for p in done_parts]) if done_parts
-            else np.zeros(0, int))
+    # finished cells of this run (a part may also hold cells outside it: keep only ours)
+    parts = [p.isel(cell=np.isin(p["cell"].values, cells)) for p in done_parts]
+    parts = [p for p in parts if p.sizes["cell"]]
+    done = (np.concatenate([p["cell"].values for p in parts]) if parts else np.zeros(0, int))
     todo = np.setdiff1d(cells, done)
-    parts = [p for p in done_parts if np.isin(p["cell"].values, cells).all()]
     chunk = _chunk_size(eng, max(todo.size, 1), chunk_size, memory_budget, len(devs))
     bar = None
     if progress:
@@ -332,28 +391,51 @@ def _run_cells(eng, table, cells, attrs, fp, path, chunk_size, memory_budget, de
                     bar.update(idx.size)
     if bar is not None:
         bar.close()
+    if not parts:  # an empty shard (more shards than cells): a valid file with no cells
+        return _empty_flat(eng, attrs)
     flat = xr.concat(parts, dim="cell") if len(parts) > 1 else parts[0]
     flat = flat.sortby("cell")
     flat.attrs = dict(attrs)
     return flat
 
 
+def _empty_flat(eng, attrs):
+    """A flat dataset with zero cells and every variable a run would log (shapes from
+    ``jax.eval_shape``; nothing is trained), so an empty shard merges like any other."""
+    with _x64(eng.dtype):
+        hyper = jax.tree.map(lambda a: a[None], eng.cast_hyper({}))
+        shapes = jax.eval_shape(
+            lambda h, d: jax.vmap(eng.run_cell, in_axes=(0, None))(h, d)[1], hyper, eng.data)
+    logs = {k: np.zeros((0,) + tuple(v.shape[1:]), dtype=v.dtype) for k, v in shapes.items()}
+    return flat_dataset(np.zeros(0, np.int64), logs, eng.log_steps, dict(attrs))
+
+
 def merge(paths, out: str | None = None):
     """Merge flat shard files of one sweep into the gridded dataset (and write it to ``out``).
 
-    Refuses files from different sweeps and grids that are not covered exactly once.
+    Refuses files from different sweeps and grids that are not covered exactly once; a missing
+    file raises ``FileNotFoundError``, a folder ``IsADirectoryError``. Empty shards (more shards
+    than cells) merge like any other.
     """
     import xarray as xr
 
-    paths = list(paths)
+    if isinstance(paths, str | os.PathLike):
+        raise TypeError(f"paths must be a list of shard files, got the single path {paths!r}")
+    paths = [os.fspath(p) if isinstance(p, os.PathLike) else p for p in paths]
     if not paths:
-        raise ValueError("merge needs at least one shard file")
+        raise ValueError("merge needs at least one shard file, got none")
+    for p in paths:
+        if not isinstance(p, str):
+            raise TypeError(f"paths must be file paths (str), got {p!r}")
+    if out is not None:
+        out = _check_path("out", out)
     first = read_checked(paths[0], None, what="shard file")
     fp = first.attrs["lazyrich_fingerprint"]
     parts = [first] + [read_checked(p, fp, what="shard file") for p in paths[1:]]
-    for p, ds in zip(paths, parts):
+    for p, ds in zip(paths, parts, strict=True):
         if "cell" not in ds.dims:
-            raise ValueError(f"{p!r} is not a flat shard file (no 'cell' dimension)")
+            raise ValueError(f"{p!r} is not a flat shard file (no 'cell' dimension); merge takes "
+                             f"the files written by sweep(..., shard=...)")
     flat = xr.concat(parts, dim="cell") if len(parts) > 1 else first
     flat.attrs = dict(first.attrs)
     grid = {k: np.asarray(v) for k, v in json.loads(first.attrs["grid"]).items()}

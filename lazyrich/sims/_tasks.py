@@ -28,6 +28,7 @@ Classification (one-hot targets; MSE uses them uncentred as the authors' code do
 
 import dataclasses
 import math
+import os
 
 import jax
 import jax.numpy as jnp
@@ -37,6 +38,89 @@ TASKS = ("linear", "single-index", "multi-index", "random-mlp", "staircase", "ga
          "modular", "digits", "mnist", "cifar10")
 _SYNTHETIC = ("linear", "single-index", "multi-index", "random-mlp", "staircase",
               "gaussian-mixture")
+#: Tasks with one-hot targets (the ones ``loss="xent"`` accepts).
+CLASSIFICATION_TASKS = ("gaussian-mixture", "modular", "digits", "mnist", "cifar10")
+#: Tasks that come as images (``image=True``, the ConvNet's input).
+IMAGE_TASKS = ("digits", "mnist", "cifar10")
+_DIGITS_SAMPLES = 1797  # scikit-learn's 8x8 digits
+
+#: The options each task reads (anything else is refused, never ignored).
+TASK_OPTIONS = {
+    **{n: ("train_size", "test_size", "noise", "whiten") for n in ("linear", "single-index")},
+    "multi-index": ("train_size", "test_size", "noise", "whiten", "n_index"),
+    "random-mlp": ("train_size", "test_size", "noise", "whiten", "teacher_width"),
+    "staircase": ("train_size", "test_size", "noise", "whiten", "singular_values"),
+    "gaussian-mixture": ("train_size", "test_size", "classes", "separation"),
+    "modular": ("modulus", "train_fraction"),
+    "digits": ("test_size", "image"),
+    "mnist": ("data_dir", "test_size", "image"),
+    "cifar10": ("data_dir", "test_size", "image"),
+}
+
+
+def _int_option(name, v, low):
+    if isinstance(v, bool | np.bool_) or not isinstance(v, int | np.integer):
+        number = isinstance(v, float | np.floating)  # a number of the wrong kind: a bad value
+        raise (ValueError if number else TypeError)(
+            f"task option {name} must be an integer >= {low}, got {v!r}")
+    if v < low:
+        raise ValueError(f"task option {name} must be an integer >= {low}, got {v!r}")
+    return int(v)
+
+
+def _float_option(name, v, low, *, strict=False, high=None):
+    if isinstance(v, bool | np.bool_) or not isinstance(v, int | float | np.integer | np.floating):
+        raise TypeError(f"task option {name} must be a number, got {v!r}")
+    v = float(v)
+    ok = math.isfinite(v) and (v > low if strict else v >= low) and (high is None or v < high)
+    if not ok:
+        rng = (f"in ({low:g}, {high:g})" if high is not None
+               else f"{'>' if strict else '>='} {low:g}")
+        raise ValueError(f"task option {name} must be finite and {rng}, got {v!r}")
+    return v
+
+
+def check_options(name: str, options: dict) -> dict:
+    """Validate task ``name``'s options: unknown keys are refused (listing the valid ones) and
+    every value is checked against its range. Returns the normalised options."""
+    valid = TASK_OPTIONS[name]
+    unknown = sorted(set(options) - set(valid))
+    if unknown:
+        raise ValueError(f"unknown task option(s) {unknown} for task {name!r}; valid options are "
+                         f"{valid}")
+    out = dict(options)
+    for k in ("train_size", "test_size", "n_index", "teacher_width"):
+        if k in out:
+            out[k] = _int_option(k, out[k], 1)
+    for k in ("classes", "modulus"):
+        if k in out:
+            out[k] = _int_option(k, out[k], 2)
+    for k in ("noise", "separation"):
+        if k in out:
+            out[k] = _float_option(k, out[k], 0.0)
+    if "train_fraction" in out:
+        out["train_fraction"] = _float_option("train_fraction", out["train_fraction"], 0.0,
+                                              strict=True, high=1.0)
+    for k in ("whiten", "image"):
+        if k in out and not isinstance(out[k], bool | np.bool_):
+            raise TypeError(f"task option {k} must be True or False, got {out[k]!r}")
+        if k in out:
+            out[k] = bool(out[k])
+    if "singular_values" in out:
+        sv = out["singular_values"]
+        if isinstance(sv, str) or not isinstance(sv, list | tuple | np.ndarray):
+            raise TypeError(f"task option singular_values must be a sequence of positive numbers, "
+                            f"got {sv!r}")
+        vals = tuple(_float_option("singular_values", v, 0.0, strict=True) for v in sv)
+        if not vals:
+            raise ValueError("task option singular_values must hold at least one positive "
+                             "number, got ()")
+        out["singular_values"] = vals
+    if "data_dir" in out and not isinstance(out["data_dir"], str | os.PathLike):
+        raise TypeError(f"task option data_dir must be a path (str), got {out['data_dir']!r}")
+    if "data_dir" in out:
+        out["data_dir"] = os.fspath(out["data_dir"])
+    return out
 
 
 @dataclasses.dataclass(frozen=True)
@@ -60,7 +144,9 @@ class Task:
     # -- building ------------------------------------------------------------------------------
     def build(self, data_seed: int, dtype) -> dict:
         """Teacher and/or data arrays, and a fixed test set, from the integer ``data_seed``."""
-        key = jax.random.key(int(data_seed))
+        from ._train import check_seed, seed_key
+
+        key = seed_key(check_seed("data_seed", data_seed))
         k_teacher, k_test, k_train = (jax.random.fold_in(key, i) for i in range(3))
         data = {}
         if self.name in _SYNTHETIC:
@@ -169,12 +255,16 @@ def make_task(name: str, *, input_dim=None, image=False, **options) -> Task:
     ``n_index``, ``teacher_width``, ``singular_values`` (staircase, default (3, 1, 0.3)),
     ``classes`` and ``separation`` (mixture), ``modulus`` and ``train_fraction`` (modular),
     ``data_dir`` (mnist, cifar10), ``image`` (digits/mnist/cifar10 as NHWC images).
+    :data:`TASK_OPTIONS` lists the options each task reads; any other key raises ``ValueError``
+    (a misspelt option is never silently ignored), and values are range-checked.
     """
-    if name not in TASKS:
+    if not isinstance(name, str) or name not in TASKS:
         raise ValueError(f"unknown task {name!r}; expected one of {TASKS}")
-    opts = {k: v for k, v in options.items() if v is not None}
-    if "singular_values" in opts:
-        opts["singular_values"] = tuple(float(s) for s in opts["singular_values"])
+    opts = check_options(name, {k: v for k, v in options.items() if v is not None})
+    if not isinstance(image, bool | np.bool_):
+        raise TypeError(f"image must be True or False, got {image!r}")
+    if image and name not in IMAGE_TASKS:
+        raise ValueError(f"image=True needs an image task, one of {IMAGE_TASKS}; got {name!r}")
     fixed = {"modular": None, "digits": 64, "mnist": 784, "cifar10": 3072}
     if name in _SYNTHETIC:
         D = 16 if input_dim is None else input_dim
@@ -183,35 +273,43 @@ def make_task(name: str, *, input_dim=None, image=False, **options) -> Task:
         D = int(D)
         if name == "staircase":
             s = opts.setdefault("singular_values", (3.0, 1.0, 0.3))
-            if len(s) < 1 or any(not np.isfinite(v) or v <= 0 for v in s):
-                raise ValueError(f"singular_values must be positive and finite, got {s}")
             if len(s) > D:
                 raise ValueError(f"staircase needs at most input_dim={D} singular values, "
                                  f"got {len(s)}")
             out, cls = len(s), False
         elif name == "gaussian-mixture":
-            out, cls = int(opts.setdefault("classes", 10)), True
+            out, cls = opts.setdefault("classes", 10), True
         else:
             out, cls = 1, False
-        if name == "multi-index" and int(opts.get("n_index", 2)) > D:
-            raise ValueError(f"multi-index needs n_index <= input_dim={D}")
-        if opts.get("whiten") and int(opts.get("train_size", 0)) < D:
-            raise ValueError(f"whiten=True needs train_size >= input_dim={D}")
+        if name == "multi-index" and opts.get("n_index", 2) > D:
+            raise ValueError(f"task option n_index must be <= input_dim={D}, got "
+                             f"{opts.get('n_index', 2)}")
+        if opts.get("whiten") and opts.get("train_size", 0) < D:
+            raise ValueError(f"whiten=True needs task option train_size >= input_dim={D}, got "
+                             f"train_size={opts.get('train_size')}")
         return Task(name, (D,), out, cls, tuple(sorted(opts.items())))
     if name == "modular":
-        p = int(opts.setdefault("modulus", 23))
-        if p < 2:
-            raise ValueError(f"modulus must be >= 2, got {p}")
-        opts.setdefault("train_fraction", 0.5)
+        p = opts.setdefault("modulus", 23)
+        f = opts.setdefault("train_fraction", 0.5)
+        n_tr = int(round(f * p * p))
+        if not 1 <= n_tr < p * p:
+            raise ValueError(f"task option train_fraction must leave at least one of the "
+                             f"{p * p} pairs for training and one for testing, i.e. lie in "
+                             f"[{0.5 / p**2:.3g}, {1 - 0.5 / p**2:.3g}), got {f!r}")
         shape, out = (2 * p,), p
     elif name == "digits":
+        if opts.get("test_size", 360) >= _DIGITS_SAMPLES:
+            raise ValueError(f"task option test_size must be < {_DIGITS_SAMPLES} for digits "
+                             f"({_DIGITS_SAMPLES} samples; the rest train), got "
+                             f"{opts['test_size']}")
         shape, out = ((8, 8, 1) if image else (64,)), 10
     elif name == "mnist":
         shape, out = ((28, 28, 1) if image else (784,)), 10
     else:
         shape, out = ((32, 32, 3) if image else (3072,)), 10
     if name in ("mnist", "cifar10") and not opts.get("data_dir"):
-        raise ValueError(f"task {name!r} reads local files: set data_dir (nothing is downloaded)")
+        raise ValueError(f"task {name!r} reads local files: set task option data_dir to their "
+                         f"directory (nothing is downloaded)")
     if (input_dim is not None and not image and name != "modular"
             and input_dim != fixed.get(name, shape[0])):
         raise ValueError(f"task {name!r} has input_dim {shape[0]}, got input_dim={input_dim}")
@@ -241,8 +339,8 @@ def _finite_dataset(task: Task, data_seed: int):
         x = np.concatenate([np.eye(p)[a], np.eye(p)[b]], axis=1)
         lab = (a + b) % p
         perm = rng.permutation(p * p)
-        n_tr = max(1, int(round(task.opt("train_fraction") * p * p)))
-        tr, te = perm[:n_tr], perm[n_tr:] if n_tr < p * p else perm[:1]
+        n_tr = int(round(task.opt("train_fraction") * p * p))  # 1 <= n_tr < p², checked
+        tr, te = perm[:n_tr], perm[n_tr:]
         return x[tr], np.eye(p)[lab[tr]], x[te], np.eye(p)[lab[te]]
     if task.name == "digits":
         from sklearn.datasets import load_digits
@@ -263,6 +361,9 @@ def _finite_dataset(task: Task, data_seed: int):
         xtr, xte = xtr.astype(np.float64) / 255.0, xte.astype(np.float64) / 255.0
         n_te = task.opt("test_size")
         if n_te is not None:
+            if n_te > len(xte):
+                raise ValueError(f"task option test_size={n_te} exceeds the {len(xte)} test "
+                                 f"images of {task.name}")
             xte, yte = xte[: int(n_te)], yte[: int(n_te)]
     xtr, xte = _standardise(xtr, xte)
     if not image:
