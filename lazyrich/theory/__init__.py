@@ -25,6 +25,7 @@ from ._deep_linear import mode_learning_time as mode_learning_time
 from ._exact import LinearSolution as LinearSolution
 from ._exact import two_layer_linear as two_layer_linear
 from ._infinite_width import ACTIVATIONS as ACTIVATIONS
+from ._infinite_width import ABReLU as ABReLU
 from ._infinite_width import MLPKernels as MLPKernels
 from ._infinite_width import get_activation as get_activation
 from ._infinite_width import mlp_kernels as mlp_kernels
