@@ -114,13 +114,15 @@ def _rank_jump(quick: bool) -> Outcome:
 
 
 @claim("richness/ntk-closed-form-vs-quadrature",
-       statement="the erf NNGP/NTK recursion in closed form (Williams) equals Gauss–Hermite "
-                 "quadrature of the same Gaussian expectations; ReLU's arc-cosine forms converge "
-                 "to quadrature",
-       measure="max |Θ_closed - Θ_quad| / max|Θ| over 8 inputs, depth 3, erf at orders 32, 64, "
-               "128 and ReLU at 32, 128; the claim is on erf at order 128",
-       why="erf is analytic, so quadrature converges exponentially to float64 round-off; ReLU's "
-           "kink makes it algebraic (shown, not asserted)",
+       statement="the NNGP/NTK recursion in closed form (Williams' erf, the arc-cosine ReLU, "
+                 "GELU) equals quadrature of the same Gaussian expectations, and the quadrature "
+                 "converges geometrically for the kinked ReLU as for the smooth activations",
+       measure="max |Θ_closed - Θ_quad| / max|Θ| over 8 inputs, depth 3, bias 0.3, at quadrature "
+               "orders 4, 8, 16, 32 (polar rule cut at the kink rays); measured = the largest "
+               "error at order 32 over erf, ReLU, GELU",
+       why="two independent evaluations of the same integrals: at order 32 only float64 "
+           "round-off remains (measured 3e-14); 1e-10 leaves 3 decades for the depth-3 "
+           "recursion's amplification on other machines",
        spec="engineering.md §2.2(b)")
 def _kernels(quick: bool) -> Outcome:
     import jax.numpy as jnp
@@ -128,18 +130,19 @@ def _kernels(quick: bool) -> Outcome:
     from lazyrich.theory import mlp_kernels
 
     x = np.random.default_rng(4).standard_normal((8, 5))
-    orders = {"erf": [32, 64, 128], "relu": [32, 128]}
+    orders = [4, 8, 16, 32]
     errs = {}
-    for act, qs in orders.items():
+    for act in ("erf", "relu", "gelu"):
         kw = dict(depth=3, activation=act, bias_std=0.3, dtype=jnp.float64)
         ref = np.asarray(mlp_kernels(x, **kw).ntk)
-        quad = [np.asarray(mlp_kernels(x, method="quadrature", quad_order=q, **kw).ntk) for q in qs]
+        quad = [np.asarray(mlp_kernels(x, method="quadrature", quad_order=q, **kw).ntk)
+                for q in orders]
         errs[act] = [float(np.max(np.abs(k - ref)) / np.max(np.abs(ref))) for k in quad]
-    plot = Plot([Series(orders["erf"], np.maximum(errs["erf"], 1e-17), "erf", kind="sim"),
-                 Series(orders["relu"], errs["relu"], "ReLU", kind="sim")],
-                xlabel="Gauss–Hermite order", ylabel="relative NTK error", xscale="log",
-                yscale="log")
-    return Outcome.error_below(errs["erf"][-1], 1e-10, plot=plot, details={"relu": errs["relu"]})
+    plot = Plot([Series(orders, np.maximum(e, 1e-17), act, kind="sim") for act, e in errs.items()],
+                xlabel="quadrature order (nodes per sector and ray)",
+                ylabel="relative NTK error", xscale="log", yscale="log")
+    worst = max(e[-1] for e in errs.values())
+    return Outcome.error_below(worst, 1e-10, plot=plot, details=errs)
 
 
 @claim("richness/ntk-width-rate",
