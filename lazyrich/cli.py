@@ -37,6 +37,13 @@ def _verify(args) -> int:
         print(f"lazyrich verify: --report {args.report!r} is a file; expected a directory to "
               f"write index.md, index.html and figures into", file=sys.stderr)
         return 2
+    if args.report:  # fail before minutes of claims, not after
+        try:
+            os.makedirs(os.path.join(args.report, "figures"), exist_ok=True)
+        except OSError as e:
+            print(f"lazyrich verify: --report {args.report!r} cannot be created as a directory "
+                  f"({e.strerror}); expected a writable directory path", file=sys.stderr)
+            return 2
     try:
         chosen = select(load_claims(), args.patterns)
     except ValueError as e:

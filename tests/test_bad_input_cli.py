@@ -68,6 +68,8 @@ CASES = [
      r"unknown activation 'swish'; expected one of .*'gelu'"),
     (["verify", "--report", "{d}/bad.json", "--list"],
      r"--report '.*bad.json' is a file; expected a directory"),
+    (["verify", "--report", "{d}/bad.json/sub", "linear/C1"],
+     r"--report '.*bad.json/sub' cannot be created as a directory .*expected a writable"),
 ]
 
 

@@ -66,8 +66,10 @@ def test_chunking_does_not_change_cells(reference, chunk):
     np.testing.assert_array_equal(ds["diverged"], reference["diverged"])
 
 
-def test_sharded_across_four_devices(reference):
-    assert len(jax.local_devices()) == 4  # conftest forces 4 CPU devices
+@pytest.mark.skipif(len(jax.local_devices()) < 2,
+                    reason="one XLA device (LAZYRICH_TEST_CPU_DEVICES=1): nothing to shard")
+def test_sharded_across_devices(reference):
+    """Sharded over every local device (4 under the default conftest) = one device."""
     ds = sims.sweep(CFG, gamma=GAMMA, eta=ETA, seeds=SEEDS, chunk_size=8)
     xr.testing.assert_allclose(ds[["loss", "test_loss"]], reference[["loss", "test_loss"]],
                                rtol=RTOL)
