@@ -60,7 +60,8 @@ def compare(label, lam, sigma, t_end, n_t=1000):
 def batched(n_init=16, n_t=100, t_end=20.0):
     lams = jnp.linspace(-8.0, 8.0, n_init)
     keys = jax.random.split(jax.random.key(2), n_init)
-    inits = [lambda_balanced_init(k, float(lam), N, N, N, sigma=N**-0.5) for k, lam in zip(keys, lams)]
+    inits = [lambda_balanced_init(k, float(lam), N, N, N, sigma=N**-0.5)
+             for k, lam in zip(keys, lams, strict=True)]
     W1s = jnp.stack([w[0] for w in inits])
     W2s = jnp.stack([w[1] for w in inits])
     t = jnp.linspace(0.0, t_end, n_t)
@@ -68,11 +69,12 @@ def batched(n_init=16, n_t=100, t_end=20.0):
     f(W1s, W2s).block_until_ready()
     t_cf, P = best_of(lambda: f(W1s, W2s).block_until_ready(), 3)
     t_ode, refs = best_of(lambda: [ode_two_layer(a, b, S, np.asarray(t), rtol=1e-10, atol=1e-10)
-                                   for a, b in zip(W1s, W2s)], 1)
+                                   for a, b in zip(W1s, W2s, strict=True)], 1)
     err = max(np.abs(np.asarray(P[i]) - refs[i].P).max() / np.abs(refs[i].P).max()
               for i in range(n_init))
     print(f"== C. batch of {n_init} inits (λ ∈ [−8, 8]) × {n_t} times in [0, {t_end}]")
-    print(f"   closed form (vmap, one call) {t_cf * 1e3:9.1f} ms   max rel. diff to DOP853 1e-10: {err:.1e}")
+    print(f"   closed form (vmap, one call) {t_cf * 1e3:9.1f} ms   "
+          f"max rel. diff to DOP853 1e-10: {err:.1e}")
     print(f"   DOP853 rtol 1e-10, a loop    {t_ode * 1e3:9.1f} ms")
     print(f"   speed ratio                  {t_ode / t_cf:9.1f}x")
 

@@ -106,7 +106,7 @@ def torch_loop():
     def one(gamma, eta, seed):
         g = torch.Generator().manual_seed(seed)
         dims = [D] + [N] * (L - 1) + [1]
-        ws = [torch.randn(a, b, generator=g) for a, b in zip(dims[:-1], dims[1:])]
+        ws = [torch.randn(a, b, generator=g) for a, b in zip(dims[:-1], dims[1:], strict=True)]
         w0 = [w.clone() for w in ws]
         for w in ws:
             w.requires_grad_(True)

@@ -65,7 +65,8 @@ fig.savefig(os.path.join(FIGDIR, "phase_map.png"), dpi=120, bbox_inches="tight")
 es = an.eta_star(ds, "test_loss", 3)
 lazy, rich = gammas <= 1e-2, gammas >= 10
 print("lazy η* slope:", an.fit_slope(gammas[lazy], es.values[lazy]), "(theory 2)")
-print("ultra-rich η* slope:", an.fit_slope(gammas[rich], es.values[rich]), f"(theory 2/L = {2 / L:.3g})")
+print("ultra-rich η* slope:", an.fit_slope(gammas[rich], es.values[rich]),
+      f"(theory 2/L = {2 / L:.3g})")
 
 # %% [markdown]
 # ## 2. Loss curves across γ
@@ -83,10 +84,10 @@ g_rich = np.array([10.0, 100.0, 1e3] if FAST else [10.0, 100.0, 1e3, 1e4])
 out_rich = an.run_cells(cfg3, gamma=g_rich, eta=0.2 * g_rich ** (2 / 3), seed=0)
 
 fig, axs = plt.subplots(1, 2, figsize=(10, 3.6))
-for g, c in zip(g_lazy, out_lazy["test_loss"]):
+for g, c in zip(g_lazy, out_lazy["test_loss"], strict=True):
     axs[0].plot(out_lazy["steps"], c, label=f"γ = {g:.0e}")
 axs[0].set(title="lazy: η = 0.3γ²", xlabel="step", ylabel="test loss", yscale="log")
-for g, c in zip(g_rich, out_rich["test_loss"]):
+for g, c in zip(g_rich, out_rich["test_loss"], strict=True):
     axs[1].plot(out_rich["steps"][1:], c[1:], label=f"γ = {g:.0e}")
 axs[1].set(title="ultra-rich, L = 3: η = 0.2γ^(2/3)", xlabel="step", xscale="log", yscale="log")
 for a in axs:
@@ -112,7 +113,8 @@ cfg_sa = sims.SweepConfig(depth=2, width=P, steps=800 if FAST else 2000, full_ba
                           dtype="float64", log_every=10,
                           task_options={"train_size": P, "whiten": True, "test_size": 64})
 data = sims.make_task("single-index", train_size=P, whiten=True, test_size=64).build(0, jnp.float64)
-hooks = an.ntk_hooks(data["train_x"], data["train_y"], which=("align", "align_centered", "ntk_norm"))
+hooks = an.ntk_hooks(data["train_x"], data["train_y"],
+                     which=("align", "align_centered", "ntk_norm"))
 gamma_sa = 1e3
 sa = an.run_cells(cfg_sa, metrics=hooks, gamma=gamma_sa, eta=0.03 * gamma_sa, seed=0)
 t = sa["steps"]
@@ -146,8 +148,8 @@ Bstar = jnp.asarray(U @ np.diag(s) @ V.T)
 a0 = 0.05
 bases = [V] + [np.linalg.qr(rng.normal(size=(N, C)))[0] for _ in range(Ld - 1)] + [U]
 Ws = tuple(jnp.asarray(a0 * bases[i + 1] @ bases[i].T
-                       + 1e-2 * a0 / np.sqrt(bases[i].shape[0]) * rng.normal(size=(bases[i + 1].shape[0],
-                                                                                    bases[i].shape[0])))
+                       + 1e-2 * a0 / np.sqrt(bases[i].shape[0])
+                       * rng.normal(size=(bases[i + 1].shape[0], bases[i].shape[0])))
            for i in range(Ld))
 
 

@@ -30,8 +30,14 @@ import numpy as np
 
 import lazyrich
 from lazyrich.sims import gd_two_layer
-from lazyrich.theory import (kernel_distance, lambda_balanced_init, ntk_from_reps, random_task,
-                             two_layer_linear, two_layer_loss)
+from lazyrich.theory import (
+    kernel_distance,
+    lambda_balanced_init,
+    ntk_from_reps,
+    random_task,
+    two_layer_linear,
+    two_layer_loss,
+)
 
 lazyrich.set_precision("float64")
 FAST = os.environ.get("LAZYRICH_FAST") == "1"
@@ -49,7 +55,8 @@ t = jnp.linspace(0.0, T_end, 200)
 
 runs = {}
 for lam in lams:
-    W1, W2 = lambda_balanced_init(jax.random.key(1), lam, n, n, n, sigma=0.15)  # small init: rich steps at λ = 0
+    # small init: rich steps at λ = 0
+    W1, W2 = lambda_balanced_init(jax.random.key(1), lam, n, n, n, sigma=0.15)
     if lam == 0 and np.linalg.det(np.asarray(W2 @ W1)) * np.linalg.det(np.asarray(S)) < 0:
         W2 = W2.at[0].multiply(-1.0)  # λ = 0 with det(W0)det(Σ) < 0 is a saddle (§2.4)
     sol = two_layer_linear(W1, W2, S, t)
@@ -59,7 +66,8 @@ for lam in lams:
     gd = gd_two_layer(W1, W2, S, T_end / steps, steps, save_every=steps // 20)
     runs[lam] = (sol, gd)
     print(f"λ = {lam:+5.0f}: method {sol.method}, {steps} GD steps, "
-          f"max |W_GD − W_theory| = {float(jnp.abs(gd.W - two_layer_linear(W1, W2, S, gd.t).W).max()):.1e}")
+          f"max |W_GD − W_theory| = "
+          f"{float(jnp.abs(gd.W - two_layer_linear(W1, W2, S, gd.t).W).max()):.1e}")
 
 # %% [markdown]
 # ## Loss, kernel distance and representations over time

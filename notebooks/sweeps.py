@@ -43,8 +43,7 @@ gammas = np.logspace(-1, 2, 4 if FAST else 13)
 eta_hats = np.logspace(-2, 1, 5 if FAST else 13)
 seeds = [0, 1] if FAST else [0, 1, 2]
 
-ds = sims.sweep(cfg, gamma=gammas, eta_hat=eta_hats, seeds=seeds)
-ds
+(ds := sims.sweep(cfg, gamma=gammas, eta_hat=eta_hats, seeds=seeds))
 
 # %% [markdown]
 # `ds["loss"]` has dims (gamma, eta_hat, seed, step); `ds["eta"]` holds the actual η of each

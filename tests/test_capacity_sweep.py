@@ -44,7 +44,8 @@ def test_hook_records_the_features_of_a_single_run(swept):
                                np.asarray(model.apply(r.params, xp)), rtol=1e-12, atol=1e-14)
     wc = ds["weight_change"].sel(gamma=3.0, eta=0.5, seed=1, step=40).item()
     num = sum(np.sum((np.asarray(a) - np.asarray(b)) ** 2)
-              for a, b in zip(jax.tree.leaves(r.params), jax.tree.leaves(r.params0)))
+              for a, b in zip(jax.tree.leaves(r.params), jax.tree.leaves(r.params0),
+                              strict=True))
     den = sum(np.sum(np.asarray(b) ** 2) for b in jax.tree.leaves(r.params0))
     assert abs(wc / np.sqrt(num / den) - 1) < 1e-10
 

@@ -211,7 +211,7 @@ def test_invariances(rng):
     phi = rng.standard_normal((n, p)) @ rng.standard_normal((p, p))
     F = phi @ rng.standard_normal((p, C)) + rng.standard_normal((n, C))
     R, _ = np.linalg.qr(rng.standard_normal((p, p)))
-    O, _ = np.linalg.qr(rng.standard_normal((C, C)))
+    Q, _ = np.linalg.qr(rng.standard_normal((C, C)))
     A = rng.standard_normal((C, C))
     b = rng.standard_normal(C)[None, :]
     phi2 = 3.7 * phi @ R + rng.standard_normal(p)[None, :]
@@ -222,7 +222,7 @@ def test_invariances(rng):
     base["projection"] = dlr_report(phi, F, "projection", rank=C).value
     assert abs(dlr_report(phi, F @ A + b, "projection", rank=C).value - base["projection"]) < 1e-10
     # E1 invariant to s·orthogonal and offsets only
-    assert abs(dlr_report(phi, 0.2 * F @ O + b, "cka").value - base["cka"]) < 1e-10
+    assert abs(dlr_report(phi, 0.2 * F @ Q + b, "cka").value - base["cka"]) < 1e-10
     assert abs(dlr_report(phi, F @ A, "cka").value - base["cka"]) > 1e-3
     # anisotropic feature scaling changes D (CKA is not invariant to invertible linear maps)
     D = np.diag(np.exp(rng.standard_normal(p)))

@@ -42,7 +42,8 @@ def test_eta_hat_sweep_star_max_min():
     # log-loss exactly quadratic in log η: the parabola refinement is exact (round-off)
     np.testing.assert_allclose(an.eta_star(ds).values, truth, rtol=1e-9)
     # edge at 3γ²: the last stable grid point is γ²·10^0.25 (10^0.5 = 3.16 > 3)
-    np.testing.assert_allclose(an.eta_max(ds).values, np.broadcast_to(GAMMAS[:, None] ** 2 * 10**0.25, (3, 3)),
+    np.testing.assert_allclose(an.eta_max(ds).values,
+                               np.broadcast_to(GAMMAS[:, None] ** 2 * 10**0.25, (3, 3)),
                                rtol=1e-12)
     lo, hi = an.eta_bracket(ds)
     np.testing.assert_allclose(hi.values / lo.values, 10**0.25, rtol=1e-12)
@@ -98,7 +99,8 @@ def test_vector_bisection_brackets_every_edge():
 def _mlp(width=16, depth=2, D=5, C=2, seed=0):
     m = sims.MLP(depth, width, D, C, "relu", False, "mup")
     p0 = m.init(jax.random.key(seed), jnp.float64)
-    p = jax.tree.map(lambda a: a + 0.3 * jax.random.normal(jax.random.key(seed + 1), a.shape, a.dtype), p0)
+    p = jax.tree.map(
+        lambda a: a + 0.3 * jax.random.normal(jax.random.key(seed + 1), a.shape, a.dtype), p0)
     return m, p0, p
 
 
@@ -158,23 +160,27 @@ def test_hooks_inside_sweep_match_direct_computation(hooked_sweep):
         f = lambda q, xx: (m.apply(q, xx) - m.apply(p0, xx)) / g  # noqa: E731, B023
         K = np.asarray(an.ntk_gram(f, p0, x))
         cell = ds.isel(gamma=gi, eta=0, seed=0, step=0)
-        np.testing.assert_allclose(float(cell["align"]), kernel_alignment(K, np.asarray(y)), rtol=1e-10)
+        np.testing.assert_allclose(float(cell["align"]), kernel_alignment(K, np.asarray(y)),
+                                   rtol=1e-10)
         np.testing.assert_allclose(float(cell["align_centered"]),
                                    kernel_alignment(K, np.asarray(y), centered=True), rtol=1e-10)
         np.testing.assert_allclose(float(cell["ntk_norm"]), np.linalg.norm(K), rtol=1e-10)
         lam = np.clip(np.linalg.eigvalsh(K), 0, None)
-        np.testing.assert_allclose(float(cell["rank_pr"]), lam.sum() ** 2 / (lam**2).sum(), rtol=1e-9)
+        np.testing.assert_allclose(float(cell["rank_pr"]), lam.sum() ** 2 / (lam**2).sum(),
+                                   rtol=1e-9)
         # GN top = top eigenvalue of (2/P) K (P = 16 points, C = 1); Lanczos with 40 > 16 iterations
         # spans the whole 16-dim Krylov space: exact to round-off
         np.testing.assert_allclose(float(cell["gn_top"]), 2 / 16 * lam.max(), rtol=1e-8)
         flat, unr = ravel_pytree(p0)
-        Hm = jax.hessian(lambda th: jnp.mean((f(unr(th), x) - y) ** 2))(flat)
+        Hm = jax.hessian(lambda th, f=f, unr=unr: jnp.mean((f(unr(th), x) - y) ** 2))(flat)
         ev = np.linalg.eigvalsh(np.asarray(Hm))
         # 40 Lanczos steps, well-separated extremes: converged to ~1e-6 relative
         np.testing.assert_allclose(float(cell["hess_max"]), ev.max(), rtol=1e-5)
-        np.testing.assert_allclose(float(cell["hess_min"]), ev.min(), rtol=1e-4, atol=1e-8 * abs(ev).max())
+        np.testing.assert_allclose(float(cell["hess_min"]), ev.min(), rtol=1e-4,
+                                   atol=1e-8 * abs(ev).max())
     # GN part at init ∝ γ^-2 exactly (spec §2.4; γ 0.5 → 5)
-    r = float(ds["gn_top"].isel(gamma=0, eta=0, seed=0, step=0) / ds["gn_top"].isel(gamma=1, eta=0, seed=0, step=0))
+    r = float(ds["gn_top"].isel(gamma=0, eta=0, seed=0, step=0)
+              / ds["gn_top"].isel(gamma=1, eta=0, seed=0, step=0))
     assert abs(r - 100.0) < 1e-7
 
 
@@ -232,8 +238,10 @@ def test_run_cells_reproduces_sweep_cells_and_bisection():
     out = an.run_cells(cfg, gamma=np.array([10.0, 1e-2]), eta=np.array([ds["eta"].values[1, 2],
                                                                          ds["eta"].values[0, 1]]),
                        seed=np.array([1, 0]))
-    np.testing.assert_allclose(out["loss"][0], ds["loss"].values[1, 2, 1], rtol=1e-12, equal_nan=True)
-    np.testing.assert_allclose(out["loss"][1], ds["loss"].values[0, 1, 0], rtol=1e-12, equal_nan=True)
+    np.testing.assert_allclose(out["loss"][0], ds["loss"].values[1, 2, 1], rtol=1e-12,
+                               equal_nan=True)
+    np.testing.assert_allclose(out["loss"][1], ds["loss"].values[0, 1, 0], rtol=1e-12,
+                               equal_nan=True)
     lo, hi = an.eta_bracket(ds)
     ref = an.refine_eta_max(cfg, ds, iters=3)
     ok = np.isfinite(hi.values)
@@ -243,7 +251,8 @@ def test_run_cells_reproduces_sweep_cells_and_bisection():
     step = 10 ** (0.5 / 2**3 / 2)  # half the final bracket's log-width
     g = np.broadcast_to(ds.gamma.values[:, None], lo.shape)[ok]
     s = np.broadcast_to(ds.seed.values[None, :], lo.shape)[ok]
-    assert not an.run_cells(cfg, gamma=g, eta=ref.values[ok] / step * 0.999, seed=s)["diverged"].any()
+    assert not an.run_cells(cfg, gamma=g, eta=ref.values[ok] / step * 0.999,
+                            seed=s)["diverged"].any()
     assert an.run_cells(cfg, gamma=g, eta=ref.values[ok] * step * 1.001, seed=s)["diverged"].all()
     with pytest.raises(ValueError, match="unknown cell field"):
         an.run_cells(cfg, lr=1.0)
@@ -263,7 +272,8 @@ def test_phase_map_reference_lines_across_regimes():
                     coords={"gamma": g, "eta_hat": 10.0**KS, "seed": [0], "step": steps,
                             "eta": (("gamma", "eta_hat"), eta)})
     d = an.phase_map_data(ds, "loss", window=2, depth=3)
-    want = {r"$\eta\propto\gamma^2$": (2.0, 1e-2, 1.0), r"$\eta\propto\gamma^{2/3}$": (2 / 3, 1.0, 1e2),
+    want = {r"$\eta\propto\gamma^2$": (2.0, 1e-2, 1.0),
+            r"$\eta\propto\gamma^{2/3}$": (2 / 3, 1.0, 1e2),
             r"$\eta\propto\gamma$": (1.0, 1.0, 1e2)}
     assert set(d.lines) == set(want)
     for label, (x, y) in d.lines.items():

@@ -35,7 +35,8 @@ def test_every_spec_claim_is_registered(claims):
 def test_c2_init_hessian_scaling(claims):
     out = _run(claims, "gamma/C2-")
     # exact algebra: γ²λ_GN and γ·vᵀH_res v are γ-independent to round-off
-    assert out.passed and out.details["gn_spread"] < 1e-10 and out.details["residual_spread"] < 1e-10
+    assert (out.passed and out.details["gn_spread"] < 1e-10
+            and out.details["residual_spread"] < 1e-10)
 
 
 @pytest.mark.parametrize("prefix, pred, tol", [("gamma/C3-", 2.0, 0.15), ("gamma/C4-", 2.0, 0.25),
@@ -66,9 +67,9 @@ def test_c18_staircase(claims):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("prefix", ["gamma/C7-", "gamma/C9-", "gamma/C11-", "gamma/C12-", "gamma/C13-",
-                                    "gamma/C14-", "gamma/C15-", "gamma/C16-", "gamma/C17-", "gamma/C20-",
-                                    "gamma/C21-", "gamma/C22-"])
+@pytest.mark.parametrize("prefix", ["gamma/C7-", "gamma/C9-", "gamma/C11-", "gamma/C12-",
+                                    "gamma/C13-", "gamma/C14-", "gamma/C15-", "gamma/C16-",
+                                    "gamma/C17-", "gamma/C20-", "gamma/C21-", "gamma/C22-"])
 def test_heavier_claims(claims, prefix):
     out = _run(claims, prefix)
     assert out.passed, (out.measured, out.details)

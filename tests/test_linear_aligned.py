@@ -5,10 +5,18 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from lazyrich.theory import (aligned_mode, convergence_values, half_time, lambda_balanced_init,
-                             reversal_time, saxe_mode, single_neuron, staircase_times,
-                             two_layer_linear)
 from lazyrich.theory import _claims_linear as C
+from lazyrich.theory import (
+    aligned_mode,
+    convergence_values,
+    half_time,
+    lambda_balanced_init,
+    reversal_time,
+    saxe_mode,
+    single_neuron,
+    staircase_times,
+    two_layer_linear,
+)
 
 
 @pytest.mark.parametrize("fn", [C.c9_aligned_vs_ode, C.c10_saxe_limit, C.c11_half_time,

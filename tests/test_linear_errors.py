@@ -5,10 +5,18 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from lazyrich.theory import (aligned_mode, convergence_values, from_data, half_time,
-                             lambda_balanced_init, shallow_limit, staircase_times,
-                             two_layer_linear, whiten)
 from lazyrich.theory import _claims_linear as C
+from lazyrich.theory import (
+    aligned_mode,
+    convergence_values,
+    from_data,
+    half_time,
+    lambda_balanced_init,
+    shallow_limit,
+    staircase_times,
+    two_layer_linear,
+    whiten,
+)
 
 KEY = jax.random.key(0)
 

@@ -12,9 +12,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from lazyrich.sims import ode_two_layer
-from lazyrich.theory import (from_data, lambda_balanced_init, measure_lambda, two_layer_linear,
-                             whiten)
 from lazyrich.theory import _claims_linear as C
+from lazyrich.theory import (
+    from_data,
+    lambda_balanced_init,
+    measure_lambda,
+    two_layer_linear,
+    whiten,
+)
 
 
 @pytest.mark.parametrize("fn", [C.c4_riccati_identity, C.c5_stable_vs_ode, C.c6_propagator_vs_ode,

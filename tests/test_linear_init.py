@@ -5,8 +5,13 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from lazyrich.theory import (balance, lambda_balanced_init, measure_lambda,
-                             split_singular_values, whiten)
+from lazyrich.theory import (
+    balance,
+    lambda_balanced_init,
+    measure_lambda,
+    split_singular_values,
+    whiten,
+)
 from lazyrich.theory._claims_linear import c1_balanced_init
 
 

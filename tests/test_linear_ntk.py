@@ -5,6 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from lazyrich.theory import _claims_linear_sims as cl
 from lazyrich.theory import (
     kernel_distance,
     ntk_from_reps,
@@ -13,7 +14,6 @@ from lazyrich.theory import (
     two_layer_loss,
     two_layer_ntk,
 )
-from lazyrich.theory import _claims_linear_sims as cl
 
 
 def test_ntk_matches_kron_formula_and_is_psd(rng):

@@ -33,7 +33,8 @@ def synthetic_sweep(star_exp=2.0, max_exp=2.0, curvature=0.7):
     div = e > 10 * g**max_exp
     loss[div] = np.nan
     return xr.Dataset(
-        {"loss": (("gamma", "eta", "seed", "step"), loss), "diverged": (("gamma", "eta", "seed"), div)},
+        {"loss": (("gamma", "eta", "seed", "step"), loss),
+         "diverged": (("gamma", "eta", "seed"), div)},
         coords={"gamma": GAMMAS, "eta": ETAS, "seed": SEEDS, "step": steps})
 
 

@@ -49,7 +49,7 @@ def test_two_process_distributed_sweep_matches_single_process(tmp_path):
                                json.dumps(GRID)], env=env, stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True) for i in range(2)]
     outs = [p.communicate(timeout=280) for p in procs]
-    for p, (so, se) in zip(procs, outs):
+    for p, (so, se) in zip(procs, outs, strict=True):
         assert p.returncode == 0, se[-3000:]
         assert "cells 12" in so
     dist = xr.open_dataset(out, engine="h5netcdf").load()

@@ -82,7 +82,8 @@ def test_cli_json_list_and_report(tmp_path, capsys, monkeypatch):
         # a claim without a Plot still gets a figure (measured vs tolerance)
         claim("zz-test/noplot", statement="e small", measure="e", why="round-off")(
             lambda quick: Outcome.error_below(1e-13, 1e-12))
-        assert cli.main(["verify", "zz-test/noplot", "--no-progress", "--report", str(tmp_path)]) == 0
+        assert cli.main(["verify", "zz-test/noplot", "--no-progress", "--report",
+                         str(tmp_path)]) == 0
         assert (tmp_path / "figures" / "zz-test_noplot.png").exists()
     finally:
         _REGISTRY.pop("zz-test/demo", None)

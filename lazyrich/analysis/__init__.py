@@ -37,7 +37,8 @@ from ._plot import PhaseMapData as PhaseMapData
 from ._plot import phase_map_data as phase_map_data
 from ._plot import plot_phase_map as plot_phase_map
 
-__all__ = ["run_cells", "scaled_sweep", "align_by_drop", "collapse_error", "drop_time", "staircase_steps",
+__all__ = ["run_cells", "scaled_sweep", "align_by_drop", "collapse_error", "drop_time",
+           "staircase_steps",
            "NTK_STATS", "SHARPNESS_STATS", "entropy_rank", "ntk_gram", "ntk_hooks", "ntk_stats",
            "ntk_vp", "participation_ratio", "sharpness_hooks", "target_alignment",
            "KernelMachineCheck", "kernel_machine_check", "kernel_regression",

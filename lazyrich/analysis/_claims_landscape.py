@@ -27,7 +27,8 @@ _SPEC = "gamma-scaling.md §5.1 "
 LAZY = (1e-3, 10**-2.5, 1e-2)
 RICH = (10.0, 100.0, 1e3, 1e4)
 CROSS = (0.1, 10**-0.5, 1.0)
-STAR_VAR, STAR_WINDOW = "test_loss", 3  # η*: argmin of the test loss averaged over the last ~30 steps
+# η*: argmin of the test loss averaged over the last ~30 steps
+STAR_VAR, STAR_WINDOW = "test_loss", 3
 
 
 def _x64():
@@ -43,7 +44,8 @@ def _scalarise(details: dict, prefix: str = "") -> dict:
         if isinstance(v, dict):
             out.update(_scalarise(v, key + "."))
         elif isinstance(v, list | tuple | np.ndarray):
-            out[key] = "[" + ", ".join(f"{float(x):.4g}" for x in np.ravel(np.asarray(v, float))) + "]"
+            out[key] = ("[" + ", ".join(f"{float(x):.4g}" for x in np.ravel(np.asarray(v, float)))
+                        + "]")
         elif v is None or isinstance(v, str):
             out[key] = "-" if v is None else v
         else:
@@ -73,7 +75,8 @@ def _smooth(L):
 def _nanmedian_rows(a):
     """Row medians ignoring NaN; NaN for an all-NaN row (no RuntimeWarning)."""
     a = np.asarray(a, dtype=float)
-    return [float(np.median(r[np.isfinite(r)])) if np.isfinite(r).any() else float("nan") for r in a]
+    return [float(np.median(r[np.isfinite(r)])) if np.isfinite(r).any() else float("nan")
+            for r in a]
 
 
 def _slope_outcome(x, y, pred, tol, *, label, ylabel, extra=None):
@@ -134,11 +137,12 @@ def _sweep3(quick: bool):
 
 
 @_claim("gamma/C2-init-hessian-scaling",
-       statement="At initialisation the Gauss–Newton sharpness scales exactly as γ^-2 and the residual "
-                 "Hessian (−(2/PC)Σ r ∇²f, r = −y) exactly as γ^-1 (spec §2.4)",
+       statement="At initialisation the Gauss–Newton sharpness scales exactly as γ^-2 and the "
+                 "residual Hessian (−(2/PC)Σ r ∇²f, r = −y) exactly as γ^-1 (spec §2.4)",
        measure="L = 3 ReLU MLP, N = 64, P = 64 test points; top GN eigenvalue (dense (2/P)JJᵀ, "
                "exact) and the residual-Hessian quadratic form vᵀ(H − GN)v on 3 fixed random "
-               "directions, at γ ∈ {0.1, 1, 10}; largest relative spread of γ²·λ_GN and γ·vᵀH_res v",
+               "directions, at γ ∈ {0.1, 1, 10}; largest relative spread of γ²·λ_GN and "
+               "γ·vᵀH_res v",
        why="exact algebra (f = (g − g₀)/γ with f₀ = 0): only float64 round-off, so 1e-10",
        spec=_SPEC + "C2")
 def _c2(quick: bool) -> Outcome:
@@ -192,11 +196,11 @@ def _c2(quick: bool) -> Outcome:
 
 @_claim("gamma/C3-lazy-eta-star-slope",
        statement="Lazy regime (γ ≪ 1): η* ∝ γ², slope 2",
-       measure="L = 2, N = 64, T = 300, γ ∈ {1e-3, 10^-2.5, 1e-2}; η* = argmin over η = s(γ)10^k of the "
-               "final test loss (parabola-refined), pooled log–log slope over (γ, seed), bootstrap CI "
-               "(quick: 3 seeds, k ∈ [−1.5, 1]; full: 5 seeds, k ∈ [−3, 1])",
-       why="spec tolerance ±0.15: the 0.25-decade grid limits slope resolution to ~±0.1 over 2 decades, "
-           "parabola refinement halves it; seed noise adds the rest",
+       measure="L = 2, N = 64, T = 300, γ ∈ {1e-3, 10^-2.5, 1e-2}; η* = argmin over η = s(γ)10^k "
+               "of the final test loss (parabola-refined), pooled log–log slope over (γ, seed), "
+               "bootstrap CI (quick: 3 seeds, k ∈ [−1.5, 1]; full: 5 seeds, k ∈ [−3, 1])",
+       why="spec tolerance ±0.15: the 0.25-decade grid limits slope resolution to ~±0.1 over 2 "
+           "decades, parabola refinement halves it; seed noise adds the rest",
        spec=_SPEC + "C3")
 def _c3(quick: bool) -> Outcome:
     _, ds, _ = _sweep2(quick)
@@ -207,8 +211,8 @@ def _c3(quick: bool) -> Outcome:
 
 @_claim("gamma/C4-lazy-eta-max-slope",
        statement="Lazy regime: divergence edge η_max ∝ γ², slope 2",
-       measure="same L = 2 sweep as C3; η_max = grid edge refined by 3 (full: 5) bisection steps in log η "
-               "(vmapped over every (γ, seed)), pooled slope with bootstrap CI",
+       measure="same L = 2 sweep as C3; η_max = grid edge refined by 3 (full: 5) bisection steps "
+               "in log η (vmapped over every (γ, seed)), pooled slope with bootstrap CI",
        why="spec tolerance ±0.25 (edge noise from the online divergence criterion)",
        spec=_SPEC + "C4")
 def _c4(quick: bool) -> Outcome:
@@ -232,7 +236,8 @@ def _c5(quick: bool) -> Outcome:
 @_claim("gamma/C6-ultrarich-eta-star-slope",
        statement="Ultra-rich regime: η* ∝ γ^(2/L), slope 1 for L = 2",
        measure="same L = 2 sweep, γ ∈ {10, …, 1e4}; refined η*, pooled slope",
-       why="spec tolerance ±0.15; the plateau at γ = 1e4 biases η* up slightly (T-budget bias, §5.3)",
+       why="spec tolerance ±0.15; the plateau at γ = 1e4 biases η* up slightly (T-budget "
+           "bias, §5.3)",
        spec=_SPEC + "C6")
 def _c6(quick: bool) -> Outcome:
     _, ds, _ = _sweep2(quick)
@@ -246,8 +251,8 @@ def _c6(quick: bool) -> Outcome:
 
 @_claim("gamma/C7-ultrarich-L3-slopes",
        statement="Ultra-rich regime, L = 3: η_max and η* ∝ γ^(2/3)",
-       measure="L = 3, N = 64 (full: 128), T = 600 (full: 1000), γ ∈ {10, 100, 1e3}; bisected η_max and "
-               "refined η*; measured = η_max slope, η* slope in details; both must agree",
+       measure="L = 3, N = 64 (full: 128), T = 600 (full: 1000), γ ∈ {10, 100, 1e3}; bisected "
+               "η_max and refined η*; measured = η_max slope, η* slope in details; both must agree",
        why="spec tolerance ±0.15; γ ≤ 1e3 so the plateau (~300 steps at 1e3) stays inside T",
        spec=_SPEC + "C7")
 def _c7(quick: bool) -> Outcome:
@@ -259,14 +264,17 @@ def _c7(quick: bool) -> Outcome:
     out = _slope_outcome(g, em.values[2:], 2 / 3, 0.15, label="η_max (bisected)", ylabel="η",
                          extra={"eta_star_slope": fs.slope, "eta_star_ci": [fs.ci_low, fs.ci_high]})
     ok = out.passed and fs.agrees_with(2 / 3, 0.15)
-    return Outcome(out.predicted, out.measured, out.tolerance, ok, plot=out.plot, details=out.details)
+    return Outcome(out.predicted, out.measured, out.tolerance, ok, plot=out.plot,
+                   details=out.details)
 
 
 @_claim("gamma/C8-crossover",
        statement="Crossover: η_max/γ² is flat in the lazy regime and falls once γ ≳ 0.3",
-       measure="L = 2 sweep (quick N = 64; full N = 256), bisected η_max at γ ∈ {0.1, 0.316, 1, 10}; η_max/γ² non-increasing "
-               "(within 10% bisection/seed noise) and fall by more than 3× between γ = 0.316 and 10",
-       why="monotone shape check; 10% slack is the bisection bracket (10^(0.25/8)) plus seed spread",
+       measure="L = 2 sweep (quick N = 64; full N = 256), bisected η_max at "
+               "γ ∈ {0.1, 0.316, 1, 10}; η_max/γ² non-increasing (within 10% bisection/seed noise) "
+               "and fall by more than 3× between γ = 0.316 and 10",
+       why="monotone shape check; 10% slack is the bisection bracket (10^(0.25/8)) plus "
+           "seed spread",
        spec=_SPEC + "C8")
 def _c8(quick: bool) -> Outcome:
     if quick:
@@ -274,7 +282,8 @@ def _c8(quick: bool) -> Outcome:
     else:  # the spec's width N = 256
         cfg = _cfg2(quick).replace(width=256)
         with _x64():
-            ds = scaled_sweep(cfg, CROSS + (10.0,), np.arange(-3.0, 1.0001, 0.25), range(3), _smooth(2))
+            ds = scaled_sweep(cfg, CROSS + (10.0,), np.arange(-3.0, 1.0001, 0.25), range(3),
+                              _smooth(2))
             em = refine_eta_max(cfg, ds, iters=5)
     want = (0.1, 10**-0.5, 1.0, 10.0)
     idx = [int(np.argmin(np.abs(np.log(ds.gamma.values / w)))) for w in want]
@@ -285,7 +294,8 @@ def _c8(quick: bool) -> Outcome:
     plot = Plot([Series(g, r, "η_max/γ²", kind="sim")], xlabel="γ", ylabel="η_max/γ²",
                 xscale="log", yscale="log")
     return Outcome("non-increasing, fall > 3", fall, 3.0, mono and fall > 3.0, plot=plot,
-                   details={"gamma": g.tolist(), "eta_max_over_gamma2": r.tolist(), "monotone": mono})
+                   details={"gamma": g.tolist(), "eta_max_over_gamma2": r.tolist(),
+                            "monotone": mono})
 
 
 # --------------------------------------------------------------------------- C9, C10, C14
@@ -316,10 +326,13 @@ def _plateau_runs(L: int, quick: bool):
 
 
 @_claim("gamma/C9-plateau-L3",
-       statement="Ultra-rich plateau length t_1/2 ∝ γ^(1−2/L): slope 1/3 for L = 3 at η = 0.2γ^(2/3)",
-       measure="L = 3 MLP, N = 64 (full 128), T = 3000 (full 6000), γ ∈ {10, …, 1e4}, 2 (full 3) seeds; "
-               "t_1/2 = first time the test loss halves (log-interpolated); pooled log–log slope",
-       why="spec tolerance ±0.08: finite-γ corrections (the escape law is asymptotic) measured 0.36",
+       statement="Ultra-rich plateau length t_1/2 ∝ γ^(1−2/L): slope 1/3 for L = 3 at "
+                 "η = 0.2γ^(2/3)",
+       measure="L = 3 MLP, N = 64 (full 128), T = 3000 (full 6000), γ ∈ {10, …, 1e4}, 2 (full 3) "
+               "seeds; t_1/2 = first time the test loss halves (log-interpolated); pooled "
+               "log–log slope",
+       why="spec tolerance ±0.08: finite-γ corrections (the escape law is asymptotic) "
+           "measured 0.36",
        spec=_SPEC + "C9")
 def _c9(quick: bool) -> Outcome:
     g, t, _, tl = _plateau_runs(3, quick)
@@ -329,8 +342,9 @@ def _c9(quick: bool) -> Outcome:
 
 @_claim("gamma/C10-plateau-L2-log",
        statement="L = 2 at η = 0.3γ: the plateau grows like ln γ (equal increments per decade)",
-       measure="L = 2, N = 64 (full 128), T = 300 (full 1500), γ ∈ {10, …, 1e4}; seed-mean t_1/2 of the "
-               "test loss; R² of the linear fit in ln γ and the spread of the three per-decade increments",
+       measure="L = 2, N = 64 (full 128), T = 300 (full 1500), γ ∈ {10, …, 1e4}; seed-mean t_1/2 "
+               "of the test loss; R² of the linear fit in ln γ and the spread of the three "
+               "per-decade increments",
        why="spec: R² > 0.98 and increments equal within 20% (seed noise on t_1/2 ~ 1 step)",
        spec=_SPEC + "C10")
 def _c10(quick: bool) -> Outcome:
@@ -376,11 +390,13 @@ def _end_sharpness(quick: bool):
 
 
 @_claim("gamma/C11-end-sharpness-rich",
-       statement="Ultra-rich regime: sharpness at the end of training N·λ_max(H_end) ∝ γ^(-2/L), slope −2/3 "
-                 "for L = 3",
-       measure="L = 3 sweep (quick N = 64, T = 600; full N = 128, T = 1000), a run at η*(γ) per seed, full-Hessian "
-               "top eigenvalue by 20 Lanczos steps on 128 (full 1024) test points, γ ∈ {10, 100, 1e3}; pooled slope",
-       why="spec tolerance ±0.1 (measured −0.665 at T = 3000; shorter T leaves some residual curvature)",
+       statement="Ultra-rich regime: sharpness at the end of training N·λ_max(H_end) ∝ γ^(-2/L), "
+                 "slope −2/3 for L = 3",
+       measure="L = 3 sweep (quick N = 64, T = 600; full N = 128, T = 1000), a run at η*(γ) per "
+               "seed, full-Hessian top eigenvalue by 20 Lanczos steps on 128 (full 1024) test "
+               "points, γ ∈ {10, 100, 1e3}; pooled slope",
+       why="spec tolerance ±0.1 (measured −0.665 at T = 3000; shorter T leaves some "
+           "residual curvature)",
        spec=_SPEC + "C11")
 def _c11(quick: bool) -> Outcome:
     g, _, lam, gn, _ = _end_sharpness(quick)
@@ -400,7 +416,8 @@ def _c12(quick: bool) -> Outcome:
 
 @_claim("gamma/C13-eta-star-below-eos",
        statement="η* sits below the edge of stability: 0.2 < N·η*·λ_end < 2",
-       measure="same runs, every (γ, seed); measured = the largest N·η*·λ_end (smallest in details)",
+       measure="same runs, every (γ, seed); measured = the largest N·η*·λ_end (smallest "
+               "in details)",
        why="the GD stability edge is N·η·λ = 2; spec measured 0.49–1.1",
        spec=_SPEC + "C13")
 def _c13(quick: bool) -> Outcome:
@@ -411,14 +428,15 @@ def _c13(quick: bool) -> Outcome:
                  Series(g, np.asarray(_nanmedian_rows(prod)), "N·η*·λ_end", kind="sim")],
                 xlabel="γ", ylabel="N·η*·λ_end", xscale="log")
     return Outcome("(0.2, 2)", hi, "(0.2, 2)", bool(lo > 0.2 and hi < 2.0), plot=plot,
-                   details={"min": lo, "max": hi, "per_gamma_median": np.asarray(_nanmedian_rows(prod)).tolist()})
+                   details={"min": lo, "max": hi,
+                            "per_gamma_median": np.asarray(_nanmedian_rows(prod)).tolist()})
 
 
 @_claim("gamma/C20-rich-beats-lazy",
-       statement="On the single-index task, rich training (γ ≥ 10) at its own η* beats lazy training "
-                 "(γ = 1e-3) at its own η* by more than 3× in final loss",
-       measure="L = 3 sweep (quick N = 64, T = 600; full N = 128, T = 1000): min over η of the seed-mean final "
-               "test loss; ratio lazy/rich(best of γ ≥ 10)",
+       statement="On the single-index task, rich training (γ ≥ 10) at its own η* beats lazy "
+                 "training (γ = 1e-3) at its own η* by more than 3× in final loss",
+       measure="L = 3 sweep (quick N = 64, T = 600; full N = 128, T = 1000): min over η of the "
+               "seed-mean final test loss; ratio lazy/rich(best of γ ≥ 10)",
        why="spec: 0.110 vs 0.016 measured (ratio ~7); threshold 3",
        spec=_SPEC + "C20")
 def _c20(quick: bool) -> Outcome:
@@ -433,10 +451,12 @@ def _c20(quick: bool) -> Outcome:
 
 
 @_claim("gamma/C14-trajectory-collapse",
-       statement="Ultra-rich runs at η = cγ^(2/L) follow the same trajectory up to a time shift: aligned at "
-                 "t_1/2, L = 2 curves agree (mean |Δ ln loss| < 0.1); final losses agree within 5% (L = 2, 3)",
+       statement="Ultra-rich runs at η = cγ^(2/L) follow the same trajectory up to a time shift: "
+                 "aligned at t_1/2, L = 2 curves agree (mean |Δ ln loss| < 0.1); final losses "
+                 "agree within 5% (L = 2, 3)",
        measure="the C9/C10 runs, γ ∈ {100, 1e3, 1e4}, seed 0 test-loss curves aligned by t_1/2 "
-               "(collapse_error); final loss = seed mean of the last 20 logged test losses (40/100 steps for L = 2/3)",
+               "(collapse_error); final loss = seed mean of the last 20 logged test losses (40/100 "
+               "steps for L = 2/3)",
        why="spec: L = 2 measured 0.05–0.06 (SGD noise); L = 3 pointwise collapse is an open point "
            "(0.27–0.53), reported in details only",
        spec=_SPEC + "C14")
@@ -461,7 +481,7 @@ def _c14(quick: bool) -> Outcome:
                             "L3_final_spread": res[3][2], "L3_final": res[3][3].tolist()})
 
 
-# --------------------------------------------------------------------------- C15, C16: silent alignment
+# ------------------------------------------------------------------- C15, C16: silent alignment
 
 
 def _sa_cfg(quick: bool):
@@ -486,7 +506,8 @@ def _silent(quick: bool):
     model, task = _resolve(cfg)
     with _x64():
         data = task.build(cfg.data_seed, jnp.float64)
-        hooks = ntk_hooks(data["train_x"], data["train_y"], which=("align", "align_centered", "ntk_norm"))
+        hooks = ntk_hooks(data["train_x"], data["train_y"],
+                          which=("align", "align_centered", "ntk_norm"))
         g = np.array([100.0, 1e4])
         out = run_cells(cfg, metrics=hooks, gamma=g, eta=0.03 * g, seed=np.zeros(2, np.int64))
     del make_task
@@ -511,13 +532,16 @@ def _first_reach(t, a, frac):
 
 
 @_claim("gamma/C15-silent-alignment",
-       statement="Silent alignment: at large γ the NTK aligns with the task while the loss is still flat and "
-                 "‖K‖ still tiny; the alignment time does not depend on γ, the loss-drop time grows",
-       measure="2-layer ReLU, D = 16, N = P = 64 (full 200) exactly whitened, full-batch GD at η = 0.03γ, "
-               "γ ∈ {100, 1e4}; t_align90 = first logged time the uncentred alignment covers 90% of its rise; "
-               "at t_align90: loss/L₀ and ‖K‖/‖K_final‖; t_loss10 = first time the loss fell 10%",
-       why="spec thresholds: loss ≥ 0.98 L₀ and ‖K‖ ≤ 0.02 ‖K_final‖ at t_align90 (both γ); t_align90 changes "
-           "< 25% between γ = 100 and 1e4 (10-step logging); t_loss10 grows ≥ 1.5×",
+       statement="Silent alignment: at large γ the NTK aligns with the task while the loss is "
+                 "still flat and ‖K‖ still tiny; the alignment time does not depend on γ, the "
+                 "loss-drop time grows",
+       measure="2-layer ReLU, D = 16, N = P = 64 (full 200) exactly whitened, full-batch GD at "
+               "η = 0.03γ, γ ∈ {100, 1e4}; t_align90 = first logged time the uncentred alignment "
+               "covers 90% of its rise; at t_align90: loss/L₀ and ‖K‖/‖K_final‖; t_loss10 = first "
+               "time the loss fell 10%",
+       why="spec thresholds: loss ≥ 0.98 L₀ and ‖K‖ ≤ 0.02 ‖K_final‖ at t_align90 (both γ); "
+           "t_align90 changes < 25% between γ = 100 and 1e4 (10-step logging); t_loss10 "
+           "grows ≥ 1.5×",
        spec=_SPEC + "C15")
 def _c15(quick: bool) -> Outcome:
     _, _, _, g, out = _silent(quick)
@@ -540,21 +564,22 @@ def _c15(quick: bool) -> Outcome:
     i = 1
     plot = Plot([Series(t[1:], out["loss"][i][1:] / out["loss"][i][0], "loss/L₀", kind="sim"),
                  Series(t[1:], out["align"][i][1:], "alignment A(t)", kind="sim"),
-                 Series(t[1:], out["ntk_norm"][i][1:] / out["ntk_norm"][i][-1], "‖K‖/‖K_final‖", kind="sim")],
+                 Series(t[1:], out["ntk_norm"][i][1:] / out["ntk_norm"][i][-1], "‖K‖/‖K_final‖",
+                        kind="sim")],
                 xlabel="step (γ = 1e4)", ylabel="", xscale="log")
     return Outcome("t_align90 change < 0.25", change, 0.25, bool(ok), plot=plot,
                    details={"gamma_100": rows[0], "gamma_1e4": rows[1], "t_loss10_growth": growth})
 
 
 @_claim("gamma/C16-kernel-machine",
-       statement="After training to interpolation the network is closer to kernel regression with its final "
-                 "NTK K_∞ than with its initial NTK K₀",
-       measure="the C15 setting trained for 40 000 (full 200 000) full-batch steps; test predictions of "
-               "the network vs KR(K₀) and KR(K_∞) (NTK at the last step) on 128 test points; relative "
-               "L2 errors; measured = max over γ of rel(K_∞) − rel(K₀)",
-       why="spec: rel(K_∞) < rel(K₀) − 0.03 (measured 0.14–0.16 vs 0.20–0.22 on this nonlinear target). "
-           "The final train loss / L₀ is reported: quick reaches 1.6e-9 at γ = 100 but only 1.1e-6 at "
-           "γ = 1e4 (the spec's 1e-8 needs more steps there)",
+       statement="After training to interpolation the network is closer to kernel regression with "
+                 "its final NTK K_∞ than with its initial NTK K₀",
+       measure="the C15 setting trained for 40 000 (full 200 000) full-batch steps; test "
+               "predictions of the network vs KR(K₀) and KR(K_∞) (NTK at the last step) on 128 "
+               "test points; relative L2 errors; measured = max over γ of rel(K_∞) − rel(K₀)",
+       why="spec: rel(K_∞) < rel(K₀) − 0.03 (measured 0.14–0.16 vs 0.20–0.22 on this nonlinear "
+           "target). The final train loss / L₀ is reported: quick reaches 1.6e-9 at γ = 100 but "
+           "only 1.1e-6 at γ = 1e4 (the spec's 1e-8 needs more steps there)",
        spec=_SPEC + "C16")
 def _c16(quick: bool) -> Outcome:
     from ._kernel_machine import kernel_machine_check
@@ -613,8 +638,10 @@ def _final_ntk(L: int, quick: bool):
     beta = s * beta / jnp.linalg.norm(beta)
     dims = [D] + [N] * (L - 1) + [1]
     keys = jax.random.split(jax.random.key(10 + L), L)
-    Ws = tuple(sigma * jax.random.normal(k, (dims[i + 1], dims[i]), jnp.float64) for i, k in enumerate(keys))
-    eta = jnp.asarray(1.0 / (L * s ** (2 * (L - 1) / L)), jnp.float64)  # η·λ_max = 1 at the solution
+    Ws = tuple(sigma * jax.random.normal(k, (dims[i + 1], dims[i]), jnp.float64)
+               for i, k in enumerate(keys))
+    # η·λ_max = 1 at the solution
+    eta = jnp.asarray(1.0 / (L * s ** (2 * (L - 1) / L)), jnp.float64)
     for _ in range(200):  # chunks of 1000 steps until converged (escape time ∝ σ^-(L-2))
         Ws, Bs = _deep_linear_gd(Ws, beta[None, :], eta, 1000, 1000)
         if float(jnp.linalg.norm(Bs[-1, 0] - beta)) < 1e-9 * s:
@@ -633,12 +660,13 @@ def _final_ntk(L: int, quick: bool):
 
 
 @_claim("gamma/C17-deep-linear-final-ntk",
-       statement="A depth-L linear network trained from a small init on whitened data ends with the NTK "
-                 "s^{2(L−1)/L}[I + (L−1)β̂β̂ᵀ]: eigenvalue ratio along/orthogonal to β̂ = L, scale s^{2(L−1)/L}",
-       measure="f = W_L⋯W_1 x, D = 20, N = 128 (full 256), i.i.d. N(0, σ²) init with σ = 1e-3 (balanced to "
-               "O(σ²N)), GD on the whitened loss ½‖β − β*‖² with ‖β*‖ = s = 2 until ‖β − β*‖ < 1e-9 s; K(x,x') = xᵀMx' "
-               "with M = (∂β/∂θ)(∂β/∂θ)ᵀ; L ∈ {2, 3, 4}; measured = worst relative error of the ratio and "
-               "of the orthogonal scale",
+       statement="A depth-L linear network trained from a small init on whitened data ends with "
+                 "the NTK s^{2(L−1)/L}[I + (L−1)β̂β̂ᵀ]: eigenvalue ratio along/orthogonal to "
+                 "β̂ = L, scale s^{2(L−1)/L}",
+       measure="f = W_L⋯W_1 x, D = 20, N = 128 (full 256), i.i.d. N(0, σ²) init with σ = 1e-3 "
+               "(balanced to O(σ²N)), GD on the whitened loss ½‖β − β*‖² with ‖β*‖ = s = 2 until "
+               "‖β − β*‖ < 1e-9 s; K(x,x') = xᵀMx' with M = (∂β/∂θ)(∂β/∂θ)ᵀ; L ∈ {2, 3, 4}; "
+               "measured = worst relative error of the ratio and of the orthogonal scale",
        why="spec tolerance 5%; the imbalance and unlearned directions are O(σ²N) ≈ 1e-4",
        spec=_SPEC + "C17")
 def _c17(quick: bool) -> Outcome:
@@ -651,8 +679,8 @@ def _c17(quick: bool) -> Outcome:
             e_scale = float(np.max(np.abs(orth / scale - 1)))
             errs.append(max(e_ratio, e_scale))
             ratios.append(ratio)
-            det[f"L{L}"] = {"ratio": ratio, "orth_scale_mean": float(np.mean(orth)), "theory_scale": scale,
-                            "final_rel_residual": resid}
+            det[f"L{L}"] = {"ratio": ratio, "orth_scale_mean": float(np.mean(orth)),
+                            "theory_scale": scale, "final_rel_residual": resid}
     plot = Plot([Series(Ls, Ls, "L (theory)"), Series(Ls, ratios, "λ_along/λ_orth", kind="sim")],
                 xlabel="L", ylabel="eigenvalue ratio")
     return Outcome.error_below(max(errs), 0.05, plot=plot, details=det)
@@ -680,19 +708,20 @@ def _staircase_run(L: int, quick: bool):
     Bs = np.asarray(Bs)
     u = np.einsum("ca,tcd,da->ta", U, Bs, V)  # mode strengths U_αᵀ B V_α
     tau = eta * 10 * np.arange(1, Bs.shape[0] + 1)
-    t_half = np.array([tau[np.argmax(u[:, i] >= s[i] / 2)] if np.any(u[:, i] >= s[i] / 2) else np.nan
-                       for i in range(3)])
+    t_half = np.array([tau[np.argmax(u[:, i] >= s[i] / 2)] if np.any(u[:, i] >= s[i] / 2)
+                       else np.nan for i in range(3)])
     loss = 0.5 * np.sum((Bs - np.asarray(Bstar)[None]) ** 2, axis=(1, 2))
     return s, u0, tau, t_half, loss
 
 
 @_claim("gamma/C18-staircase-times",
-       statement="Deep linear staircase: mode α (singular value s_α) is learned at t_α ∝ 1/s_α for L ≥ 3 "
-                 "(t_α s_α constant) and at t_α ≈ (1/(2s_α)) ln(s_α/u₀) for L = 2",
-       measure="B* = U diag(3, 1, 0.3) Vᵀ (3 outputs, D = 8, N = 32/64), whitened loss ½‖B − B*‖², near-decoupled "
-               "balanced init u₀ = 0.05^L (1% random perturbation), GD η = 0.005; t_α = first time U_αᵀBV_α ≥ s_α/2 "
-               "(gradient-flow time ηt); measured = max of (L = 3: max/min of t_α s_α − 1) and (L = 2: worst "
-               "relative error vs the formula); staircase_steps must find 3 steps",
+       statement="Deep linear staircase: mode α (singular value s_α) is learned at t_α ∝ 1/s_α for "
+                 "L ≥ 3 (t_α s_α constant) and at t_α ≈ (1/(2s_α)) ln(s_α/u₀) for L = 2",
+       measure="B* = U diag(3, 1, 0.3) Vᵀ (3 outputs, D = 8, N = 32/64), whitened loss ½‖B − B*‖², "
+               "near-decoupled balanced init u₀ = 0.05^L (1% random perturbation), GD η = 0.005; "
+               "t_α = first time U_αᵀBV_α ≥ s_α/2 (gradient-flow time ηt); measured = max of "
+               "(L = 3: max/min of t_α s_α − 1) and (L = 2: worst relative error vs the formula); "
+               "staircase_steps must find 3 steps",
        why="spec tolerance 20%: the formulas are the leading-order small-u₀ asymptotics",
        spec=_SPEC + "C18")
 def _c18(quick: bool) -> Outcome:
@@ -707,16 +736,19 @@ def _c18(quick: bool) -> Outcome:
     spread3 = float(np.max(prod) / np.min(prod) - 1)
     pred2 = np.log(s / u02) / (2 * s)
     err2 = float(np.max(np.abs(t2 / pred2 - 1)))
-    exact3 = np.array([mode_learning_time(si, u0, 3) for si in s])  # quadrature of the decoupled ODE
+    # quadrature of the decoupled ODE
+    exact3 = np.array([mode_learning_time(si, u0, 3) for si in s])
     st, sd = staircase_steps(tau, loss3, min_drop=0.005)
     ok = spread3 <= 0.2 and err2 <= 0.2 and len(st) == 3
     plot = Plot([Series(tau, loss3, "loss (L = 3)", kind="sim"),
-                 Series(exact3, np.interp(exact3, tau, loss3), "decoupled-ODE t_α", kind="reference")],
+                 Series(exact3, np.interp(exact3, tau, loss3), "decoupled-ODE t_α",
+                        kind="reference")],
                 xlabel="τ = ηt", ylabel="loss", xscale="log", yscale="log")
     return Outcome(0.2, max(spread3, err2), 0.2, bool(ok), plot=plot,
                    details={"L3_t_alpha": t3.tolist(), "L3_t_alpha_s_alpha": prod.tolist(),
                             "L3_spread": spread3, "L3_exact_ode_t": exact3.tolist(),
-                            "L2_t_alpha": t2.tolist(), "L2_formula": pred2.tolist(), "L2_max_rel_err": err2,
+                            "L2_t_alpha": t2.tolist(), "L2_formula": pred2.tolist(),
+                            "L2_max_rel_err": err2,
                             "staircase_step_times": st.tolist(), "staircase_drops": sd.tolist()})
 
 
@@ -737,11 +769,12 @@ def _signsgd(quick: bool):
 
 
 @_claim("gamma/C21-signsgd-eta-star",
-       statement="SignSGD (per-layer μP step sizes): η* ∝ γ in the lazy regime and ∝ γ^(1/L) in the "
-                 "ultra-rich regime (L = 2: slope 1/2)",
-       measure="L = 2, N = 64, T = 300, optax sign transform with the model's μP per-layer rates; η = scale(γ)·10^k "
-               "(scale γ for γ < 1, γ^(1/2) above), γ ∈ {1e-3, 10^-2.5, 1e-2} and {10, 100, 1e3}, 3 (full 5) "
-               "seeds; refined η* of the final test loss; measured = lazy slope, rich slope in details; both must agree",
+       statement="SignSGD (per-layer μP step sizes): η* ∝ γ in the lazy regime and ∝ γ^(1/L) in "
+                 "the ultra-rich regime (L = 2: slope 1/2)",
+       measure="L = 2, N = 64, T = 300, optax sign transform with the model's μP per-layer rates; "
+               "η = scale(γ)·10^k (scale γ for γ < 1, γ^(1/2) above), γ ∈ {1e-3, 10^-2.5, 1e-2} "
+               "and {10, 100, 1e3}, 3 (full 5) seeds; refined η* of the final test loss; "
+               "measured = lazy slope, rich slope in details; both must agree",
        why="spec tolerance ±0.15 on each slope",
        spec=_SPEC + "C21")
 def _c21(quick: bool) -> Outcome:
@@ -753,7 +786,8 @@ def _c21(quick: bool) -> Outcome:
                          extra={"rich_slope": rich.slope, "rich_ci": [rich.ci_low, rich.ci_high],
                                 "rich_median": np.asarray(_nanmedian_rows(es[3:])).tolist()})
     ok = lazy.agrees_with(1.0, 0.15) and rich.agrees_with(0.5, 0.15)
-    return Outcome(out.predicted, out.measured, out.tolerance, bool(ok), plot=out.plot, details=out.details)
+    return Outcome(out.predicted, out.measured, out.tolerance, bool(ok), plot=out.plot,
+                   details=out.details)
 
 
 @functools.lru_cache(maxsize=2)
@@ -771,23 +805,26 @@ def _xent(quick: bool):
 
 
 @_claim("gamma/C22-xent-divergence-edge",
-       statement="Cross-entropy, lazy regime: the divergence edge scales as η ∝ γ (not γ²); the catapult "
-                 "wedge lies between η ∝ γ² and η ∝ γ (Figure 1(b))",
-       measure="L = 3, N = 64, T = 300, 10-class Gaussian mixture, xent; γ ∈ {1e-3, 10^-2.5, 1e-2}; η = γ·10^k; "
-               "divergence = non-finite loss (divergence_factor 1e6: the MSE rule '2× the initial loss' would "
-               "flag the catapult onset instead); grid edge + 3 bisection steps; pooled slope. Details: slope "
-               "of the catapult onset (first η whose peak test loss exceeds 2× its initial value)",
+       statement="Cross-entropy, lazy regime: the divergence edge scales as η ∝ γ (not γ²); the "
+                 "catapult wedge lies between η ∝ γ² and η ∝ γ (Figure 1(b))",
+       measure="L = 3, N = 64, T = 300, 10-class Gaussian mixture, xent; "
+               "γ ∈ {1e-3, 10^-2.5, 1e-2}; η = γ·10^k; divergence = non-finite loss "
+               "(divergence_factor 1e6: the MSE rule '2× the initial loss' would flag the catapult "
+               "onset instead); grid edge + 3 bisection steps; pooled slope. Details: slope of the "
+               "catapult onset (first η whose peak test loss exceeds 2× its initial value)",
        why="spec tolerance ±0.2 (edge resolution 0.25/8 decade, seed noise). The onset is only "
            "resolved on the full grid (the quick grid starts at η = 10^0.5 γ, above it)",
        spec=_SPEC + "C22")
 def _c22(quick: bool) -> Outcome:
     ds, em = _xent(quick)
-    peak = (ds["test_loss"].max("step") > 2 * ds["test_loss"].isel(step=0)).transpose("gamma", "seed", "eta_hat")
+    peak = (ds["test_loss"].max("step") > 2 * ds["test_loss"].isel(step=0)).transpose(
+        "gamma", "seed", "eta_hat")
     eta = ds["eta"].values
     first = peak.values.argmax(-1)
     # the onset is only resolved when the grid's lowest η does not spike already
     onset = np.where(peak.values.any(-1) & (first > 0), np.take_along_axis(
-        eta[:, None, :].repeat(ds.sizes["seed"], 1), peak.values.argmax(-1)[..., None], 2)[..., 0], np.nan)
+        eta[:, None, :].repeat(ds.sizes["seed"], 1), peak.values.argmax(-1)[..., None], 2)[..., 0],
+        np.nan)
     try:
         on_slope = fit_slope(ds.gamma.values, onset).slope
     except ValueError:  # onset below the grid at too many γ (quick grid starts at η = γ)
@@ -819,7 +856,8 @@ def _figure1_run(widths, depths, gammas, seeds, steps, k, batch=128, test_size=1
                 if not sel.any():
                     continue
                 cfg = SweepConfig(depth=L, width=N, steps=steps, batch_size=batch, dtype=dt,
-                                  log_every=max(1, steps // 100), task_options={"test_size": test_size})
+                                  log_every=max(1, steps // 100),
+                                  task_options={"test_size": test_size})
                 ds = scaled_sweep(cfg, gammas[sel], k, seeds, _smooth(L))
                 w = max(1, min(STAR_WINDOW, ds.sizes["step"] - 1))
                 parts.append((eta_star(ds, STAR_VAR, w).values, eta_max(ds).values,
@@ -830,12 +868,13 @@ def _figure1_run(widths, depths, gammas, seeds, steps, k, batch=128, test_size=1
 
 def _figure1_outcome(quick: bool, sizes: dict | None = None) -> Outcome:
     if sizes is None:
-        sizes = dict(widths=(256,) if quick else (64, 256, 1024), depths=(2, 3) if quick else (2, 3, 4),
+        sizes = dict(widths=(256,) if quick else (64, 256, 1024),
+                     depths=(2, 3) if quick else (2, 3, 4),
                      gammas=FIG1_GAMMAS, seeds=range(3 if quick else 5), steps=1000,
                      k=np.arange(-3.0, 1.0001, 0.25))
     res = _figure1_run(**sizes)
     rows, ok, series = {}, True, []
-    for (N, L), (g, es, em, en) in res.items():
+    for (N, L), (g, es, _em, en) in res.items():
         lazy = g <= 1e-2
         rich = (g >= 10) & (g <= 1e3)
         r = {}
@@ -855,7 +894,8 @@ def _figure1_outcome(quick: bool, sizes: dict | None = None) -> Outcome:
             r[name] = {"slope": fit.slope, "ci": [fit.ci_low, fit.ci_high], "prediction": pred,
                        "agrees": bool(agree)}
         rows[f"N{N}_L{L}"] = r
-        series.append(Series(g, np.asarray(_nanmedian_rows(es)), f"η*, N = {N}, L = {L}", kind="sim"))
+        series.append(Series(g, np.asarray(_nanmedian_rows(es)), f"η*, N = {N}, L = {L}",
+                             kind="sim"))
     # width independence in μP (spec §5.2): η* for the two largest widths within 0.25 decade
     Ns = sorted({N for N, _ in res})
     width_dev = None
@@ -876,13 +916,16 @@ def _figure1_outcome(quick: bool, sizes: dict | None = None) -> Outcome:
 
 
 @_claim("gamma/GPU1-figure1-mlp", tier="gpu",
-       statement="Figure 1(c) stand-in at the paper's sizes: η* ∝ γ² (lazy) and γ^(2/L) (ultra-rich), "
-                 "no-training edge η_min ∝ γ (ultra-rich), η* width-independent in μP",
-       measure="MLP N ∈ {64, 256, 1024} (quick: 256), L ∈ {2, 3, 4} (quick: 2, 3), B = 128, T = 1000, "
-               "21 γ = 10^[−5:5:0.5], η = s(γ)10^k, k ∈ [−3, 1] step 0.25, 5 (quick 3) seeds; slopes over "
-               "γ ≤ 1e-2 and 10 ≤ γ ≤ 1e3; measured = worst |slope − prediction|; width check: η* of the two "
-               "largest N within 0.25 decade at every γ",
-       why="spec §5 tolerances ±0.15 (η*) and ±0.2 (edge); γ ≤ 1e3 keeps the plateau inside T for L ≤ 4",
+       statement="Figure 1(c) stand-in at the paper's sizes: η* ∝ γ² (lazy) and γ^(2/L) "
+                 "(ultra-rich), no-training edge η_min ∝ γ (ultra-rich), η* "
+                 "width-independent in μP",
+       measure="MLP N ∈ {64, 256, 1024} (quick: 256), L ∈ {2, 3, 4} (quick: 2, 3), B = 128, "
+               "T = 1000, 21 γ = 10^[−5:5:0.5], η = s(γ)10^k, k ∈ [−3, 1] step 0.25, 5 (quick 3) "
+               "seeds; slopes over γ ≤ 1e-2 and 10 ≤ γ ≤ 1e3; measured = worst "
+               "|slope − prediction|; width check: η* of the two largest N within 0.25 "
+               "decade at every γ",
+       why="spec §5 tolerances ±0.15 (η*) and ±0.2 (edge); γ ≤ 1e3 keeps the plateau inside "
+           "T for L ≤ 4",
        spec="gamma-scaling.md §5.2")
 def _gpu1(quick: bool) -> Outcome:
     return _figure1_outcome(quick)

@@ -419,8 +419,9 @@ def _mismatch_setup(lam):
 
 
 def c19_det_mismatch_saddle(quick: bool = True) -> Outcome:
-    from ._exact import two_layer_linear
     from lazyrich.sims import ode_two_layer
+
+    from ._exact import two_layer_linear
 
     W1, W2, S = _mismatch_setup(0.0)
     T = np.array([0.0, 2.0, 5.0, 10.0, 20.0, 40.0, 60.0])
@@ -447,8 +448,9 @@ def c19_det_mismatch_saddle(quick: bool = True) -> Outcome:
 
 
 def c20_lambda_escapes(quick: bool = True) -> Outcome:
-    from ._exact import two_layer_linear
     from lazyrich.sims import ode_two_layer
+
+    from ._exact import two_layer_linear
 
     T = np.linspace(0.0, 60.0, 61)
     res, series = {}, []

@@ -55,7 +55,8 @@ def c2_balance_conserved(quick: bool):
                 continue
             W1, W2 = _init(d, lam, dims)
             tr = ode_two_layer(W1, W2, _task(d, dims), np.linspace(0, 30, 7))
-            drift = np.abs(np.asarray(tr.balance) - np.asarray(tr.balance[0])).max(axis=(1, 2)) / max(1.0, abs(lam))
+            drift = (np.abs(np.asarray(tr.balance) - np.asarray(tr.balance[0])).max(axis=(1, 2))
+                     / max(1.0, abs(lam)))
             worst = max(worst, float(drift.max()))
             rows.append((dims, lam, drift))
     plot = Plot([Series(np.linspace(0, 30, 7), np.maximum(r[2], 1e-17), f"{r[0]} λ={r[1]:g}",
@@ -98,8 +99,8 @@ def c3_gd_drift(quick: bool):
 
 
 claim("linear/C3-gd-balance-drift-O(eta)",
-      statement="GD does not conserve λ: each step changes the balance by O(η²), so the drift over a "
-                "fixed time T is O(η)",
+      statement="GD does not conserve λ: each step changes the balance by O(η²), so the drift "
+                "over a fixed time T is O(η)",
       measure="balance drift at T = 2 for η·k_max ∈ {1e-1, 1e-2, 1e-3}; ratio of drifts per decade",
       why="first-order in η: the ratio is 10 up to O(η) corrections (allowed ×1.5)",
       spec="linear-networks.md §1.4, §6 C3")(c3_gd_drift)
@@ -152,8 +153,10 @@ def c8_gd_to_flow(quick: bool):
 claim("linear/C8-gd-converges-to-flow",
       statement="full-batch GD approaches the exact gradient flow at first order: the P error "
                 "falls 10× per decade of η, and is ≤ 1.5·η·k_max",
-      measure="max over T ≤ 8 of ‖P_GD − P_exact‖_max/‖P_exact‖_max, small init, several shapes and λ",
-      why="Euler's global error is O(η); the ratio band [7, 13] allows O(η²) terms at η·k_max = 0.1",
+      measure="max over T ≤ 8 of ‖P_GD − P_exact‖_max/‖P_exact‖_max, small init, several shapes "
+              "and λ",
+      why="Euler's global error is O(η); the ratio band [7, 13] allows O(η²) terms at "
+          "η·k_max = 0.1",
       spec="linear-networks.md §1.2, §6 C8, §8.11")(c8_gd_to_flow)
 
 
@@ -164,16 +167,18 @@ def c16_ntk_fd(quick: bool):
     rng = np.random.default_rng(16)
     worst = 0.0
     for n_i, n_h, n_o, p in [(3, 4, 2, 5), (4, 4, 4, 6), (2, 5, 3, 4)]:
-        W1, W2, X = rng.normal(size=(n_h, n_i)), rng.normal(size=(n_o, n_h)), rng.normal(size=(n_i, p))
+        W1, W2, X = (rng.normal(size=(n_h, n_i)), rng.normal(size=(n_o, n_h)),
+                     rng.normal(size=(n_i, p)))
         theta = np.concatenate([W1.ravel(), W2.ravel()])
 
-        def f(th):
+        def f(th, n_i=n_i, n_h=n_h, n_o=n_o, X=X):
             a = th[: n_h * n_i].reshape(n_h, n_i)
             b = th[n_h * n_i:].reshape(n_o, n_h)
             return (b @ a @ X).ravel()  # row-major over (output, sample): kron ordering
 
         h = 1e-5  # central differences are exact for a bilinear f up to round-off ~ ε/h
-        J = np.stack([(f(theta + h * e) - f(theta - h * e)) / (2 * h) for e in np.eye(theta.size)], 1)
+        J = np.stack([(f(theta + h * e) - f(theta - h * e)) / (2 * h)
+                      for e in np.eye(theta.size)], 1)
         K = np.asarray(two_layer_ntk(W1, W2, X))
         worst = max(worst, float(np.abs(K - J @ J.T).max() / np.abs(K).max()))
     return Outcome.error_below(worst, 1e-8)
@@ -232,7 +237,8 @@ def c17_kernel_distance(quick: bool):
                 xlabel="λ", ylabel="kernel distance S(K₀, K_∞)", yscale="log")
     ok = sym <= 1e-8 and monotone and converged < 1e-8
     return Outcome(0.0, sym, 1e-8, ok, plot=plot,
-                   details={"S(λ=0)": zero[0], **{f"S(λ={lam:g})": v for lam, v in zip(lams, sp)},
+                   details={"S(λ=0)": zero[0],
+                            **{f"S(λ={lam:g})": v for lam, v in zip(lams, sp, strict=True)},
                             "strictly decreasing in |λ|": str(monotone),
                             "max |W(T_end) − Σ|": converged})
 
@@ -333,17 +339,20 @@ def c23_loss(quick: bool):
         errs.append(float(np.max(np.abs(L_data - L_cf)) / L_data[0]))
     errs = np.array(errs)
     ratios = errs[:-1] / errs[1:]
-    ok = ident < 1e-12 and bool(np.all((ratios >= 7) & (ratios <= 13))) and bool(np.all(errs <= 1.5 * etas_k))
-    plot = Plot([Series(sol.t, L_cf, "closed form"), Series(tr.t, L_data, "GD on data", kind="sim")],
+    ok = (ident < 1e-12 and bool(np.all((ratios >= 7) & (ratios <= 13)))
+          and bool(np.all(errs <= 1.5 * etas_k)))
+    plot = Plot([Series(sol.t, L_cf, "closed form"),
+                 Series(tr.t, L_data, "GD on data", kind="sim")],
                 xlabel="T = η·steps", ylabel="loss (1/2P)‖W2W1X − Y‖²", yscale="log")
     return Outcome(10.0, float(ratios.min()), "ratio ∈ [7, 13]; identity < 1e-12", ok, plot=plot,
-                   details={"identity error": ident, "rel. errors": ", ".join(f"{e:.3g}" for e in errs)})
+                   details={"identity error": ident,
+                            "rel. errors": ", ".join(f"{e:.3g}" for e in errs)})
 
 
 claim("linear/C23-loss-closed-form",
       statement="the closed-form loss ½‖W(T) − Σyx‖² + ½(tr Σyy − ‖Σyx‖²) equals the loss of GD "
                 "measured on the data, up to GD's O(η) discretisation",
-      measure="GD on whitened data (P = 40, (N_i, N_h, N_o) = (4, 3, 3), λ = 1), loss from X, Y vs closed form; "
-              "error ratio per decade of η",
+      measure="GD on whitened data (P = 40, (N_i, N_h, N_o) = (4, 3, 3), λ = 1), loss from X, Y "
+              "vs closed form; error ratio per decade of η",
       why="the identity is exact for whitened data (round-off, 1e-12); GD vs flow is O(η) as in C8",
       spec="linear-networks.md §1.1, §6 C23")(c23_loss)

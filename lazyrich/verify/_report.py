@@ -95,7 +95,8 @@ def write_report(results: Sequence[Result], directory: str) -> str:
           "| claim | predicted | measured | tolerance | status | s |", "|---|---|---|---|---|---|"]
     for r in results:
         o = r.outcome
-        md.append(f"| [{r.claim.name}](#{_slug(r.claim.name)}) | {_fmt(o.predicted) if o else '-'} | "
+        md.append(f"| [{r.claim.name}](#{_slug(r.claim.name)}) | "
+                  f"{_fmt(o.predicted) if o else '-'} | "
                   f"{_fmt(o.measured) if o else '-'} | {_fmt(o.tolerance) if o else '-'} | "
                   f"{r.status} | {r.seconds:.1f} |")
     for r in results:
@@ -125,10 +126,12 @@ def write_report(results: Sequence[Result], directory: str) -> str:
         f"<td>{r.status}</td><td>{r.seconds:.1f}</td></tr>" for r in results)
     sections = "".join(
         f"<h2 id='{_slug(r.claim.name)}'>{esc(r.claim.name)}</h2>"
-        f"<p><b>Claim.</b> {esc(r.claim.statement)}</p><p><b>Measured.</b> {esc(r.claim.measure)}</p>"
+        f"<p><b>Claim.</b> {esc(r.claim.statement)}</p>"
+        f"<p><b>Measured.</b> {esc(r.claim.measure)}</p>"
         f"<p><b>Tolerance.</b> {esc(r.claim.why)}</p><p><b>Spec.</b> {esc(r.claim.spec)}</p>"
         f"<p><b>Status:</b> {r.status} {esc(r.error)}</p>"
-        + (f"<img src='{figures[r.claim.name]}' alt='{esc(r.claim.name)}'>" if r.claim.name in figures else "")
+        + (f"<img src='{figures[r.claim.name]}' alt='{esc(r.claim.name)}'>"
+           if r.claim.name in figures else "")
         for r in results)
     page = ("<!doctype html><meta charset='utf-8'><title>lazyrich verify</title><style>"
             "body{font-family:sans-serif;max-width:60em;margin:auto}td,th{padding:2px 8px}"

@@ -62,7 +62,8 @@ def run_claims(
     for c in bar:
         bar.set_postfix_str(c.name, refresh=True)
         if c.tier == "gpu" and skip_gpu:
-            results.append(Result(c, "skip", 0.0, error="gpu tier: no accelerator (use --tier all)"))
+            results.append(Result(c, "skip", 0.0,
+                                  error="gpu tier: no accelerator (use --tier all)"))
             continue
         t0 = time.perf_counter()
         try:
@@ -106,7 +107,8 @@ def format_table(results: Sequence[Result]) -> str:
             {"pass": "PASS", "fail": "FAIL", "error": "ERROR", "skip": "skip"}[r.status],
             f"{r.seconds:.1f}",
         ))
-    cap = 32  # long predictions (intervals, lists) are shortened here; --json and --report keep them
+    # long predictions (intervals, lists) are shortened here; --json and --report keep them
+    cap = 32
     rows = [tuple(c if len(c) <= cap or i == 0 else c[: cap - 1] + "…" for i, c in enumerate(row))
             for row in rows]
     widths = [max(len(h), *(len(row[i]) for row in rows)) if rows else len(h)
