@@ -3,7 +3,8 @@
 * float64 on: theory checks compare against references at 1e-9..1e-12.
   Simulators take explicit dtypes, so float32 behaviour is still tested where it matters.
 * strict dtype promotion and raising rank promotion: silent upcasts or broadcasts fail.
-* 4 CPU devices, so sharding is tested on a laptop.
+* 4 CPU devices, so sharding is tested on a laptop (``LAZYRICH_TEST_CPU_DEVICES=1`` runs the
+  suite on one device: results must not depend on the device count).
 * Agg backend; JAX compilation cache outside the repository (speed only).
 """
 
@@ -20,7 +21,8 @@ import pytest  # noqa: E402
 jax.config.update("jax_enable_x64", True)
 jax.config.update("jax_numpy_dtype_promotion", "strict")
 jax.config.update("jax_numpy_rank_promotion", "raise")
-jax.config.update("jax_num_cpu_devices", 4)
+CPU_DEVICES = int(os.environ.get("LAZYRICH_TEST_CPU_DEVICES", "4"))
+jax.config.update("jax_num_cpu_devices", CPU_DEVICES)
 
 try:
     from hypothesis import HealthCheck, settings
