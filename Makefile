@@ -25,8 +25,9 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(VENV)/bin/lazyrich verify --quick --report report/
 
-## Fast tier (< 10 min on 2 cores): theory checks in float64, notebooks in fast mode.
+## Fast tier (< 10 min on 2 cores): lint, theory checks in float64, notebooks in fast mode.
 test: $(STAMP)
+	$(VENV)/bin/ruff check .
 	$(PY) -m pytest -m "not slow and not gpu"
 
 ## Heavy checks: larger sizes, multi-process runs.
