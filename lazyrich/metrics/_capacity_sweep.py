@@ -24,6 +24,7 @@ recompute the model's forward pass up to the input of its readout; :func:`probe_
 all hooks for a :class:`~lazyrich.sims.SweepConfig`.
 """
 
+import json
 from collections.abc import Callable
 
 import jax
@@ -320,5 +321,7 @@ def geometry_over_sweep(ds, var: str, labels, key, *, outputs: str | None = "out
             data[k] = v.transpose(*dims)
     coords = {c: ds.coords[c] for c in ds.coords if set(ds.coords[c].dims) <= set(dims)}
     attrs = dict(ds.attrs)
-    attrs["geometry"] = str({"var": var, "M": M, "P": int(classes.size), **capacity_options})
+    # JSON, so that reading the attribute back is parsing data, never evaluating it
+    attrs["geometry"] = json.dumps({"var": var, "M": M, "P": int(classes.size),
+                                    **capacity_options}, default=str)
     return xr.Dataset(data, coords=coords, attrs=attrs)

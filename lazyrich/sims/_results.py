@@ -8,19 +8,27 @@ Two layouts:
   swept values as coordinates.
 
 Every file carries ``attrs["lazyrich_fingerprint"]`` (config, grid, dtype and metric names as
-JSON); resuming or merging refuses a file whose fingerprint differs.
+JSON); resuming or merging refuses a file whose fingerprint differs. Files also carry
+``attrs["lazyrich_format"]`` (``"lazyrich-sweep/<version>"``; files written before this attribute
+existed state the same in their fingerprint). Reading parses attributes as JSON data only (never
+evaluated) and refuses a file whose format is unknown or newer than this toolkit reads.
 """
 
 import hashlib
 import json
 import os
+import re
 import subprocess
 import tempfile
 import threading
 
 import numpy as np
 
-FORMAT = "lazyrich-sweep/1"
+FORMAT_NAME = "lazyrich-sweep"
+FORMAT_VERSION = 1  # the newest results-file format this toolkit reads and the one it writes
+FORMAT = f"{FORMAT_NAME}/{FORMAT_VERSION}"
+# attributes that hold JSON; parsed with json.loads only
+_JSON_ATTRS = ("lazyrich_fingerprint", "config", "grid", "metrics")
 
 
 def fingerprint(config: dict, grid: dict, dtype: str, metric_names) -> str:
@@ -88,6 +96,15 @@ def write_atomic(ds, path: str) -> None:
         raise IsADirectoryError(f"output path {path!r} is a directory; expected a netCDF file path")
     folder = os.path.dirname(os.path.abspath(path)) or "."
     os.makedirs(folder, exist_ok=True)
+    if "lazyrich_fingerprint" in ds.attrs and "lazyrich_format" not in ds.attrs:
+        # state the fingerprint's format explicitly (on a shallow copy: the caller's dataset
+        # is unchanged)
+        try:
+            fmt = json.loads(ds.attrs["lazyrich_fingerprint"]).get("format", FORMAT)
+        except (TypeError, ValueError, AttributeError):
+            fmt = FORMAT
+        ds = ds.copy(deep=False)
+        ds.attrs["lazyrich_format"] = fmt
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".nc", dir=folder)
     os.close(fd)
     try:
@@ -128,11 +145,49 @@ def read_checked(path: str, fp: str | None = None, *, what: str = "results file"
     if got is None:
         raise ValueError(f"{what} {path!r} was not written by a lazyrich sweep (no fingerprint); "
                          f"refusing to resume into or merge it: use another path")
+    check_format(ds.attrs, path, what=what)
     if fp is not None and got != fp:
         raise ValueError(f"{what} {path!r} belongs to a different sweep (config, grid, dtype or "
                          f"metrics differ: fingerprint {fingerprint_hash(got)} != "
                          f"{fingerprint_hash(fp)}); use another path or delete it")
     return ds
+
+
+def check_format(attrs, path: str, *, what: str = "results file") -> int:
+    """Check a results file's attributes as data: the JSON ones parse with :func:`json.loads`
+    (nothing is evaluated) and the format is ``lazyrich-sweep/<v>`` with ``1 <= v <=``
+    :data:`FORMAT_VERSION`. The format is read from ``lazyrich_format`` or, in files written
+    before that attribute, from the fingerprint's ``"format"``; both, when present, must agree.
+    Returns ``v``; raises ``ValueError`` naming the file, its format and the supported one."""
+    parsed = {}
+    for key in _JSON_ATTRS:
+        if key not in attrs:
+            continue
+        raw = attrs[key]
+        try:
+            if not isinstance(raw, str):
+                raise TypeError(f"a {type(raw).__name__}, not a JSON string")
+            parsed[key] = json.loads(raw)
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"{what} {path!r}: attribute {key!r} must be JSON text written by "
+                             f"lazyrich, got {str(raw)[:80]!r} ({e}); the file is damaged or "
+                             f"foreign") from None
+    fp = parsed.get("lazyrich_fingerprint")
+    inner = fp.get("format") if isinstance(fp, dict) else None
+    stated = attrs.get("lazyrich_format")
+    if stated is not None and inner is not None and stated != inner:
+        raise ValueError(f"{what} {path!r} states format {stated!r} but its fingerprint says "
+                         f"{inner!r}; the file is damaged or foreign")
+    fmt = stated if stated is not None else inner
+    m = re.fullmatch(rf"{re.escape(FORMAT_NAME)}/([0-9]+)", fmt) if isinstance(fmt, str) else None
+    if m is None or int(m.group(1)) < 1:
+        raise ValueError(f"{what} {path!r} has the unknown results format {fmt!r}; this lazyrich "
+                         f"reads format {FORMAT!r}")
+    version = int(m.group(1))
+    if version > FORMAT_VERSION:
+        raise ValueError(f"{what} {path!r} was written in results format {fmt!r}, newer than "
+                         f"this lazyrich reads (format {FORMAT!r}); upgrade lazyrich to read it")
+    return version
 
 
 def flat_dataset(cells: np.ndarray, logs: dict, steps: np.ndarray, attrs: dict):

@@ -1,4 +1,12 @@
-"""The ``--report DIR`` output: Markdown and HTML, one figure per claim."""
+"""The ``--report DIR`` output: Markdown and HTML, one figure per claim.
+
+Claim text (name, statement, measure, why, details, errors) is outside input once researchers
+register their own claims, so none of it reaches either file as markup: in HTML every string is
+passed through :func:`html.escape` (quotes too, for attributes); in Markdown ``&``, ``<`` and
+``>`` become entities (renderers pass raw HTML through, but show entities as the characters),
+``|`` is escaped in table cells, ``[``/``]`` in link text, and error messages sit in code spans
+whose backtick fence is longer than any backtick run they contain.
+"""
 
 import html
 import os
@@ -16,6 +24,32 @@ _STYLE = {"theory": dict(ls="-", lw=1.8), "sim": dict(ls="none", marker="o", ms=
 
 def _slug(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("_")
+
+
+def _md(text) -> str:
+    """Outside text as Markdown prose: ``&``, ``<``, ``>`` as entities, so it cannot open raw
+    HTML (entities render as the same characters, unlike code spans that would set prose and
+    formulas in monospace)."""
+    return html.escape(str(text), quote=False)
+
+
+def _md_cell(text) -> str:
+    """Outside text in a table cell: as :func:`_md`, on one line, ``|`` escaped."""
+    return " ".join(_md(text).replace("|", "\\|").split())
+
+
+def _md_link_text(text) -> str:
+    """Outside text as link text or image alt text: brackets escaped as well."""
+    return _md_cell(text).replace("[", "\\[").replace("]", "\\]")
+
+
+def _md_code(text) -> str:
+    """Outside text as an inline code span (shown literally, nothing interpreted): the fence is
+    one backtick longer than the longest run of backticks in the text."""
+    t = " ".join(str(text).split())
+    fence = "`" * (max((len(r) for r in re.findall("`+", t)), default=0) + 1)
+    pad = " " if t.startswith("`") or t.endswith("`") else ""
+    return f"{fence}{pad}{t}{pad}{fence}"
 
 
 def render_plot(plot: Plot, ax=None):
@@ -90,47 +124,64 @@ def write_report(results: Sequence[Result], directory: str) -> str:
 
     n_ok = sum(r.status == "pass" for r in results)
     n_bad = sum(r.status in ("fail", "error") for r in results)
+
+    def value(o, field):
+        return _fmt(getattr(o, field)) if o else "-"
+
+    def detail(v):
+        return v if isinstance(v, str) else _fmt(v)
+
     md = ["# lazyrich verify report", "", f"{n_ok} passed, {n_bad} failed, "
           f"{len(results) - n_ok - n_bad} skipped.", "",
           "| claim | predicted | measured | tolerance | status | s |", "|---|---|---|---|---|---|"]
     for r in results:
         o = r.outcome
-        md.append(f"| [{r.claim.name}](#{_slug(r.claim.name)}) | "
-                  f"{_fmt(o.predicted) if o else '-'} | "
-                  f"{_fmt(o.measured) if o else '-'} | {_fmt(o.tolerance) if o else '-'} | "
-                  f"{r.status} | {r.seconds:.1f} |")
+        md.append(f"| [{_md_link_text(r.claim.name)}](#{_slug(r.claim.name)}) | "
+                  f"{_md_cell(value(o, 'predicted'))} | {_md_cell(value(o, 'measured'))} | "
+                  f"{_md_cell(value(o, 'tolerance'))} | {_md_cell(r.status)} | "
+                  f"{r.seconds:.1f} |")
     for r in results:
         c = r.claim
-        md += ["", f"## {c.name}", f'<a id="{_slug(c.name)}"></a>', "",
-               f"**Claim.** {c.statement}", "", f"**Measured.** {c.measure}", "",
-               f"**Tolerance.** {c.why}", ""]
+        md += ["", f"## {_md_cell(c.name)}", f'<a id="{_slug(c.name)}"></a>', "",
+               f"**Claim.** {_md(c.statement)}", "", f"**Measured.** {_md(c.measure)}", "",
+               f"**Tolerance.** {_md(c.why)}", ""]
         if c.spec:
-            md += [f"**Spec.** {c.spec}", ""]
-        md.append(f"**Status:** {r.status}" + (f" — `{r.error}`" if r.error else ""))
+            md += [f"**Spec.** {_md(c.spec)}", ""]
+        md.append(f"**Status:** {_md(r.status)}" + (f" — {_md_code(r.error)}" if r.error else ""))
         if r.outcome and r.outcome.details:
             md += ["", "| detail | value |", "|---|---|"]
-            md += [f"| {k} | {_fmt(v) if not isinstance(v, str) else v} |"
+            md += [f"| {_md_cell(k)} | {_md_cell(detail(v))} |"
                    for k, v in r.outcome.details.items()]
         if c.name in figures:
-            md += ["", f"![{c.name}]({figures[c.name]})"]
+            md += ["", f"![{_md_link_text(c.name)}]({figures[c.name]})"]
     md_path = os.path.join(directory, "index.md")
     with open(md_path, "w") as f:
         f.write("\n".join(md) + "\n")
 
-    esc = html.escape
+    esc = html.escape  # quote=True: also safe inside attribute values
+
+    def details_html(o):
+        if not (o and o.details):
+            return ""
+        body = "".join(f"<tr><td>{esc(str(k))}</td><td>{esc(detail(v))}</td></tr>"
+                       for k, v in o.details.items())
+        return f"<table><tr><th>detail</th><th>value</th></tr>{body}</table>"
+
     rows = "".join(
-        f"<tr class='{r.status}'><td><a href='#{_slug(r.claim.name)}'>{esc(r.claim.name)}</a></td>"
-        f"<td>{esc(_fmt(r.outcome.predicted) if r.outcome else '-')}</td>"
-        f"<td>{esc(_fmt(r.outcome.measured) if r.outcome else '-')}</td>"
-        f"<td>{esc(_fmt(r.outcome.tolerance) if r.outcome else '-')}</td>"
-        f"<td>{r.status}</td><td>{r.seconds:.1f}</td></tr>" for r in results)
+        f"<tr class='{esc(r.status)}'><td><a href='#{esc(_slug(r.claim.name))}'>"
+        f"{esc(r.claim.name)}</a></td>"
+        f"<td>{esc(value(r.outcome, 'predicted'))}</td>"
+        f"<td>{esc(value(r.outcome, 'measured'))}</td>"
+        f"<td>{esc(value(r.outcome, 'tolerance'))}</td>"
+        f"<td>{esc(r.status)}</td><td>{r.seconds:.1f}</td></tr>" for r in results)
     sections = "".join(
-        f"<h2 id='{_slug(r.claim.name)}'>{esc(r.claim.name)}</h2>"
+        f"<h2 id='{esc(_slug(r.claim.name))}'>{esc(r.claim.name)}</h2>"
         f"<p><b>Claim.</b> {esc(r.claim.statement)}</p>"
         f"<p><b>Measured.</b> {esc(r.claim.measure)}</p>"
         f"<p><b>Tolerance.</b> {esc(r.claim.why)}</p><p><b>Spec.</b> {esc(r.claim.spec)}</p>"
-        f"<p><b>Status:</b> {r.status} {esc(r.error)}</p>"
-        + (f"<img src='{figures[r.claim.name]}' alt='{esc(r.claim.name)}'>"
+        f"<p><b>Status:</b> {esc(r.status)} {esc(r.error)}</p>"
+        + details_html(r.outcome)
+        + (f"<img src='{esc(figures[r.claim.name])}' alt='{esc(r.claim.name)}'>"
            if r.claim.name in figures else "")
         for r in results)
     page = ("<!doctype html><meta charset='utf-8'><title>lazyrich verify</title><style>"
