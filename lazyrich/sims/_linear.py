@@ -26,6 +26,7 @@ from lazyrich._checks import (
     concrete,
     require_finite,
     require_positive,
+    require_real,
     require_times,
     two_layer_dims,
 )
@@ -109,20 +110,12 @@ def _gd(W1, W2, Syx, Sxx, eta, num_steps, save_every):
     return LinearTrajectory(eta * steps, w1s, w2s, div, div_step)
 
 
-def _require_real(name: str, x) -> None:
-    """TypeError unless ``x`` holds real numbers (integer or floating; not complex or bool)."""
-    dt = x.dtype if hasattr(x, "dtype") else np.asarray(x).dtype
-    if not (np.issubdtype(dt, np.floating) or np.issubdtype(dt, np.integer)):
-        raise TypeError(f"{name} must hold real numbers (a floating or integer dtype), got dtype "
-                        f"{dt}")
-
-
 def _check_linear_inputs(W1, W2, Syx, Sxx) -> tuple[int, int, int]:
     """Shared checks of the two simulators: real, non-empty, finite, matching shapes; Sxx a
     covariance (symmetric PSD to a relative sqrt(eps), concrete values only)."""
     for name, x in (("W1", W1), ("W2", W2), ("Syx", Syx)) + ((("Sxx", Sxx),) if Sxx is not None
                                                              else ()):
-        _require_real(name, x)
+        require_real(name, x)
     n_i, n_h, n_o = two_layer_dims(W1, W2, Syx)
     for name, n in (("n_in", n_i), ("n_hidden", n_h), ("n_out", n_o)):
         if n < 1:
@@ -180,7 +173,7 @@ def gd_two_layer(W1, W2, Syx, eta, num_steps: int, *, Sxx=None, save_every: int 
     if not isinstance(save_every, int | np.integer) or save_every < 1 or num_steps % save_every:
         raise ValueError(f"save_every must be a positive divisor of num_steps={num_steps}, "
                          f"got {save_every!r}")
-    _require_real("eta", eta)
+    require_real("eta", eta)
     if np.ndim(eta) != 0:
         raise ValueError(f"eta must be a scalar > 0 (use jax.vmap over eta for several), got shape "
                          f"{np.shape(eta)}")
@@ -218,7 +211,7 @@ def ode_two_layer(W1, W2, Syx, t, *, Sxx=None, rtol: float = 1e-12, atol: float 
     from scipy.integrate import solve_ivp
 
     n_i, n_h, n_o = _check_linear_inputs(W1, W2, Syx, Sxx)
-    _require_real("t", t)
+    require_real("t", t)
     require_times("t", t)
     t = np.asarray(t, dtype=np.float64)
     if t.size == 0:

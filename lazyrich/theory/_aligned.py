@@ -14,10 +14,24 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from lazyrich._checks import concrete, require_finite, require_ndim, require_times
+from lazyrich._checks import concrete, require_finite, require_ndim, require_real, require_times
 
 from ._balanced import check_hidden_width, check_lambda_sign
 from ._exact import _phi
+
+
+def _check_args(**named):
+    """Real dtypes and shapes that broadcast; a clear error naming every argument otherwise."""
+    for name, x in named.items():
+        require_real(name, x)
+    shapes = {name: np.shape(x) for name, x in named.items()}
+    try:
+        np.broadcast_shapes(*shapes.values())
+    except ValueError:
+        got = ", ".join(f"{k} {v}" for k, v in shapes.items())
+        hint = " (e.g. s[None, :] with t[:, None])" if "t" in shapes else ""
+        raise ValueError(f"{', '.join(shapes)} must broadcast against each other{hint}; got "
+                         f"shapes {got}") from None
 
 
 def _floats(*xs):
@@ -60,6 +74,7 @@ def aligned_mode(s, lam, a0, t):
         s: singular value of the task mode. lam: λ. a0: initial strength. t: times T ≥ 0.
         All broadcast against each other (e.g. ``s[None, :]`` with ``t[:, None]``).
     """
+    _check_args(s=s, lam=lam, a0=a0, t=t)
     require_finite("a0", a0)
     require_finite("s", s)
     require_finite("lam", lam)
@@ -98,7 +113,9 @@ def _aligned_core(s, lam, a0, t):
 def _require_nonneg_times(t):
     v = concrete(t)
     if v is not None and (not np.all(np.isfinite(v)) or np.any(v < 0)):
-        raise ValueError(f"t must be finite and non-negative, got min {np.nanmin(v)!r} and "
+        finite = v[np.isfinite(v)]
+        low = f"min {finite.min()!r} and " if finite.size else ""
+        raise ValueError(f"t must be finite and non-negative, got {low}"
                          f"{int(np.sum(~np.isfinite(v)))} non-finite entries")
 
 
@@ -109,6 +126,7 @@ def saxe_mode(s, a0, t):
     :math:`a_0/(e^{-2sT} + a_0(1-e^{-2sT})/s)` (no overflow, s → 0 safe). For :math:`a_0 < 0`
     (c = −d) the mode decays to the saddle: :math:`a = a_0e^{-2sT}/(1 + |a_0|(1-e^{-2sT})/s)`.
     """
+    _check_args(s=s, a0=a0, t=t)
     require_finite("a0", a0)
     require_finite("s", s)
     _require_nonneg_times(t)
@@ -136,6 +154,7 @@ def half_time(s, lam, a0):
     cancellation-free differences. Finite for every :math:`a_0` (a mode is never stuck).
     λ = 0: :math:`\frac{1}{2s}\ln(s/a_0 - 1)`, +∞ for :math:`a_0 \le 0` (saddle). Needs s > 0.
     """
+    _check_args(s=s, lam=lam, a0=a0)
     require_finite("s", s)
     require_finite("lam", lam)
     require_finite("a0", a0)
@@ -174,6 +193,7 @@ def staircase_times(s, a0):
     Args:
         s: task singular values (> 0), any shape. a0: initial strength(s), 0 < a0 < s/2.
     """
+    _check_args(s=s, a0=a0)
     require_finite("s", s)
     require_finite("a0", a0)
     sv, av = concrete(s), concrete(a0)
@@ -192,12 +212,22 @@ def reversal_time(s, lam):
         t_\times = \frac{1}{K}\ln\Big(1 + \frac{K}{|\lambda|}\Big),\qquad
         K = \sqrt{\lambda^2+4s^2}.
 
-    Symmetric in ±λ; :math:`t_\times\to\ln 2/|\lambda|` for large |λ|;
-    :math:`t_\times\approx\frac{1}{2s}\ln(2s/|\lambda|)` for small |λ|; +∞ at λ = 0 (B = 0: the
-    saddle W = 0, zero-balanced networks never reverse, Braun et al. 2022).
+    Symmetric in ±λ and in ±s (:math:`a(s, a_0) = -a(-s, -a_0)`); :math:`t_\times\to\ln 2/|\lambda|`
+    for large |λ|; :math:`t_\times\approx\frac{1}{2s}\ln(2s/|\lambda|)` for small |λ|; +∞ at
+    λ = 0 (B = 0: the saddle W = 0, zero-balanced networks never reverse, Braun et al. 2022).
+
+    Needs s ≠ 0: a mode with s = 0 is a ≡ 0 before and after the flip, so it never crosses 0
+    and there is nothing to reverse (the limit s → 0 of the formula, ln 2/|λ|, is not a crossing
+    time). Concrete s = 0 raises; under ``jit`` the result there is NaN.
     """
+    _check_args(s=s, lam=lam)
     require_finite("s", s)
     require_finite("lam", lam)
+    sv = concrete(s)
+    if sv is not None and np.any(sv == 0):
+        raise ValueError("s must be nonzero (the singular value of a learned mode): with s = 0 "
+                         "the mode stays at a = 0 before and after the flip, so there is no "
+                         "reversal and no crossing time")
     return _reversal_core(*_floats(s, lam))
 
 
@@ -206,7 +236,8 @@ def _reversal_core(s, lam):
     L = jnp.abs(lam)
     K = jnp.sqrt(L**2 + 4.0 * s**2)
     Lsafe = jnp.where(L > 0, L, jnp.ones_like(L))
-    return jnp.where(L > 0, jnp.log1p(K / Lsafe) / K, jnp.inf)
+    t = jnp.where(L > 0, jnp.log1p(K / Lsafe) / K, jnp.inf)
+    return jnp.where(s != 0, t, jnp.nan)     # s = 0: no reversal (refused when concrete)
 
 
 def convergence_values(Syx, lam, n_hidden: int):
@@ -230,8 +261,16 @@ def convergence_values(Syx, lam, n_hidden: int):
             :math:`\min < N_h < \max` with λ ≠ 0 (the λ-block then lies on an init-dependent
             subspace: use the solution at large T instead).
     """
+    require_real("Syx", Syx)
     require_ndim("Syx", Syx, 2, "shape (n_out, n_in)")
     require_finite("Syx", Syx)
+    require_real("lam", lam)
+    if np.ndim(lam) != 0:
+        raise ValueError(f"lam must be a scalar, got shape {np.shape(lam)}")
+    require_finite("lam", lam)
+    if (not isinstance(n_hidden, int | np.integer) or isinstance(n_hidden, bool | np.bool_)
+            or n_hidden < 1):
+        raise ValueError(f"n_hidden must be a positive integer, got {n_hidden!r}")
     n_o, n_i = np.shape(Syx)
     n_h = int(n_hidden)
     m = min(n_i, n_o)
@@ -273,8 +312,12 @@ def shallow_limit(W0, Syx, lam, t):
     Returns:
         ``(n_t, N_o, N_i)``.
     """
+    for name, x in (("W0", W0), ("Syx", Syx), ("lam", lam)):
+        require_real(name, x)
     require_ndim("W0", W0, 2, "shape (n_out, n_in)")
     require_ndim("Syx", Syx, 2, "shape (n_out, n_in)")
+    if np.ndim(lam) != 0:
+        raise ValueError(f"lam must be a scalar, got shape {np.shape(lam)}")
     if np.shape(W0) != np.shape(Syx):
         raise ValueError(f"W0 and Syx must have the same shape, got {np.shape(W0)} and "
                          f"{np.shape(Syx)}")
@@ -306,6 +349,7 @@ def single_neuron(s, delta, nu0, t):
     pole where a crosses 0; the formula continues through it (the Riccati flow is projective).
     K = 0 (s = δ = 0) gives :math:`\nu_0/(1+\nu_0T)`.
     """
+    _check_args(s=s, delta=delta, nu0=nu0, t=t)
     require_finite("s", s)
     require_finite("delta", delta)
     require_finite("nu0", nu0)

@@ -18,7 +18,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from lazyrich._checks import concrete, require_finite, require_ndim, two_layer_dims
+from lazyrich._checks import (
+    concrete,
+    require_finite,
+    require_ndim,
+    require_positive,
+    require_real,
+    two_layer_dims,
+)
 
 
 def check_hidden_width(n_in: int, n_hidden: int, n_out: int) -> None:
@@ -61,9 +68,23 @@ def split_singular_values(s0, lam):
     for λ ≥ 0 take :math:`d = \sqrt{(\kappa+\lambda)/2}` and :math:`c = s_0/d`; for λ < 0 take
     :math:`c = \sqrt{(\kappa-\lambda)/2}` and :math:`d = s_0/c`. The naive
     :math:`c^2 = (\kappa-\lambda)/2` loses every digit when :math:`|\lambda|\gg s_0`. ``s0`` may be
-    negative (the sign goes to the smaller factor). Returns ``(c, d)`` (W1 side, W2 side).
+    negative (the sign goes to the smaller factor). ``s0`` and ``lam`` are real, finite and
+    broadcast against each other; integers are promoted to the default float (never λ to an
+    integer). Returns ``(c, d)`` (W1 side, W2 side).
     """
-    return _split(jnp, jnp.asarray(s0), lam)
+    require_real("s0", s0)
+    require_real("lam", lam)
+    require_finite("s0", s0)
+    require_finite("lam", lam)
+    try:
+        np.broadcast_shapes(np.shape(s0), np.shape(lam))
+    except ValueError:
+        raise ValueError(f"s0 and lam must broadcast against each other, got shapes "
+                         f"{np.shape(s0)} and {np.shape(lam)}") from None
+    s0 = jnp.asarray(s0)
+    dt = s0.dtype if jnp.issubdtype(s0.dtype, jnp.floating) else jnp.result_type(float)
+    s0, lam = jnp.broadcast_arrays(s0.astype(dt), jnp.asarray(lam, dtype=dt))
+    return _split(jnp, s0, lam)
 
 
 def _split(xp, s0, lam):
@@ -105,6 +126,11 @@ def _check_orthonormal(name: str, U, n: int, m: int):
                              f"max|{name}^T {name} - I| = {err:.3g}")
 
 
+def _require_width(name: str, v) -> None:
+    if not isinstance(v, int | np.integer) or isinstance(v, bool | np.bool_) or v < 1:
+        raise ValueError(f"{name} must be a positive integer, got {v!r}")
+
+
 def lambda_balanced_init(key, lam, n_in: int, n_hidden: int, n_out: int, *, W0=None,
                          sigma=1.0, U=None, V=None, R=None, dtype=jnp.float64):
     r"""A λ-balanced pair :math:`(W_1, W_2)` with a prescribed product :math:`W_2W_1 = W_0`.
@@ -126,7 +152,8 @@ def lambda_balanced_init(key, lam, n_in: int, n_hidden: int, n_out: int, *, W0=N
             :math:`A\sim\mathcal N(0,\sigma^2)^{N_h\times N_i}`,
             :math:`B\sim\mathcal N(0,\sigma^2)^{N_o\times N_h}` (the paper's default, σ = 1: a
             *large* init).
-        sigma: standard deviation of the default ``W0`` factors.
+        sigma: standard deviation of the default ``W0`` factors, a finite scalar > 0 (for a
+            zero product pass ``W0=jnp.zeros((n_out, n_in))``).
         U, V: singular bases for an aligned init, ``(n_out, n_out)`` / ``(n_in, n_in)`` (or the
             first m columns, completed here). Take them from the SVD of :math:`\Sigma_{yx}` for
             the mode-wise solution of §2.6. Then ``W0`` must equal
@@ -139,16 +166,25 @@ def lambda_balanced_init(key, lam, n_in: int, n_hidden: int, n_out: int, *, W0=N
         ``(W1, W2)`` of shapes ``(n_hidden, n_in)`` and ``(n_out, n_hidden)``.
     """
     for name, v in (("n_in", n_in), ("n_hidden", n_hidden), ("n_out", n_out)):
-        if not isinstance(v, int | np.integer) or v < 1:
-            raise ValueError(f"{name} must be a positive integer, got {v!r}")
+        _require_width(name, v)
     if not jnp.issubdtype(dtype, jnp.floating):
         raise TypeError(f"dtype must be a floating dtype, got {dtype}")
     n_i, n_h, n_o = int(n_in), int(n_hidden), int(n_out)
     m = min(n_i, n_o)
     check_hidden_width(n_i, n_h, n_o)
+    require_real("lam", lam)
     require_finite("lam", lam)
     if np.ndim(lam) != 0:
         raise ValueError(f"lam must be a scalar (use jax.vmap over lam), got shape {np.shape(lam)}")
+    require_real("sigma", sigma)
+    if np.ndim(sigma) != 0:
+        raise ValueError(f"sigma must be a scalar > 0, got shape {np.shape(sigma)}")
+    require_positive("sigma", sigma)   # a standard deviation; for W2 W1 = 0 pass W0=zeros
+    try:
+        k_w0, k_r = jax.random.split(key)
+    except (TypeError, ValueError):
+        raise TypeError(f"key must be a single jax.random key, e.g. jax.random.key(0), got "
+                        f"{key!r}") from None
     lv = concrete(lam)
     if lv is not None:
         check_lambda_sign(float(lv), n_i, n_h, n_o)
@@ -167,7 +203,6 @@ def lambda_balanced_init(key, lam, n_in: int, n_hidden: int, n_out: int, *, W0=N
         _check_orthonormal("V", V, n_i, m)
 
     # random draws always come from jax.random (same stream on both paths below)
-    k_w0, k_r = jax.random.split(key)
     ka, kb = jax.random.split(k_w0)
     G = jax.random.normal(k_r, (n_h, n_h), dtype=dtype) if R is None else None
     if W0 is None:
@@ -222,11 +257,38 @@ def _assemble(xp, a, dims):
     return R @ S1 @ V.T, U @ S2 @ R.T
 
 
+def _pair_shapes(W1, W2) -> None:
+    """W1 ``(..., N_h, N_i)`` and W2 ``(..., N_o, N_h)`` with broadcasting leading axes."""
+    require_real("W1", W1)
+    require_real("W2", W2)
+    if np.ndim(W1) < 2 or np.ndim(W2) < 2:
+        bad, x = ("W1", W1) if np.ndim(W1) < 2 else ("W2", W2)
+        raise ValueError(f"{bad} must be at least 2-D, W1 (..., n_hidden, n_in) and W2 "
+                         f"(..., n_out, n_hidden), got {bad} of shape {np.shape(x)}")
+    s1, s2 = np.shape(W1), np.shape(W2)
+    if s2[-1] != s1[-2]:
+        raise ValueError(f"W2 must have shape (..., n_out, n_hidden={s1[-2]}) to match W1 "
+                         f"{s1}, got {s2}")
+    try:
+        np.broadcast_shapes(s1[:-2], s2[:-2])
+    except ValueError:
+        raise ValueError(f"leading (batch) axes of W1 {s1} and W2 {s2} must broadcast") from None
+
+
 def balance(W1, W2):
-    r""":math:`W_2^\top W_2 - W_1W_1^\top` (``(..., N_h, N_h)``), conserved by the flow (§1.4)."""
+    r""":math:`W_2^\top W_2 - W_1W_1^\top` (``(..., N_h, N_h)``), conserved by the flow (§1.4).
+
+    W1 is ``(..., N_h, N_i)``, W2 ``(..., N_o, N_h)``; leading axes broadcast."""
+    _pair_shapes(W1, W2)
     W1 = jnp.asarray(W1)
     W2 = jnp.asarray(W2)
-    return jnp.swapaxes(W2, -1, -2) @ W2 - W1 @ jnp.swapaxes(W1, -1, -2)
+    dt = jnp.result_type(*(w.dtype if jnp.issubdtype(w.dtype, jnp.floating) else float
+                           for w in (W1, W2)))
+    W1, W2 = W1.astype(dt), W2.astype(dt)
+    A = jnp.swapaxes(W2, -1, -2) @ W2
+    B = W1 @ jnp.swapaxes(W1, -1, -2)
+    shape = jnp.broadcast_shapes(A.shape, B.shape)
+    return jnp.broadcast_to(A, shape) - jnp.broadcast_to(B, shape)
 
 
 def measure_lambda(W1, W2):
@@ -235,10 +297,14 @@ def measure_lambda(W1, W2):
     :math:`\lambda = \mathrm{tr}(W_2^\top W_2 - W_1W_1^\top)/N_h` (never the [0,0] entry: public
     code that reads it gets the wrong answer whenever the balance is not isotropic), and
     ``imbalance`` :math:`=\max|W_2^\top W_2 - W_1W_1^\top - \lambda I|`. Leading axes broadcast.
+    Refuses non-finite weights (concrete values): their λ would be NaN.
 
     Returns:
         ``(lam, imbalance)``.
     """
+    _pair_shapes(W1, W2)
+    require_finite("W1", W1)
+    require_finite("W2", W2)
     D = balance(W1, W2)
     n_h = D.shape[-1]
     lam = jnp.trace(D, axis1=-2, axis2=-1) / n_h

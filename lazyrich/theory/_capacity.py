@@ -9,6 +9,29 @@ All functions are host-side (NumPy/SciPy, float64): they are references, not sim
 import numpy as np
 from scipy import integrate, special, stats
 
+from lazyrich._checks import require_real
+
+
+def _real(name: str, x) -> np.ndarray:
+    """``x`` as a float64 array after a TypeError for non-real input (complex, bool, str)."""
+    require_real(name, x)
+    return np.asarray(x, dtype=np.float64)
+
+
+def _broadcast(**named) -> list[np.ndarray]:
+    shapes = {k: np.shape(v) for k, v in named.items()}
+    try:
+        return np.broadcast_arrays(*named.values())
+    except ValueError:
+        got = ", ".join(f"{k} {v}" for k, v in shapes.items())
+        raise ValueError(f"{', '.join(shapes)} must broadcast against each other; got shapes "
+                         f"{got}") from None
+
+
+def _require_dimension(name: str, D: np.ndarray) -> None:
+    if not np.all(np.isfinite(D)) or np.any(D < 1) or np.any(np.floor(D) != D):
+        raise ValueError(f"{name} must be a positive integer (finite, >= 1), got {D!r}")
+
 
 def cover_separability(P: int, n, *, bias: bool = False) -> np.ndarray:
     r"""Probability that a dichotomy of ``P`` points in general position is linearly separable.
@@ -27,9 +50,11 @@ def cover_separability(P: int, n, *, bias: bool = False) -> np.ndarray:
         n: projection dimension(s), integers ``>= 0``.
         bias: separation with a bias term (affine hyperplanes).
     """
-    if int(P) != P or P < 1:
+    p = np.asarray(P) if not isinstance(P, str) else None
+    if (p is None or p.ndim != 0 or not np.issubdtype(p.dtype, np.number)
+            or np.iscomplexobj(p) or not np.isfinite(p) or p < 1 or np.floor(p) != p):
         raise ValueError(f"P must be a positive integer, got {P!r}")
-    n = np.asarray(n)
+    n = _real("n", n)
     if not np.all(np.isfinite(n)) or np.any(n < 0) or np.any(np.floor(n) != n):
         raise ValueError(f"n must be non-negative integers, got {n!r}")
     m = n + (1 if bias else 0)
@@ -44,7 +69,7 @@ def gardner_capacity(kappa=0.0) -> np.ndarray:
 
     so :math:`\alpha_0(0) = 2` (Cover) and :math:`\alpha_0(1) = 0.5196`.
     """
-    k = np.asarray(kappa, dtype=np.float64)
+    k = _real("kappa", kappa)
     if not np.all(np.isfinite(k)):
         raise ValueError(f"kappa must be finite, got {kappa!r}")
     return 1.0 / ((1.0 + k**2) * special.ndtr(k) + k * stats.norm.pdf(k))
@@ -101,12 +126,10 @@ def ball_capacity(R, D, kappa=0.0) -> np.ndarray:
     Returns:
         :math:`\alpha_B` broadcast over ``R``, ``D``, ``kappa``.
     """
-    R, D, kappa = np.broadcast_arrays(np.asarray(R, dtype=np.float64), np.asarray(D),
-                                      np.asarray(kappa, dtype=np.float64))
+    R, D, kappa = _broadcast(R=_real("R", R), D=_real("D", D), kappa=_real("kappa", kappa))
     if not np.all(np.isfinite(R)) or np.any(R <= 0):
         raise ValueError(f"R must be finite and > 0, got {R!r}")
-    if np.any(D < 1) or np.any(np.floor(D) != D):
-        raise ValueError(f"D must be a positive integer, got {D!r}")
+    _require_dimension("D", D)
     if not np.all(np.isfinite(kappa)):
         raise ValueError(f"kappa must be finite, got {kappa!r}")
     out = np.empty(R.shape, dtype=np.float64)
@@ -120,7 +143,12 @@ def ball_capacity_large_dim(R, D) -> np.ndarray:
 
     .. math:: \alpha_B(R, D) \approx (1+R^2)\,\alpha_0(R\sqrt D)
               \;\to\; \frac{1+R^{-2}}{D}\quad (R\sqrt D\gg1).
+
+    ``R`` finite and ≥ 0 (R = 0 is the point capacity :math:`\alpha_0(0) = 2`), ``D`` a positive
+    integer; they broadcast.
     """
-    R = np.asarray(R, dtype=np.float64)
-    D = np.asarray(D, dtype=np.float64)
+    R, D = _broadcast(R=_real("R", R), D=_real("D", D))
+    if not np.all(np.isfinite(R)) or np.any(R < 0):
+        raise ValueError(f"R must be finite and >= 0, got {R!r}")
+    _require_dimension("D", D)
     return (1.0 + R**2) * gardner_capacity(R * np.sqrt(D))

@@ -16,13 +16,41 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from lazyrich._checks import require_positive
+from lazyrich._checks import concrete, require_finite, require_positive, require_real
 
 
 def _depth(L) -> int:
-    if not isinstance(L, int | np.integer) or L < 2:
+    if not isinstance(L, int | np.integer) or isinstance(L, bool | np.bool_) or L < 2:
         raise ValueError(f"depth L (number of weight layers) must be an integer >= 2, got {L!r}")
     return int(L)
+
+
+def _broadcast(**named) -> None:
+    """Real dtypes and shapes that broadcast, with an error naming the arguments otherwise."""
+    for name, x in named.items():
+        require_real(name, x)
+    shapes = {name: np.shape(x) for name, x in named.items()}
+    try:
+        np.broadcast_shapes(*shapes.values())
+    except ValueError:
+        got = ", ".join(f"{k} {v}" for k, v in shapes.items())
+        raise ValueError(f"{', '.join(shapes)} must broadcast against each other; got shapes "
+                         f"{got}") from None
+
+
+def _floats(*xs):
+    """Broadcast to one shape in the default float dtype (strict promotion, explicit ranks)."""
+    dt = jnp.result_type(float)
+    return jnp.broadcast_arrays(*(jnp.asarray(x, dtype=dt) for x in xs))
+
+
+def _require_solvable(gamma, y_star) -> None:
+    r"""The balanced chain from a = 1 reaches :math:`a^{*L} = 1 + \gamma y^*` only if it is > 0
+    (a_ℓ = 0 is a critical point the flow cannot cross)."""
+    g, y = concrete(gamma), concrete(y_star)
+    if g is not None and y is not None and np.any(1.0 + g * y <= 0):
+        raise ValueError(f"y_star must satisfy 1 + gamma * y_star > 0 (the balanced chain from "
+                         f"a = 1 cannot reach a product <= 0), got gamma={g!r}, y_star={y!r}")
 
 
 def chain_eta_max_lazy(gamma, L: int):
@@ -30,32 +58,42 @@ def chain_eta_max_lazy(gamma, L: int):
     GD is stable for :math:`\eta < 2/K_0 = 2\gamma^2/L` (§2.3 item 1)."""
     L = _depth(L)
     require_positive("gamma", gamma)
-    return 2.0 * jnp.asarray(gamma) ** 2 / L
+    return 2.0 * jnp.asarray(gamma, dtype=jnp.result_type(float)) ** 2 / L
 
 
 def chain_eta_max_rich(gamma, L: int, y_star=1.0):
     r"""Ultra-rich divergence edge (§2.3 item 2): the sharpness of the solution
     :math:`a^* = (1+\gamma y^*)^{1/L}` is :math:`K^* = L\,a^{*2(L-1)}/\gamma^2`, so
     :math:`\eta_{\max} = 2/K^* \to (2/L)\,y^{*-2(L-1)/L}\gamma^{2/L}` for :math:`\gamma\gg 1`.
-    Returned exactly (not only its limit)."""
+    Returned exactly (not only its limit). Needs :math:`1 + \gamma y^* > 0` (finite ``y_star``;
+    0 gives the lazy edge, as the chain starts at its solution)."""
     L = _depth(L)
+    _broadcast(gamma=gamma, y_star=y_star)
     require_positive("gamma", gamma)
-    g = jnp.asarray(gamma)
+    require_finite("y_star", y_star)
+    _require_solvable(gamma, y_star)
+    g, y_star = _floats(gamma, y_star)
     a_star = (1.0 + g * y_star) ** (1.0 / L)
     return 2.0 * g**2 / (L * a_star ** (2 * (L - 1)))
 
 
 def chain_plateau_time(gamma, L: int, eta, y_star=1.0):
-    r"""Steps until the chain leaves its plateau (§2.3 item 3), from :math:`\dot a = y^* a^{L-1}/\gamma`:
+    r"""Steps until the chain leaves its plateau (§2.3 item 3), from
+    :math:`\dot a = y^* a^{L-1}/\gamma`:
 
     .. math::
         t_{1/2} \approx \frac{\gamma}{2y^*\eta}\ln\!\Big(1+\frac{\gamma y^*}{2}\Big)\ (L=2),\qquad
         t_{1/2} \approx \frac{\gamma}{(L-2)\,y^*\eta}\ (L\ge 3).
+
+    Needs γ > 0, η > 0 and :math:`y^* > 0` (with :math:`y^* \le 0` the product never grows out
+    of the plateau, so the formula does not apply).
     """
     L = _depth(L)
+    _broadcast(gamma=gamma, eta=eta, y_star=y_star)
     require_positive("gamma", gamma)
     require_positive("eta", eta)
-    g, eta = jnp.asarray(gamma), jnp.asarray(eta)
+    require_positive("y_star", y_star)
+    g, eta, y_star = _floats(gamma, eta, y_star)
     if L == 2:
         return g / (2.0 * y_star * eta) * jnp.log1p(g * y_star / 2.0)
     return g / ((L - 2) * y_star * eta)
@@ -79,22 +117,34 @@ def _chain_gd(gamma, eta, y_star, L, num_steps):
 
 
 def chain_gd(gamma, eta, L: int, num_steps: int, y_star=1.0):
-    r"""Gradient descent on the scalar L-chain; returns (loss, NTK) per step, shapes ``(num_steps,)``.
+    r"""Gradient descent on the scalar L-chain; returns (loss, NTK) per step, shapes
+    ``(num_steps,)``.
 
     The NTK of the balanced chain is :math:`K = \sum_\ell (\partial f/\partial a_\ell)^2
     = L\,a^{2(L-1)}/\gamma^2`, the sharpness at a minimum. ``gamma`` and ``eta`` may be traced
-    (``vmap`` over grids).
+    (``vmap`` over grids) but each is a scalar: γ > 0, η > 0, finite :math:`y^*` (checked when
+    concrete).
     """
     L = _depth(L)
-    if not isinstance(num_steps, int | np.integer) or num_steps < 1:
+    if (not isinstance(num_steps, int | np.integer) or isinstance(num_steps, bool | np.bool_)
+            or num_steps < 1):
         raise ValueError(f"num_steps must be a positive integer, got {num_steps!r}")
+    for name, x in (("gamma", gamma), ("eta", eta), ("y_star", y_star)):
+        require_real(name, x)
+        if np.ndim(x) != 0:
+            raise ValueError(f"{name} must be a scalar (use jax.vmap for a grid), got shape "
+                             f"{np.shape(x)}")
+    require_positive("gamma", gamma)
+    require_positive("eta", eta)
+    require_finite("y_star", y_star)
     dt = jnp.result_type(float)
     return _chain_gd(jnp.asarray(gamma, dt), jnp.asarray(eta, dt), jnp.asarray(y_star, dt), L,
                      int(num_steps))
 
 
 def mode_learning_time(s, u0, L: int, frac: float = 0.5):
-    r"""Gradient-flow time for a mode of strength :math:`u` to go from ``u0`` to ``frac·s`` (§2.3 item 6):
+    r"""Gradient-flow time for a mode of strength :math:`u` to go from ``u0`` to ``frac·s``
+    (§2.3 item 6):
 
     .. math:: \frac{du}{d\tau} = L\,u^{2-2/L}(s-u),\qquad
               \tau = \int_{u_0}^{fs}\frac{du}{L\,u^{2-2/L}(s-u)} .
@@ -103,28 +153,51 @@ def mode_learning_time(s, u0, L: int, frac: float = 0.5):
     :math:`\frac{1}{2s}\ln\frac{f(s-u_0)}{u_0(1-f)}`, Saxe's formula. The staircase of §4.4 is this
     time for each singular value :math:`s_\alpha`, largest first. Scalars only (NumPy).
     """
-    from scipy.integrate import quad
+    import warnings
+
+    from scipy.integrate import IntegrationWarning, quad
 
     L = _depth(L)
-    s, u0 = float(s), float(u0)
-    if not (s > 0 and 0 < u0 < frac * s and 0 < frac < 1):
-        raise ValueError(f"need s > 0, 0 < u0 < frac*s and 0 < frac < 1; got s={s}, u0={u0}, frac={frac}")
+    for name, x in (("s", s), ("u0", u0), ("frac", frac)):
+        require_real(name, x)
+        if np.ndim(x) != 0:
+            raise ValueError(f"{name} must be a real scalar, got shape {np.shape(x)}")
+    s, u0, frac = float(s), float(u0), float(frac)
+    if not (s > 0 and 0 < u0 < frac * s and 0 < frac < 1 and np.isfinite(s)):
+        raise ValueError(f"need finite s > 0, 0 < u0 < frac*s and 0 < frac < 1; got s={s}, "
+                         f"u0={u0}, frac={frac}")
     integrand = lambda w: 1.0 / (L * np.exp(w * (1 - 2 / L)) * (s - np.exp(w)))  # noqa: E731
-    val, _ = quad(integrand, np.log(u0), np.log(frac * s), epsabs=0, epsrel=1e-12, limit=200)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", IntegrationWarning)   # judged by its error estimate below
+        val, err = quad(integrand, np.log(u0), np.log(frac * s), epsabs=0, epsrel=1e-12,
+                        limit=200)
+    if not (np.isfinite(val) and err <= 1e-8 * abs(val)):
+        raise ValueError(f"mode_learning_time cannot be computed accurately for s={s}, u0={u0}, "
+                         f"frac={frac}, L={L}: quadrature error estimate {err:.3g} for a time of "
+                         f"{val:.6g} (u0 or frac*s too close to 0 or s in double precision)")
     return val
 
 
 def deep_linear_final_ntk(beta_star, L: int):
-    r"""Final NTK of a depth-L linear network that learned :math:`\beta^*` from a small balanced init (§4.4):
+    r"""Final NTK of a depth-L linear network that learned :math:`\beta^*` from a small balanced
+    init (§4.4):
 
-    .. math:: K_\infty = s^{2(L-1)/L}\big[I + (L-1)\hat\beta\hat\beta^\top\big],\quad s=\|\beta^*\| .
+    .. math:: K_\infty = s^{2(L-1)/L}\big[I + (L-1)\hat\beta\hat\beta^\top\big],\quad
+              s=\|\beta^*\| .
 
     The learned direction has L times the isotropic eigenvalue (depth-dependent spectral learning).
+    β* = 0 gives :math:`K_\infty = 0` (the limit :math:`s\to0`: the prefactor vanishes for L ≥ 2
+    while :math:`\hat\beta\hat\beta^\top` stays bounded; a network left at W = 0 has zero NTK).
     """
     L = _depth(L)
+    require_real("beta_star", beta_star)
+    if np.ndim(beta_star) != 1 or np.shape(beta_star)[0] < 1:
+        raise ValueError(f"beta_star must be a non-empty vector (d,), got shape "
+                         f"{np.shape(beta_star)}")
+    require_finite("beta_star", beta_star)
     b = jnp.asarray(beta_star)
-    if b.ndim != 1:
-        raise ValueError(f"beta_star must be a vector, got shape {b.shape}")
+    b = b if jnp.issubdtype(b.dtype, jnp.floating) else b.astype(jnp.result_type(float))
     s = jnp.linalg.norm(b)
-    bh = b / s
-    return s ** (2 * (L - 1) / L) * (jnp.eye(b.shape[0], dtype=b.dtype) + (L - 1) * jnp.outer(bh, bh))
+    bh = b / jnp.where(s > 0, s, jnp.ones_like(s))                 # β̂ = 0 at β* = 0
+    eye = jnp.eye(b.shape[0], dtype=b.dtype)
+    return s ** (2 * (L - 1) / L) * (eye + (L - 1) * jnp.outer(bh, bh))

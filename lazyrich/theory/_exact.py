@@ -24,7 +24,8 @@ in two stable ways:
   :math:`\hat Q\leftarrow e^{\Lambda h}\hat Q L^{-\top}` with
   :math:`LL^\top = I + \hat Q^\top g(h)\hat Q`,
   in the eigenbasis of F, steps of length ≤ 5/max|Λ|. Any N_h, λ = 0, singular B (it reproduces
-  the saddle), any T.
+  the saddle); cost ∝ max(T)·max|Λ|, so times needing more than ``MAX_PROPAGATOR_STEPS``
+  steps are refused.
 """
 
 import dataclasses
@@ -36,7 +37,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.scipy.linalg import solve_triangular
 
-from lazyrich._checks import concrete, require_times, two_layer_dims
+from lazyrich._checks import concrete, require_real, require_times, two_layer_dims
 
 from ._balanced import balance, check_balanced, check_hidden_width
 
@@ -224,24 +225,41 @@ def _stable_P(W1, W2, Syx, t):
     return jax.vmap(at)(t), lam, _diagnostics(W1, W2, Ut, Vt, p, q)
 
 
+#: Most exact steps one propagator call may take (steps of length <= 5/max|Λ|, so about
+#: max(t)·max|Λ|/5 of them). 10^6 steps take 1-3 s for 3×3×3 networks on a CPU and ~40 s at
+#: 20×20×20; T = 10^4 with |λ| = 100 and singular values ~1 needs ~10^5.
+MAX_PROPAGATOR_STEPS = 1_000_000
+
+
+def _step_bound(Lam):
+    """Longest exact propagator step, 5/max|Λ| (5 when F = 0)."""
+    lmax = jnp.max(jnp.abs(Lam))
+    return 5.0 / jnp.where(lmax > 0, lmax, jnp.ones_like(lmax))
+
+
 def _propagate_P(W1, W2, Syx, t):
-    """§2.5: exact factor-form steps between the sorted distinct times, in the eigenbasis of F."""
+    """§2.5: exact factor-form steps between the sorted distinct times, in the eigenbasis of F.
+
+    Returns NaN (never hangs) when the steps would exceed :data:`MAX_PROPAGATOR_STEPS` plus one
+    per time (the slack of evaluating the count in a different order); eager calls of
+    :func:`two_layer_linear` refuse such times with a ValueError before getting here.
+    """
     n_h, n_i = W1.shape
     n_o = W2.shape[0]
     lam = _lam_of(W1, W2)
     Ut, Vt, s, k, p, q, mu, Mperp, Ob, Lam = _spectrum(Syx, lam, n_i, n_o)
     diag = _diagnostics(W1, W2, Ut, Vt, p, q)
     Qh0 = Ob.T @ jnp.concatenate([W1.T, W2], axis=0)
-    lmax = jnp.max(jnp.abs(Lam))
-    hmax = 5.0 / jnp.where(lmax > 0, lmax, jnp.ones_like(lmax))
+    hmax = _step_bound(Lam)
     order = jnp.argsort(t)
     ts = t[order]
     dts = jnp.diff(ts, prepend=jnp.zeros((1,), t.dtype))
     eye = jnp.eye(n_h, dtype=W1.dtype)
+    too_many = ~(jnp.sum(jnp.ceil(dts / hmax)) <= MAX_PROPAGATOR_STEPS + t.shape[0])
 
     def interval(Qh, dt):
-        n = jnp.maximum(jnp.ceil(dt / hmax), 1.0)
-        h = dt / n
+        n = jnp.where(too_many, 0.0, jnp.maximum(jnp.ceil(dt / hmax), 1.0))
+        h = dt / jnp.maximum(n, 1.0)
         eh = jnp.exp(Lam * h)
         g = h * _expm1_over(2.0 * Lam * h)      # ∫_0^h e^{2Λs} ds
 
@@ -254,8 +272,25 @@ def _propagate_P(W1, W2, Syx, t):
         return Qh, Qh
 
     _, Qhs = jax.lax.scan(interval, Qh0, dts)
-    Qhs = Qhs[jnp.argsort(order)]
+    Qhs = jnp.where(too_many, jnp.nan, Qhs[jnp.argsort(order)])
     return Ob[None] @ Qhs, lam, diag
+
+
+def propagator_steps(W1, W2, Syx, t) -> tuple[int, float]:
+    r"""Number of exact steps the propagator takes for these concrete inputs, and the step bound.
+
+    Steps have length :math:`\le h_{\max} = 5/\max|\Lambda|` with
+    :math:`\max|\Lambda| = \sqrt{s_{\max}^2 + \lambda^2/4}` (the fastest eigenvalue of F), so
+    the count is :math:`\sum_i\lceil\Delta t_i/h_{\max}\rceil` over the sorted times.
+    Returns ``(steps, h_max)``.
+    """
+    a, b, S = (np.asarray(x, dtype=np.float64) for x in (W1, W2, Syx))
+    lam = np.trace(b.T @ b - a @ a.T) / a.shape[0]
+    lmax = float(np.sqrt(np.linalg.norm(S, 2) ** 2 + lam**2 / 4.0))
+    hmax = 5.0 / lmax if lmax > 0 else 5.0
+    ts = np.sort(np.asarray(t, dtype=np.float64))
+    dts = np.diff(ts, prepend=0.0)
+    return int(np.sum(np.ceil(dts / hmax))), hmax
 
 
 def _naive_P(W1, W2, Syx, t):
@@ -423,18 +458,6 @@ def _float_dtype(x):
     return dt if np.issubdtype(dt, np.floating) else np.dtype(np.float64)
 
 
-def _dtype_of(x):
-    """dtype of an array, a tracer or anything ``np.asarray`` accepts."""
-    return x.dtype if hasattr(x, "dtype") else np.asarray(x).dtype
-
-
-def _require_real(name: str, x) -> None:
-    """TypeError unless ``x`` holds real numbers (integer or floating; not complex or bool)."""
-    dt = _dtype_of(x)
-    if not (np.issubdtype(dt, np.floating) or np.issubdtype(dt, np.integer)):
-        raise TypeError(f"{name} must hold real numbers (a floating or integer dtype), got dtype "
-                        f"{dt}")
-
 
 def _require_nonempty(**dims) -> None:
     for name, n in dims.items():
@@ -479,8 +502,14 @@ def two_layer_linear(W1, W2, Syx, t, *, method: str = "auto", balance_tol: float
         Under ``jit``/``vmap`` (traced inputs) nothing can be checked: watch ``cond_B``.
 
         ``"propagator"`` (§2.5): exact factor steps between sorted times (≤ 5/max|Λ| each). Works
-        for any N_h ≥ min(N_i, N_o), λ = 0, singular B (a true saddle) and any T; cost grows
-        linearly with max(t)·max|Λ|. Not reverse-differentiable (dynamic trip counts).
+        for any N_h ≥ min(N_i, N_o), λ = 0 and singular B (a true saddle). Its cost grows
+        linearly with max(t)·max|Λ| (:math:`\max|\Lambda| = \sqrt{s_{\max}^2+\lambda^2/4}`),
+        so it is bounded: times needing more than ``MAX_PROPAGATOR_STEPS`` = 10^6 steps
+        (max(t) ≳ 5·10^6/max|Λ|, e.g. T = 10^4 is fine up to max|Λ| ≈ 500) are refused with a
+        ValueError; under ``jit`` the result is NaN instead. No shortcut replaces the steps at
+        large T: the flow may still be moving after any finite time (1/T approach to a zero
+        singular value at λ = 0, long plateaus near a saddle), so convergence cannot be
+        certified cheaply. Not reverse-differentiable (dynamic trip counts).
 
         ``"naive"`` (§2.3): the textbook form; overflows for :math:`k_{\max}T \gtrsim 350`.
         Only for documenting why the others exist (claim C7).
@@ -504,13 +533,14 @@ def two_layer_linear(W1, W2, Syx, t, *, method: str = "auto", balance_tol: float
         ValueError: wrong shapes, empty or non-finite inputs, negative or non-finite times, a
             bottleneck N_h < min(N_i, N_o), an init that is not λ-balanced or whose conserved
             matrix is not isotropic, an unknown method, ``"auto"`` under tracing, a bad
-            ``balance_tol``, or a forced ``"stable"`` that fails its accuracy check.
+            ``balance_tol``, a forced ``"stable"`` that fails its accuracy check, or
+            propagator times beyond ``MAX_PROPAGATOR_STEPS`` steps.
         TypeError: complex (or boolean) inputs.
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     for name, x in (("W1", W1), ("W2", W2), ("Syx", Syx), ("t", t)):
-        _require_real(name, x)
+        require_real(name, x)
     n_i, n_h, n_o = two_layer_dims(W1, W2, Syx)
     _require_nonempty(n_in=n_i, n_hidden=n_h, n_out=n_o)
     check_hidden_width(n_i, n_h, n_o)
@@ -550,6 +580,16 @@ def two_layer_linear(W1, W2, Syx, t, *, method: str = "auto", balance_tol: float
     n_t = t.shape[0]
     if n_t == 0:
         raise ValueError("t must contain at least one time")
+    if method == "propagator" and not traced and concrete(t) is not None:
+        steps, hmax = propagator_steps(W1, W2, Syx, t)
+        if steps > MAX_PROPAGATOR_STEPS:
+            raise ValueError(
+                f't: max(t) = {float(jnp.max(t)):.6g} would take {steps:.3g} exact propagator '
+                f'steps (each <= 5/max|Lambda| = {hmax:.3g}), more than the limit of '
+                f'{MAX_PROPAGATOR_STEPS:.0e} steps; t must be <= about '
+                f'{MAX_PROPAGATOR_STEPS * hmax:.4g} here. For later times use method="stable" '
+                f'(cost independent of t; needs n_hidden = min(n_in, n_out) and an invertible B) '
+                f'or convergence_values for the limit T -> infinity')
     # eager calls: pad the times to a bucket (a power of two, at least 64) so that calls with
     # different numbers of times share one compilation; padded entries repeat the last time and
     # cost next to nothing. Traced calls are compiled by the caller's jit once anyway: no padding.

@@ -6,9 +6,14 @@ Spec: linear-networks.md §3.1–3.2.
 import jax.numpy as jnp
 import numpy as np
 
-from lazyrich._checks import concrete, require_finite, require_ndim, two_layer_dims
-
-from ._exact import _dtype_of, _require_real
+from lazyrich._checks import (
+    concrete,
+    dtype_of,
+    require_finite,
+    require_ndim,
+    require_real,
+    two_layer_dims,
+)
 
 
 def _batch_shape(name_a: str, a, name_b: str, b) -> tuple[int, ...]:
@@ -36,7 +41,7 @@ def two_layer_ntk(W1, W2, X):
         columns are samples. All real.
     """
     for name, x in (("W1", W1), ("W2", W2), ("X", X)):
-        _require_real(name, x)
+        require_real(name, x)
     W1, W2 = jnp.asarray(W1), jnp.asarray(W2)
     require_ndim("X", X, 2, "shape (n_in, P), columns are samples")
     for name, w in (("W1", W1), ("W2", W2)):
@@ -66,7 +71,7 @@ def ntk_from_reps(input_rep, output_rep, X):
         broadcast. X: ``(n_in, P)``. All real and finite.
     """
     for name, x in (("input_rep", input_rep), ("output_rep", output_rep), ("X", X)):
-        _require_real(name, x)
+        require_real(name, x)
     require_ndim("X", X, 2, "shape (n_in, P), columns are samples")
     n_i = np.shape(X)[0]
     for name, r in (("input_rep", input_rep), ("output_rep", output_rep)):
@@ -115,7 +120,7 @@ def kernel_distance(K0, K1):
         TypeError: complex or boolean kernels.
     """
     for name, K in (("K0", K0), ("K1", K1)):
-        _require_real(name, K)
+        require_real(name, K)
         if np.ndim(K) < 2 or np.shape(K)[-1] != np.shape(K)[-2]:
             raise ValueError(f"{name} must be a square kernel (..., n, n), got shape "
                              f"{np.shape(K)}")
@@ -125,7 +130,7 @@ def kernel_distance(K0, K1):
     _batch_shape("K0", K0, "K1", K1)
     require_finite("K0", K0)
     require_finite("K1", K1)
-    dt = np.result_type(_dtype_of(K0), _dtype_of(K1))
+    dt = np.result_type(dtype_of(K0), dtype_of(K1))
     dt = dt if np.issubdtype(dt, np.floating) else jnp.result_type(float)
     K0, K1 = jnp.broadcast_arrays(jnp.asarray(K0, dtype=dt), jnp.asarray(K1, dtype=dt))
     n0 = jnp.sqrt(jnp.sum(K0 * K0, axis=(-2, -1)))

@@ -18,9 +18,15 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from lazyrich._checks import concrete, require_finite, require_ndim, require_times, two_layer_dims
-
-from ._exact import _dtype_of, _require_real
+from lazyrich._checks import (
+    concrete,
+    dtype_of,
+    require_finite,
+    require_ndim,
+    require_real,
+    require_times,
+    two_layer_dims,
+)
 
 
 def _irreducible_check(Syx, Syy_trace, name: str = "Syy_trace") -> None:
@@ -59,8 +65,8 @@ def two_layer_loss(W, Syx, Syy_trace=None):
             \|\Sigma_{yx}\|_F^2` (a negative irreducible loss is impossible).
         TypeError: complex or boolean inputs.
     """
-    _require_real("W", W)
-    _require_real("Syx", Syx)
+    require_real("W", W)
+    require_real("Syx", Syx)
     require_ndim("Syx", Syx, 2, "shape (n_out, n_in)")
     if np.ndim(W) < 2 or np.shape(W)[-2:] != np.shape(Syx):
         raise ValueError(f"W's trailing shape {np.shape(W)[-2:]} must equal Syx's {np.shape(Syx)}")
@@ -72,7 +78,7 @@ def two_layer_loss(W, Syx, Syy_trace=None):
     excess = 0.5 * jnp.sum((W - jnp.broadcast_to(Syx, np.shape(W))) ** 2, axis=(-2, -1))
     if Syy_trace is None:
         return excess
-    _require_real("Syy_trace", Syy_trace)
+    require_real("Syy_trace", Syy_trace)
     _irreducible_check(Syx, Syy_trace)
     return excess + 0.5 * (jnp.asarray(Syy_trace, dtype=dt) - jnp.sum(Syx**2))
 
@@ -87,13 +93,13 @@ def predicted_forgetting(S_i, S_j, S_k):
     All three are real, finite ``(n_out, n_in)`` matrices of one shape.
     """
     for name, S in (("S_i", S_i), ("S_j", S_j), ("S_k", S_k)):
-        _require_real(name, S)
+        require_real(name, S)
         require_ndim(name, S, 2, "shape (n_out, n_in)")
         if np.shape(S) != np.shape(S_i):
             raise ValueError(f"{name} must have the shape of S_i {np.shape(S_i)}, got "
                              f"{np.shape(S)}")
         require_finite(name, S)
-    dt = np.result_type(*(_dtype_of(S) for S in (S_i, S_j, S_k)))
+    dt = np.result_type(*(dtype_of(S) for S in (S_i, S_j, S_k)))
     dt = dt if np.issubdtype(dt, np.floating) else jnp.result_type(float)
     S_i, S_j, S_k = (jnp.asarray(s, dtype=dt) for s in (S_i, S_j, S_k))
     return 0.5 * (jnp.sum((S_k - S_i) ** 2) - jnp.sum((S_j - S_i) ** 2))
@@ -216,7 +222,7 @@ def random_task(key, n_in: int, n_out: int, singular_values, dtype=jnp.float64):
             raise ValueError(f"{name} must be a positive integer, got {v!r}")
     if not jnp.issubdtype(dtype, jnp.floating):
         raise TypeError(f"dtype must be a floating dtype, got {np.dtype(dtype).name}")
-    _require_real("singular_values", singular_values)
+    require_real("singular_values", singular_values)
     m = min(n_in, n_out)
     if np.shape(singular_values) != (m,):
         raise ValueError(f"singular_values must have min(n_in, n_out) = {m} entries, "

@@ -14,7 +14,7 @@ The exact solution of :func:`two_layer_linear` needs whitened inputs, :math:`\Si
 import jax.numpy as jnp
 import numpy as np
 
-from lazyrich._checks import concrete, require_finite, require_ndim
+from lazyrich._checks import concrete, require_finite, require_ndim, require_real
 
 
 def whiten(X, center: bool = True, *, rtol: float = 1e-10):
@@ -24,13 +24,24 @@ def whiten(X, center: bool = True, *, rtol: float = 1e-10):
     :math:`\Sigma^{-1/2}` with :math:`\Sigma = X_cX_c^\top/P` (the 1/P normalisation of the loss,
     not 1/(P−1)), so the result has :math:`XX^\top/P = I` to round-off.
 
+    ``rtol`` is a finite number in [0, 1). Eigenvalues of Σ below
+    :math:`\max(\mathrm{rtol},\,10N_i\epsilon)\,\lambda_{\max}` are refused as rank
+    deficiency: below :math:`\sim N_i\epsilon\lambda_{\max}` an eigenvalue is round-off of the
+    eigensolver, and dividing by its square root would return noise (or NaN for a negative one).
+
     Raises:
         ValueError: fewer samples than needed (P ≥ N_i, and P ≥ N_i + 1 when centring, since
-            centring removes one degree of freedom), or rank-deficient data (an eigenvalue of Σ
-            below ``rtol`` times the largest).
+            centring removes one degree of freedom), rank-deficient data (an eigenvalue of Σ
+            below that threshold), or an ``rtol`` outside [0, 1).
+        TypeError: non-real ``X`` or a ``center`` that is not a bool.
     """
+    require_real("X", X)
     require_ndim("X", X, 2, "shape (n_in, P), columns are samples")
     require_finite("X", X)
+    if not isinstance(center, bool | np.bool_):
+        raise TypeError(f"center must be a bool, got {center!r}")
+    if np.ndim(rtol) != 0 or not (np.isfinite(rtol) and 0 <= rtol < 1):
+        raise ValueError(f"rtol must be a finite number in [0, 1), got {rtol!r}")
     n_i, P = np.shape(X)
     need = n_i + (1 if center else 0)
     if P < need:
@@ -47,11 +58,13 @@ def whiten(X, center: bool = True, *, rtol: float = 1e-10):
     S = Xc @ Xc.T / P
     e, V = jnp.linalg.eigh(0.5 * (S + S.T))
     ev = concrete(e)
-    if ev is not None and not ev[0] > rtol * max(ev[-1], np.finfo(ev.dtype).tiny):
+    floor = 10 * n_i * float(np.finfo(X.dtype).eps)   # eigensolver round-off, relative
+    tol = max(float(rtol), floor)
+    if ev is not None and not ev[0] > tol * max(ev[-1], np.finfo(ev.dtype).tiny):
         raise ValueError(f"the inputs are rank-deficient: smallest/largest eigenvalue of Sigma_xx "
-                         f"= {ev[0]:.3g}/{ev[-1]:.3g} < rtol={rtol:g}; drop redundant input "
-                         f"dimensions (e.g. keep the leading principal components) before "
-                         f"whitening")
+                         f"= {ev[0]:.3g}/{ev[-1]:.3g} <= {tol:.3g} = max(rtol={rtol:g}, "
+                         f"10*n_in*eps); drop redundant input dimensions (e.g. keep the leading "
+                         f"principal components) before whitening")
     return (V / jnp.sqrt(e)[None, :]) @ V.T @ Xc
 
 
@@ -63,15 +76,23 @@ def from_data(X, Y, *, rtol: float = 1e-8):
     form of :func:`two_layer_linear` requires (it takes :math:`\Sigma_{yx}` only).
 
     Raises:
-        ValueError: mismatched shapes or non-finite data; :math:`\Sigma_{xx} = cI` with c ≠ 1 (the
+        ValueError: mismatched shapes, no samples (P = 0), non-finite data or a bad ``rtol``
+            (finite, ≥ 0); :math:`\Sigma_{xx} = cI` with c ≠ 1 (the
             message gives the exact rescaling: target :math:`\Sigma_{yx}/c`, times :math:`cT`);
             any other :math:`\Sigma_{xx}` (the message says how to whiten).
     """
+    require_real("X", X)
+    require_real("Y", Y)
     require_ndim("X", X, 2, "shape (n_in, P), columns are samples")
     require_ndim("Y", Y, 2, "shape (n_out, P), columns are samples")
     if np.shape(X)[1] != np.shape(Y)[1]:
         raise ValueError(f"X and Y must have the same number of samples (columns), got "
                          f"X {np.shape(X)} and Y {np.shape(Y)}")
+    if np.shape(X)[1] < 1:
+        raise ValueError(f"X and Y must have at least one sample (column), P >= 1; got P = 0 "
+                         f"(X {np.shape(X)}, Y {np.shape(Y)})")
+    if np.ndim(rtol) != 0 or not (np.isfinite(rtol) and rtol >= 0):
+        raise ValueError(f"rtol must be a finite number >= 0, got {rtol!r}")
     require_finite("X", X)
     require_finite("Y", Y)
     X = jnp.asarray(X)
