@@ -74,6 +74,8 @@ CASES = [
      r"same number of samples, got 20 .* and 10"),
     ("dlr-nan", lambda: m.dlr(np.where(F > 2, np.nan, F), Y), ValueError,
      r"features contains \d+ non-finite value"),
+    ("dlr-complex", lambda: m.dlr(F.astype(complex), Y), TypeError,
+     r"features must hold real numbers"),
     ("cka-constant", lambda: m.linear_cka(np.zeros_like(F), Y), ValueError,
      r"X is constant over the samples: CKA is undefined"),
     ("alignment-square", lambda: m.kernel_alignment(np.zeros((20, 10)), Y), ValueError,

@@ -43,7 +43,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from lazyrich._checks import require_finite, require_ndim
+from lazyrich._checks import require_finite, require_ndim, require_real
 
 Variant = Literal["cka", "projection", "literal"]
 VARIANTS = ("cka", "projection", "literal")
@@ -297,6 +297,8 @@ def _check_pair(features, outputs, where=""):
         raise ValueError(f"{where}features and outputs must have the same number of samples, "
                          f"got {n} (features {np.shape(features)}) and {n_f} "
                          f"(outputs {np.shape(outputs)})")
+    require_real(f"{where}features", features)
+    require_real(f"{where}outputs", outputs)
     require_finite(f"{where}features", features)
     require_finite(f"{where}outputs", outputs)
 
