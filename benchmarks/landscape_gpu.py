@@ -16,7 +16,7 @@ def main(argv):
         print("landscape_gpu: no accelerator (jax backend 'cpu'); skipped. --force runs it anyway.")
         return 0
     import lazyrich
-    from lazyrich.analysis import _claims_landscape as C
+    from lazyrich.claims import gamma as C
 
     lazyrich.set_precision("float64")  # float64 for γ < 1e-2 (spec §1.5); float32 above
     quick = "--full" not in argv

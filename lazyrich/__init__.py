@@ -2,10 +2,14 @@
 
 Subpackages
 -----------
-``lazyrich.theory``   closed forms (two-layer linear networks, deep linear chains, kernels)
-``lazyrich.sims``     simulators and the vmapped sweep engine
-``lazyrich.metrics``  richness, kernel and geometry measures
-``lazyrich.verify``   the registry of numerical claims behind ``lazyrich verify``
+``lazyrich.theory``    closed forms (two-layer linear networks, deep linear chains, kernels)
+``lazyrich.sims``      simulators and the vmapped sweep engine
+``lazyrich.metrics``   richness, kernel and geometry measures
+``lazyrich.analysis``  phase maps, slope fits, curve timing, in-sweep diagnostics
+``lazyrich.claims``    the registered numerical claims, one module per area
+``lazyrich.verify``    the claim framework behind ``lazyrich verify``
+
+Imports go one way only: theory → sims → metrics → analysis → claims.
 """
 
 from importlib.metadata import PackageNotFoundError, version

@@ -1,7 +1,8 @@
 """The ``lazyrich`` command line.
 
-``lazyrich verify [PATTERN ...] [--quick] [--json] [--list] [--report DIR] [--tier ...]``
-runs the registered numerical claims and prints a table; it exits 1 if any fails.
+``lazyrich verify [PATTERN ...] [--quick] [--json] [--list] [--report DIR] [--tier ...]
+[--module MOD]`` runs the registered numerical claims (the toolkit's, plus those of each
+``--module``) and prints a table; it exits 1 if any fails.
 
 ``lazyrich sweep [--config FILE] [--set KEY=VALUE ...] --gamma ... --eta ... --out PATH``
 trains a (γ, η, seed) grid with the vmapped engine (``lazyrich.sims.sweep``) and writes netCDF;
@@ -45,7 +46,7 @@ def _verify(args) -> int:
                   f"({e.strerror}); expected a writable directory path", file=sys.stderr)
             return 2
     try:
-        chosen = select(load_claims(), args.patterns)
+        chosen = select(load_claims(args.module or ()), args.patterns)
     except ValueError as e:
         print(f"lazyrich verify: {_one_line(e)}", file=sys.stderr)
         return 2
@@ -200,6 +201,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="gpu-tier claims: run if an accelerator is present (auto), never, or "
                         "always")
     v.add_argument("--no-progress", action="store_true", help="no progress bar")
+    v.add_argument("--module", action="append", metavar="MODULE",
+                   help="also import this module's claims (a dotted name, e.g. mypkg.claims; "
+                        "it is imported, i.e. its code runs); repeatable")
     v.set_defaults(func=_verify)
 
     sw = sub.add_parser("sweep", help="train a (gamma, eta, seed) grid and write netCDF")

@@ -5,7 +5,7 @@ import pickle
 import numpy as np
 import pytest
 
-from lazyrich.metrics._claims_capacity import _cnn_digits
+from lazyrich.claims.capacity import _cnn_digits
 
 
 def test_cnn_rich_raises_capacity_lazy_keeps_it():

@@ -18,7 +18,7 @@ def claims():
 def _run(claims, prefix):
     """Run the claim; return its raw Outcome (details with lists and dicts, before the registry's
     wrapper turns them into strings for the report)."""
-    from lazyrich.analysis import _claims_landscape as C
+    from lazyrich.claims import gamma as C
 
     (name,) = [k for k in claims if k.startswith(prefix)]
     assert claims[name].run(quick=True).passed is not None  # the registered path works too
@@ -79,7 +79,7 @@ def test_gpu_tier_runs_at_tiny_size_on_cpu():
     """The §5.2 claim's code path (two dtypes, two widths, slopes, width check) at a tiny size."""
     import numpy as np
 
-    from lazyrich.analysis import _claims_landscape as C
+    from lazyrich.claims import gamma as C
 
     set_precision("float64")
     sizes = dict(widths=(8, 16), depths=(2,), gammas=(1e-3, 1e-2, 10.0, 100.0), seeds=range(2),

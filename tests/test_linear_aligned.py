@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from lazyrich.theory import _claims_linear as C
+from lazyrich.claims import linear as C
 from lazyrich.theory import (
     aligned_mode,
     convergence_values,

@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from lazyrich.claims import linear as C
 from lazyrich.sims import ode_two_layer
-from lazyrich.theory import _claims_linear as C
 from lazyrich.theory import (
     from_data,
     lambda_balanced_init,

@@ -5,6 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from lazyrich.claims.linear import c1_balanced_init
 from lazyrich.theory import (
     balance,
     lambda_balanced_init,
@@ -12,7 +13,6 @@ from lazyrich.theory import (
     split_singular_values,
     whiten,
 )
-from lazyrich.theory._claims_linear import c1_balanced_init
 
 
 def test_c1_balance_and_product_exact():

@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from lazyrich.theory import _claims_linear_sims as cl
+from lazyrich.claims import linear as cl
 from lazyrich.theory import (
     kernel_distance,
     ntk_from_reps,

@@ -8,6 +8,7 @@ from ._aligned import saxe_mode as saxe_mode
 from ._aligned import shallow_limit as shallow_limit
 from ._aligned import single_neuron as single_neuron
 from ._aligned import staircase_times as staircase_times
+from ._balanced import allowed_lambda_signs as allowed_lambda_signs
 from ._balanced import balance as balance
 from ._balanced import lambda_balanced_init as lambda_balanced_init
 from ._balanced import measure_lambda as measure_lambda

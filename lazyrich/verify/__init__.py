@@ -1,13 +1,19 @@
 """The registry of numerical claims and the machinery behind ``lazyrich verify``.
 
-Register a claim in any module named ``_claims*`` under ``lazyrich``::
+The toolkit's claims live in :mod:`lazyrich.claims`. Register your own in a module of your own
+package with the same decorator::
 
+    # mypkg/claims.py
     from lazyrich.verify import Outcome, claim
 
-    @claim("linear/C2-balance-conserved", statement=..., measure=..., why=..., spec=...)
+    @claim("mine/balance-conserved", statement=..., measure=..., why=..., spec=...)
     def _(quick: bool) -> Outcome:
         ...
         return Outcome.error_below(err, 1e-9)
+
+and run them with ``lazyrich verify --module mypkg.claims`` (or
+``lazyrich.verify.run(modules=["mypkg.claims"])``): the report, JSON and exit status treat them
+like the toolkit's own.
 """
 
 from ._claim import Claim as Claim
@@ -25,9 +31,11 @@ from ._runner import run_claims as run_claims
 from ._runner import to_json as to_json
 
 
-def run(patterns=(), *, quick: bool = True, progress: bool = False, skip_gpu: bool = True):
-    """Run the claims matching ``patterns`` and return their :class:`Result` list."""
-    return run_claims(select(load_claims(), patterns), quick=quick, progress=progress,
+def run(patterns=(), *, quick: bool = True, progress: bool = False, skip_gpu: bool = True,
+        modules=()):
+    """Run the claims matching ``patterns`` (after importing ``modules``, see
+    :func:`load_claims`) and return their :class:`Result` list."""
+    return run_claims(select(load_claims(modules), patterns), quick=quick, progress=progress,
                       skip_gpu=skip_gpu)
 
 

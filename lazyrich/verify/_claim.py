@@ -1,16 +1,15 @@
 """Claims: named, checkable numerical predictions, and the registry that holds them.
 
 A claim is a function ``fn(quick: bool) -> Outcome`` with metadata: what is predicted,
-how it is measured, and why the tolerance is what it is. Modules named ``_claims``
-(or ``_claims_*``) anywhere under ``lazyrich`` register their claims with
-:func:`claim` and are discovered by :func:`load_claims`; nothing else must be edited
-to add a claim.
+how it is measured, and why the tolerance is what it is. The toolkit's claims live in
+:mod:`lazyrich.claims` (one module per area); a researcher's own claims live in their own module,
+registered with the same public :func:`claim` decorator, and are loaded by
+``load_claims(modules=["mypkg.claims"])`` or ``lazyrich verify --module mypkg.claims``.
 """
 
 import dataclasses
 import fnmatch
 import importlib
-import pkgutil
 from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
@@ -141,13 +140,26 @@ def claim(
     return register
 
 
-def load_claims() -> dict[str, Claim]:
-    """Import every ``_claims*`` module under ``lazyrich`` and return the registry."""
-    import lazyrich
+def load_claims(modules: Sequence[str] = ()) -> dict[str, Claim]:
+    """Import :mod:`lazyrich.claims` and each module named in ``modules`` (dotted names, imported
+    with :func:`importlib.import_module`: that is their purpose, so name only modules you trust),
+    and return the registry of every claim they registered.
 
-    for info in pkgutil.walk_packages(lazyrich.__path__, prefix="lazyrich."):
-        if info.name.rsplit(".", 1)[-1].startswith("_claims"):
-            importlib.import_module(info.name)
+    Raises:
+        ValueError: a module that cannot be found (the message names it).
+    """
+    import lazyrich.claims  # noqa: F401  (registers the toolkit's claims)
+
+    for name in modules:
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"modules must be dotted module names, got {name!r}")
+        try:
+            importlib.import_module(name)
+        except ModuleNotFoundError as e:
+            if e.name is not None and name.startswith(e.name):
+                raise ValueError(f"claim module {name!r} was not found (is its package installed "
+                                 f"or on PYTHONPATH?)") from None
+            raise
     return dict(sorted(_REGISTRY.items(), key=lambda kv: _natural(kv[0])))
 
 

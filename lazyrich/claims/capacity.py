@@ -245,7 +245,6 @@ def cnn_digits_geometry(quick: bool, *, n_t: int = 100):
     """
     from lazyrich import sims
     from lazyrich.metrics import balanced_probe, geometry_over_sweep, probe_hooks
-    from lazyrich.metrics._capacity_sweep import resolve_model
 
     # the digits test split has 29 images of its smallest class
     width, steps, per_class = (8, 400, 25) if quick else (16, 2000, 28)
@@ -253,7 +252,7 @@ def cnn_digits_geometry(quick: bool, *, n_t: int = 100):
     cfg = sims.SweepConfig(model="convnet", task="digits", padding="SAME", width=width, depth=4,
                            steps=steps, batch_size=32, log_points=3 if quick else 12,
                            loss="mse", dtype="float64")
-    _, task = resolve_model(cfg)
+    _, task = sims.resolve(cfg)
     data = task.build(cfg.data_seed, np.float64)
     xp, yp = balanced_probe(data["test_x"], data["test_y"], per_class, jax.random.key(0))
     ds = sims.sweep(cfg, gamma=list(gammas), eta_hat=[3.0], seeds=[0] if quick else [0, 1, 2],
