@@ -96,3 +96,18 @@ def two_layer_dims(W1, W2, Syx=None) -> tuple[int, int, int]:
     require_finite("W1", W1)
     require_finite("W2", W2)
     return n_i, n_h, n_o
+
+
+def require_broadcastable(hint: str = "", **named) -> tuple:
+    """Real dtypes and shapes that broadcast against each other; a ValueError naming every
+    argument and its shape otherwise (``hint`` is appended, e.g. how to broadcast). Returns the
+    broadcast shape."""
+    for name, x in named.items():
+        require_real(name, x)
+    shapes = {name: np.shape(x) for name, x in named.items()}
+    try:
+        return np.broadcast_shapes(*shapes.values())
+    except ValueError:
+        got = ", ".join(f"{k} {v}" for k, v in shapes.items())
+        raise ValueError(f"{', '.join(shapes)} must broadcast against each other{hint}; got "
+                         f"shapes {got}") from None

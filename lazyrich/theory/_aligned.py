@@ -14,7 +14,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from lazyrich._checks import concrete, require_finite, require_ndim, require_real, require_times
+from lazyrich._checks import (
+    concrete,
+    require_broadcastable,
+    require_finite,
+    require_ndim,
+    require_real,
+    require_times,
+)
 
 from ._balanced import check_hidden_width, check_lambda_sign
 from ._exact import _phi
@@ -22,16 +29,8 @@ from ._exact import _phi
 
 def _check_args(**named):
     """Real dtypes and shapes that broadcast; a clear error naming every argument otherwise."""
-    for name, x in named.items():
-        require_real(name, x)
-    shapes = {name: np.shape(x) for name, x in named.items()}
-    try:
-        np.broadcast_shapes(*shapes.values())
-    except ValueError:
-        got = ", ".join(f"{k} {v}" for k, v in shapes.items())
-        hint = " (e.g. s[None, :] with t[:, None])" if "t" in shapes else ""
-        raise ValueError(f"{', '.join(shapes)} must broadcast against each other{hint}; got "
-                         f"shapes {got}") from None
+    hint = " (e.g. s[None, :] with t[:, None])" if "t" in named else ""
+    require_broadcastable(hint, **named)
 
 
 def _floats(*xs):

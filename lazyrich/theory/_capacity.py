@@ -9,7 +9,7 @@ All functions are host-side (NumPy/SciPy, float64): they are references, not sim
 import numpy as np
 from scipy import integrate, special, stats
 
-from lazyrich._checks import require_real
+from lazyrich._checks import require_broadcastable, require_real
 
 
 def _real(name: str, x) -> np.ndarray:
@@ -19,13 +19,8 @@ def _real(name: str, x) -> np.ndarray:
 
 
 def _broadcast(**named) -> list[np.ndarray]:
-    shapes = {k: np.shape(v) for k, v in named.items()}
-    try:
-        return np.broadcast_arrays(*named.values())
-    except ValueError:
-        got = ", ".join(f"{k} {v}" for k, v in shapes.items())
-        raise ValueError(f"{', '.join(shapes)} must broadcast against each other; got shapes "
-                         f"{got}") from None
+    require_broadcastable("", **named)
+    return np.broadcast_arrays(*named.values())
 
 
 def _require_dimension(name: str, D: np.ndarray) -> None:

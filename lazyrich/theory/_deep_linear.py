@@ -16,26 +16,19 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from lazyrich._checks import concrete, require_finite, require_positive, require_real
+from lazyrich._checks import (
+    concrete,
+    require_broadcastable,
+    require_finite,
+    require_positive,
+    require_real,
+)
 
 
 def _depth(L) -> int:
     if not isinstance(L, int | np.integer) or isinstance(L, bool | np.bool_) or L < 2:
         raise ValueError(f"depth L (number of weight layers) must be an integer >= 2, got {L!r}")
     return int(L)
-
-
-def _broadcast(**named) -> None:
-    """Real dtypes and shapes that broadcast, with an error naming the arguments otherwise."""
-    for name, x in named.items():
-        require_real(name, x)
-    shapes = {name: np.shape(x) for name, x in named.items()}
-    try:
-        np.broadcast_shapes(*shapes.values())
-    except ValueError:
-        got = ", ".join(f"{k} {v}" for k, v in shapes.items())
-        raise ValueError(f"{', '.join(shapes)} must broadcast against each other; got shapes "
-                         f"{got}") from None
 
 
 def _floats(*xs):
@@ -68,7 +61,7 @@ def chain_eta_max_rich(gamma, L: int, y_star=1.0):
     Returned exactly (not only its limit). Needs :math:`1 + \gamma y^* > 0` (finite ``y_star``;
     0 gives the lazy edge, as the chain starts at its solution)."""
     L = _depth(L)
-    _broadcast(gamma=gamma, y_star=y_star)
+    require_broadcastable("", gamma=gamma, y_star=y_star)
     require_positive("gamma", gamma)
     require_finite("y_star", y_star)
     _require_solvable(gamma, y_star)
@@ -89,7 +82,7 @@ def chain_plateau_time(gamma, L: int, eta, y_star=1.0):
     of the plateau, so the formula does not apply).
     """
     L = _depth(L)
-    _broadcast(gamma=gamma, eta=eta, y_star=y_star)
+    require_broadcastable("", gamma=gamma, eta=eta, y_star=y_star)
     require_positive("gamma", gamma)
     require_positive("eta", eta)
     require_positive("y_star", y_star)
