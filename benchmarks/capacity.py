@@ -24,7 +24,7 @@ import numpy as np
 
 jax.config.update("jax_enable_x64", True)
 
-from lazyrich.metrics import gaussian_clouds, mean_field_capacity  # noqa: E402
+from lazyrich.geometry import gaussian_clouds, mean_field_capacity  # noqa: E402
 
 
 def baseline_cvxpy(A, labels, T, M):

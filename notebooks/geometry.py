@@ -32,7 +32,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 import lazyrich
-from lazyrich.metrics import (
+from lazyrich.geometry import (
     ChizatTwoLayer,
     geometry_over_training,
     mean_field_capacity,
@@ -42,7 +42,7 @@ from lazyrich.metrics import (
     sphere_manifolds,
     train_two_layer,
 )
-from lazyrich.metrics._geometry_training import cloud_task, ntk_sharpness
+from lazyrich.geometry._geometry_training import cloud_task, ntk_sharpness
 from lazyrich.theory import ball_capacity, cover_separability
 
 lazyrich.set_precision("float64")
@@ -142,23 +142,23 @@ print("capacity gain:", {k: round(float(v), 3) for k, v in gain.items()})
 # `geometry_over_sweep` then computes capacity, geometry, $\mathcal D_{LR}$, CKA to the initial
 # features and the representation–label alignment for every (γ, seed, step). Small γ is lazy,
 # large γ rich; the learning rate is $\eta = \hat\eta\, s(\gamma)$ (same normalised rate).
-# The same path runs VGG-11/ResNet-18 on CIFAR-10 files with `metrics.cifar_capacity_sweep`.
+# The same path runs VGG-11/ResNet-18 on CIFAR-10 files with `geometry.cifar_capacity_sweep`.
 
 # %%
-from lazyrich import metrics, sims  # noqa: E402
+from lazyrich import geometry, sims  # noqa: E402
 
 cfg = sims.SweepConfig(model="convnet", task="digits", padding="SAME", width=8, depth=4,
                        steps=300 if FAST else 1500, batch_size=32,
                        log_points=3 if FAST else 10, loss="mse", dtype="float64")
-_, digits = metrics._capacity_sweep.resolve_model(cfg)
+_, digits = sims.resolve(cfg)
 data = digits.build(cfg.data_seed, np.float64)
-x_probe, y_probe = metrics.balanced_probe(data["test_x"], data["test_y"], 20 if FAST else 30,
-                                          jax.random.key(0))
+x_probe, y_probe = geometry.balanced_probe(data["test_x"], data["test_y"], 20 if FAST else 30,
+                                           jax.random.key(0))
 gammas = [0.01, 1.0, 5.0]
 ds = sims.sweep(cfg, gamma=gammas, eta_hat=[3.0], seeds=[0],
-                metrics=metrics.probe_hooks(cfg, x_probe))
-geo = metrics.geometry_over_sweep(ds, "features", y_probe, jax.random.key(1),
-                                  n_t=60 if FAST else 200)
+                metrics=geometry.probe_hooks(cfg, x_probe))
+geo = geometry.geometry_over_sweep(ds, "features", y_probe, jax.random.key(1),
+                                   n_t=60 if FAST else 200)
 geo1 = geo.isel(eta_hat=0, seed=0)
 
 fig, axes = plt.subplots(2, 3, figsize=(11, 6), constrained_layout=True)

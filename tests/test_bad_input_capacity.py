@@ -5,6 +5,7 @@ import jax
 import numpy as np
 import pytest
 
+from lazyrich import geometry as g
 from lazyrich import metrics as m
 
 X = np.random.default_rng(0).standard_normal((4, 5, 6))
@@ -15,60 +16,60 @@ KEY = jax.random.key(0)
 
 CASES = [
     # (id, call, exception, regex naming the argument and what is expected)
-    ("mf-n_t-fraction", lambda: m.mean_field_capacity(X, KEY, n_t=2.5), ValueError,
+    ("mf-n_t-fraction", lambda: g.mean_field_capacity(X, KEY, n_t=2.5), ValueError,
      r"n_t must be an integer >= 2, got 2\.5"),
-    ("mf-n_t-bool", lambda: m.mean_field_capacity(X, KEY, n_t=True), ValueError,
+    ("mf-n_t-bool", lambda: g.mean_field_capacity(X, KEY, n_t=True), ValueError,
      r"n_t must be an integer >= 2, got True"),
-    ("mf-kkt_tol-zero", lambda: m.mean_field_capacity(X, KEY, kkt_tol=0.0), ValueError,
+    ("mf-kkt_tol-zero", lambda: g.mean_field_capacity(X, KEY, kkt_tol=0.0), ValueError,
      r"kkt_tol must be a positive finite number, got 0\.0"),
-    ("mf-kkt_tol-nan", lambda: m.mean_field_capacity(X, KEY, kkt_tol=float("nan")), ValueError,
+    ("mf-kkt_tol-nan", lambda: g.mean_field_capacity(X, KEY, kkt_tol=float("nan")), ValueError,
      r"kkt_tol must be a positive finite number, got nan"),
-    ("mf-rcond", lambda: m.mean_field_capacity(X, KEY, rcond=2.0), ValueError,
+    ("mf-rcond", lambda: g.mean_field_capacity(X, KEY, rcond=2.0), ValueError,
      r"rcond must be in \(0, 1\), got 2\.0"),
-    ("mf-ipm_iters", lambda: m.mean_field_capacity(X, KEY, ipm_iters=0), ValueError,
+    ("mf-ipm_iters", lambda: g.mean_field_capacity(X, KEY, ipm_iters=0), ValueError,
      r"ipm_iters must be an integer >= 1, got 0"),
-    ("mf-ipm_batch", lambda: m.mean_field_capacity(X, KEY, ipm_batch=1.5), ValueError,
+    ("mf-ipm_batch", lambda: g.mean_field_capacity(X, KEY, ipm_batch=1.5), ValueError,
      r"ipm_batch must be an integer >= 1, got 1\.5"),
-    ("mf-blas_threads", lambda: m.mean_field_capacity(X, KEY, blas_threads=0), ValueError,
+    ("mf-blas_threads", lambda: g.mean_field_capacity(X, KEY, blas_threads=0), ValueError,
      r"blas_threads must be an integer >= 1, got 0"),
-    ("mf-ensemble", lambda: m.mean_field_capacity(X, KEY, ensemble="all"), ValueError,
+    ("mf-ensemble", lambda: g.mean_field_capacity(X, KEY, ensemble="all"), ValueError,
      r"ensemble must be one of \('balanced', 'iid', 'one_vs_rest', 'fixed'\), got 'all'"),
     ("mf-labels-not-signs",
-     lambda: m.mean_field_capacity(X, KEY, ensemble="fixed", labels=[1, 0, 1, 0]), ValueError,
+     lambda: g.mean_field_capacity(X, KEY, ensemble="fixed", labels=[1, 0, 1, 0]), ValueError,
      r"labels must be a \(4,\) array of \+1/-1"),
-    ("mf-key-int", lambda: m.mean_field_capacity(X, 0), TypeError,
+    ("mf-key-int", lambda: g.mean_field_capacity(X, 0), TypeError,
      r"key must be a JAX PRNG key such as jax\.random\.key\(0\), got 0"),
-    ("mf-X-2d", lambda: m.mean_field_capacity(X[0], KEY), ValueError,
+    ("mf-X-2d", lambda: g.mean_field_capacity(X[0], KEY), ValueError,
      r"X must be 3-D with shape \(P manifolds, M points, N features\), got shape \(5, 6\)"),
-    ("mf-X-complex", lambda: m.mean_field_capacity(X.astype(complex), KEY), TypeError,
+    ("mf-X-complex", lambda: g.mean_field_capacity(X.astype(complex), KEY), TypeError,
      r"X must be a real numeric array of shape \(P, M, N\), got dtype complex128"),
-    ("mf-X-string", lambda: m.mean_field_capacity("abc", KEY), TypeError,
+    ("mf-X-string", lambda: g.mean_field_capacity("abc", KEY), TypeError,
      r"X must be a real numeric array"),
-    ("sim-n_rep", lambda: m.simulated_capacity(X, KEY, n_rep=0), ValueError,
+    ("sim-n_rep", lambda: g.simulated_capacity(X, KEY, n_rep=0), ValueError,
      r"n_rep must be a positive integer, got 0"),
-    ("sim-n_boot", lambda: m.simulated_capacity(X, KEY, n_boot=-1), ValueError,
+    ("sim-n_boot", lambda: g.simulated_capacity(X, KEY, n_boot=-1), ValueError,
      r"n_boot must be an integer >= 0 .*got -1"),
-    ("sim-n_max", lambda: m.simulated_capacity(X, KEY, n_max=100), ValueError,
+    ("sim-n_max", lambda: g.simulated_capacity(X, KEY, n_max=100), ValueError,
      r"1 <= n_min <= n_max <= N = 6, got n_min = 1, n_max = 100"),
-    ("sim-key-none", lambda: m.simulated_capacity(X, None), TypeError,
+    ("sim-key-none", lambda: g.simulated_capacity(X, None), TypeError,
      r"key must be a JAX PRNG key .*got None"),
-    ("probe-M", lambda: m.probe_manifolds(F, LAB, M=0), ValueError,
+    ("probe-M", lambda: g.probe_manifolds(F, LAB, M=0), ValueError,
      r"M must be in \[1, 5\] \(the smallest class\), got 0"),
-    ("probe-labels", lambda: m.probe_manifolds(F, LAB[:5]), ValueError,
+    ("probe-labels", lambda: g.probe_manifolds(F, LAB[:5]), ValueError,
      r"features must be \(n, N\) and labels \(n,\), got \(20, 6\) and \(5,\)"),
-    ("balanced-per_class", lambda: m.balanced_probe(F, LAB, 0, KEY), ValueError,
+    ("balanced-per_class", lambda: g.balanced_probe(F, LAB, 0, KEY), ValueError,
      r"per_class must be a positive integer, got 0"),
-    ("balanced-too-many", lambda: m.balanced_probe(F, LAB, 6, KEY), ValueError,
+    ("balanced-too-many", lambda: g.balanced_probe(F, LAB, 6, KEY), ValueError,
      r"has 5 points, fewer than per_class = 6"),
-    ("clouds-P", lambda: m.gaussian_clouds(KEY, 0, 5, 10, 2, 1.0), ValueError,
+    ("clouds-P", lambda: g.gaussian_clouds(KEY, 0, 5, 10, 2, 1.0), ValueError,
      r"P must be a positive integer, got 0"),
-    ("clouds-R", lambda: m.gaussian_clouds(KEY, 4, 5, 10, 2, -1.0), ValueError,
+    ("clouds-R", lambda: g.gaussian_clouds(KEY, 4, 5, 10, 2, -1.0), ValueError,
      r"R must be finite and >= 0, got -1\.0"),
-    ("spheres-N", lambda: m.sphere_manifolds(KEY, 4, 5, 3, 10, 1.0), ValueError,
+    ("spheres-N", lambda: g.sphere_manifolds(KEY, 4, 5, 3, 10, 1.0), ValueError,
      r"N = 3 must be at least D \+ 1 = 11"),
-    ("points-N", lambda: m.point_manifolds(KEY, 4, 0), ValueError,
+    ("points-N", lambda: g.point_manifolds(KEY, 4, 0), ValueError,
      r"N must be a positive integer, got 0"),
-    ("points-key", lambda: m.point_manifolds(7, 4, 3), TypeError,
+    ("points-key", lambda: g.point_manifolds(7, 4, 3), TypeError,
      r"key must be a JAX PRNG key .*got 7"),
     ("dlr-samples", lambda: m.dlr(F, Y[:10]), ValueError,
      r"same number of samples, got 20 .* and 10"),
@@ -95,8 +96,8 @@ def test_bad_input_is_named(call, exc, match):
 def test_generators_are_float64_whatever_the_global_precision():
     """The synthetic manifolds feed the float64 capacity path: they are float64 (and the same
     draws) with jax_enable_x64 off, as the estimators are."""
-    ref = np.asarray(m.gaussian_clouds(KEY, 3, 4, 8, 2, 0.5))
+    ref = np.asarray(g.gaussian_clouds(KEY, 3, 4, 8, 2, 0.5))
     with jax.enable_x64(False):
-        off = m.gaussian_clouds(KEY, 3, 4, 8, 2, 0.5)
+        off = g.gaussian_clouds(KEY, 3, 4, 8, 2, 0.5)
     assert off.dtype == np.float64
     np.testing.assert_array_equal(np.asarray(off), ref)

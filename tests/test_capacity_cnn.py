@@ -40,7 +40,7 @@ def test_cifar_models_are_the_papers_architectures():
     input; Xavier-normal init has std sqrt(2/(fan_in+fan_out)) (5 s.e. of a sample std)."""
     import jax
 
-    from lazyrich.metrics import cifar_model
+    from lazyrich.geometry import cifar_model
 
     def conv(i, o, k=3):
         return k * k * i * o + o
@@ -84,7 +84,7 @@ def test_cifar_pipeline_on_generated_files(tmp_path):
     """The GPU-tier pipeline end to end at a tiny size on generated CIFAR-10 python files:
     centred Chizat model (f = 0 at init: test loss = mean of one-hot^2 = 1/10 exactly), same
     init for every alpha, weights moving ~1/alpha, geometry finite at every step."""
-    from lazyrich.metrics import cifar_capacity_sweep
+    from lazyrich.geometry import cifar_capacity_sweep
 
     rng = np.random.default_rng(0)
     d = tmp_path / "cifar-10-batches-py"

@@ -8,7 +8,7 @@ import jax
 import numpy as np
 import pytest
 
-from lazyrich.metrics import (
+from lazyrich.geometry import (
     box_qp_ipm,
     gaussian_clouds,
     mean_field_capacity,

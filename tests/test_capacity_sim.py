@@ -4,7 +4,7 @@ import jax
 import numpy as np
 import pytest
 
-from lazyrich.metrics import gaussian_clouds, point_manifolds, simulated_capacity
+from lazyrich.geometry import gaussian_clouds, point_manifolds, simulated_capacity
 from lazyrich.theory import cover_separability
 
 P_PTS = 20

@@ -4,8 +4,8 @@ import jax
 import numpy as np
 import pytest
 
-from lazyrich import metrics, sims
-from lazyrich.metrics._capacity_sweep import resolve_model
+from lazyrich import geometry, metrics, sims
+from lazyrich.geometry._capacity_sweep import resolve_model
 
 CFG = sims.SweepConfig(task="gaussian-mixture", task_options={"classes": 4, "test_size": 80},
                        width=32, steps=40, batch_size=16, log_every=20, dtype="float64")
@@ -15,10 +15,10 @@ CFG = sims.SweepConfig(task="gaussian-mixture", task_options={"classes": 4, "tes
 def swept():
     model, task = resolve_model(CFG)
     data = task.build(CFG.data_seed, np.float64)
-    xp, yp = metrics.balanced_probe(data["test_x"], data["test_y"], 10, jax.random.key(0))
+    xp, yp = geometry.balanced_probe(data["test_x"], data["test_y"], 10, jax.random.key(0))
     # gamma = 0.1 at this eta diverges (a NaN-masked cell); gamma = 3 trains
     ds = sims.sweep(CFG, gamma=[0.1, 3.0], eta=[0.5], seeds=[0, 1],
-                    metrics=metrics.probe_hooks(CFG, xp), devices=1)
+                    metrics=geometry.probe_hooks(CFG, xp), devices=1)
     return model, xp, yp, ds
 
 
@@ -26,7 +26,7 @@ def test_hook_records_the_features_of_a_single_run(swept):
     """The features stored at step t equal the features of sims.train stopped at step t (same
     data stream and init, so the same trajectory): only vmap-vs-single round-off differs."""
     model, xp, yp, ds = swept
-    feat = metrics.mlp_features(model)
+    feat = geometry.mlp_features(model)
     assert not bool(ds["diverged"].sel(gamma=3.0).any())
     for t in (20, 40):
         r = sims.train(CFG.replace(steps=t), gamma=3.0, eta=0.5, seed=1)
@@ -55,16 +55,16 @@ def test_geometry_over_sweep_equals_direct_calls(swept):
     features (same key, same manifolds): no hidden resampling between cells or steps."""
     _, xp, yp, ds = swept
     key = jax.random.key(3)
-    geo = metrics.geometry_over_sweep(ds, "features", yp, key, n_t=40)
+    geo = geometry.geometry_over_sweep(ds, "features", yp, key, n_t=40)
     assert geo["capacity"].dims == ("gamma", "eta", "seed", "step")
     for seed, t in ((0, 0), (1, 40)):
         F = ds["features"].sel(gamma=3.0, eta=0.5, seed=seed, step=t).values
         G = ds["outputs"].sel(gamma=3.0, eta=0.5, seed=seed, step=t).values
         F0 = ds["features"].sel(gamma=3.0, eta=0.5, seed=seed, step=0).values
         X = np.stack([F[yp == c] for c in np.unique(yp)])
-        r = metrics.mean_field_capacity(X, key, n_t=40)
+        r = geometry.mean_field_capacity(X, key, n_t=40)
         g = geo.sel(gamma=3.0, eta=0.5, seed=seed, step=t)
-        for f in metrics._capacity_sweep.GEOMETRY_FIELDS:
+        for f in geometry._capacity_sweep.GEOMETRY_FIELDS:
             assert g[f].item() == getattr(r, f), f
         assert g["dlr"].item() == metrics.dlr(F, G, warn=False)
         assert g["cka_to_init"].item() == metrics.linear_cka(F0, F)
@@ -86,7 +86,7 @@ def test_convnet_features_are_the_readout_input():
     m = sims.ConvNet((8, 8, 1), 3, 10, "SAME")
     p = m.init(jax.random.key(0), np.float64)
     x = np.asarray(jax.random.normal(jax.random.key(1), (5, 8, 8, 1), dtype=np.float64))
-    phi = np.asarray(metrics.convnet_features(m)(p, x))
+    phi = np.asarray(geometry.convnet_features(m)(p, x))
     assert phi.shape == (5, 24)
     np.testing.assert_allclose(phi @ np.asarray(p["readout"]) / 24, np.asarray(m.apply(p, x)),
                                rtol=1e-12, atol=1e-14)
@@ -96,24 +96,24 @@ def test_bad_input(swept):
     _, xp, yp, ds = swept
     key = jax.random.key(0)
     with pytest.raises(ValueError, match="not a variable"):
-        metrics.geometry_over_sweep(ds, "feats", yp, key)
+        geometry.geometry_over_sweep(ds, "feats", yp, key)
     with pytest.raises(ValueError, match="dims"):
-        metrics.geometry_over_sweep(ds, "weight_change", yp, key)
+        geometry.geometry_over_sweep(ds, "weight_change", yp, key)
     with pytest.raises(ValueError, match="labels must have shape"):
-        metrics.geometry_over_sweep(ds, "features", yp[:-1], key)
+        geometry.geometry_over_sweep(ds, "features", yp[:-1], key)
     with pytest.raises(ValueError, match="first logged step must be 0"):
-        metrics.geometry_over_sweep(ds.isel(step=slice(1, None)), "features", yp, key)
+        geometry.geometry_over_sweep(ds.isel(step=slice(1, None)), "features", yp, key)
     with pytest.raises(ValueError, match="M must be in"):
-        metrics.probe_manifolds(np.zeros((8, 3)), np.repeat([0, 1], 4), M=5)
+        geometry.probe_manifolds(np.zeros((8, 3)), np.repeat([0, 1], 4), M=5)
     with pytest.raises(TypeError, match="feature_fn"):
-        metrics.feature_probe(3)
+        geometry.feature_probe(3)
     with pytest.raises(TypeError, match="apply_fn"):
-        metrics.output_probe(None)
+        geometry.output_probe(None)
     with pytest.raises(ValueError, match="probe_x"):
-        metrics.feature_probe(lambda p, x: x, np.zeros(3))
+        geometry.feature_probe(lambda p, x: x, np.zeros(3))
     with pytest.raises(TypeError, match="MLP"):
-        metrics.mlp_features(sims.ConvNet((8, 8, 1), 2, padding="SAME"))
+        geometry.mlp_features(sims.ConvNet((8, 8, 1), 2, padding="SAME"))
     with pytest.raises(TypeError, match="ConvNet"):
-        metrics.convnet_features(sims.MLP(2, 4, 3))
+        geometry.convnet_features(sims.MLP(2, 4, 3))
     with pytest.raises(ValueError, match="fewer than per_class"):
-        metrics.balanced_probe(xp, yp, 11, key)
+        geometry.balanced_probe(xp, yp, 11, key)

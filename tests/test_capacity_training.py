@@ -7,7 +7,7 @@ import jax
 import numpy as np
 import pytest
 
-from lazyrich.metrics._geometry_training import (
+from lazyrich.geometry._geometry_training import (
     ChizatTwoLayer,
     cloud_task,
     geometry_over_training,

@@ -17,7 +17,7 @@ SPEC = "manifold-capacity.md"
            "3 s.e. (spec C1 tolerance); at n_t=2000 the s.e. is ~0.02, tolerance 0.07",
        spec=f"{SPEC} §5 C1")
 def _c1(quick: bool) -> Outcome:
-    from lazyrich.metrics import mean_field_capacity, point_manifolds
+    from lazyrich.geometry import mean_field_capacity, point_manifolds
 
     n_t = 400 if quick else 2000
     X = point_manifolds(jax.random.key(0), 20, 200)
@@ -42,7 +42,7 @@ def _c1(quick: bool) -> Outcome:
            "tolerance (family-wise false alarm ~1-2% for 9 correlated points)",
        spec=f"{SPEC} §2.5, §5 C2")
 def _c2(quick: bool) -> Outcome:
-    from lazyrich.metrics import point_manifolds, simulated_capacity
+    from lazyrich.geometry import point_manifolds, simulated_capacity
     from lazyrich.theory import cover_separability
 
     n_rep = 200 if quick else 1000
@@ -65,7 +65,7 @@ def _c2(quick: bool) -> Outcome:
        why="both are algebraic identities: only round-off and the pseudo-inverse cutoff remain",
        spec=f"{SPEC} §3.2-3.3, §5 C3, C9")
 def _c3(quick: bool) -> Outcome:
-    from lazyrich.metrics import gaussian_clouds, mean_field_capacity
+    from lazyrich.geometry import gaussian_clouds, mean_field_capacity
 
     X = gaussian_clouds(jax.random.key(2), 8, 20, 100, 4, 1.0)
     r = mean_field_capacity(X, jax.random.key(1), n_t=100)
@@ -104,7 +104,7 @@ def _c4(quick: bool) -> Outcome:
            "Monte-Carlo s.e. is ~1.5%, the spec tolerance 5%",
        spec=f"{SPEC} §5 C5")
 def _c5(quick: bool) -> Outcome:
-    from lazyrich.metrics import mean_field_capacity, sphere_manifolds
+    from lazyrich.geometry import mean_field_capacity, sphere_manifolds
     from lazyrich.theory import ball_capacity
 
     Ms = (25, 100) if quick else (25, 50, 100, 200)
@@ -133,7 +133,7 @@ def _c5(quick: bool) -> Outcome:
        why="finite-P corrections: spec band 10% for P=8 (measured 0.482 vs 0.461), 5% for P>=16",
        spec=f"{SPEC} §5 C7")
 def _c7(quick: bool) -> Outcome:
-    from lazyrich.metrics import (
+    from lazyrich.geometry import (
         gaussian_clouds,
         mean_field_capacity,
         simulated_capacity,
@@ -155,7 +155,7 @@ def _c7(quick: bool) -> Outcome:
 
 
 def _train_geometry(alphas, steps, log_steps, n_t, width):
-    from lazyrich.metrics._geometry_training import (
+    from lazyrich.geometry._geometry_training import (
         ChizatTwoLayer,
         cloud_task,
         geometry_over_training,
@@ -220,7 +220,7 @@ def _c12(quick: bool) -> Outcome:
            "IPM's final complementarity (~1e-12) amplified by the P×P pseudo-inverses",
        spec=f"{SPEC} §3.7", tier="gpu")
 def _ipm_gpu(quick: bool) -> Outcome:
-    from lazyrich.metrics import gaussian_clouds, mean_field_capacity
+    from lazyrich.geometry import gaussian_clouds, mean_field_capacity
 
     P, M, N, n_t = (6, 20, 128, 32) if quick else (10, 50, 512, 200)
     X = gaussian_clouds(jax.random.key(0), P, M, N, 20 if N > 200 else 5, 1.5)
@@ -244,7 +244,7 @@ def cnn_digits_geometry(quick: bool, *, n_t: int = 100):
     kept in the dataset.
     """
     from lazyrich import sims
-    from lazyrich.metrics import balanced_probe, geometry_over_sweep, probe_hooks
+    from lazyrich.geometry import balanced_probe, geometry_over_sweep, probe_hooks
 
     # the digits test split has 29 images of its smallest class
     width, steps, per_class = (8, 400, 25) if quick else (16, 2000, 28)
@@ -314,7 +314,7 @@ def _cnn_digits(quick: bool) -> Outcome:
 def _cifar_vgg(quick: bool) -> Outcome:
     import os
 
-    from lazyrich.metrics import cifar_capacity_sweep
+    from lazyrich.geometry import cifar_capacity_sweep
 
     path = os.environ.get("LAZYRICH_CIFAR10")
     if not path:

@@ -1,23 +1,12 @@
-"""Measures of richness, kernels and representation geometry."""
+"""Measures of richness and kernels: D_LR, neural collapse, eigen-curves, CKA and kernel distances,
+the empirical NTK and loss-curvature extremes.
 
-from ._capacity_mf import MeanFieldCapacity as MeanFieldCapacity
-from ._capacity_mf import SolverAccuracyError as SolverAccuracyError
-from ._capacity_mf import mean_field_capacity as mean_field_capacity
-from ._capacity_sim import SimulatedCapacity as SimulatedCapacity
-from ._capacity_sim import simulated_capacity as simulated_capacity
-from ._capacity_sweep import balanced_probe as balanced_probe
-from ._capacity_sweep import convnet_features as convnet_features
-from ._capacity_sweep import feature_probe as feature_probe
-from ._capacity_sweep import geometry_over_sweep as geometry_over_sweep
-from ._capacity_sweep import mlp_features as mlp_features
-from ._capacity_sweep import model_features as model_features
-from ._capacity_sweep import output_probe as output_probe
-from ._capacity_sweep import probe_hooks as probe_hooks
-from ._capacity_sweep import probe_manifolds as probe_manifolds
-from ._capacity_sweep import weight_change as weight_change
-from ._cifar_models import CifarModel as CifarModel
-from ._cifar_models import cifar_capacity_sweep as cifar_capacity_sweep
-from ._cifar_models import cifar_model as cifar_model
+Manifold capacity and effective geometry moved to :mod:`lazyrich.geometry`; their old names here
+still resolve for one release, with a :class:`DeprecationWarning`.
+"""
+
+import warnings as _warnings
+
 from ._collapse import ClassScatter as ClassScatter
 from ._collapse import class_scatter as class_scatter
 from ._collapse import dlr_labels as dlr_labels
@@ -31,7 +20,6 @@ from ._compare import linear_cka as linear_cka
 from ._compare import param_change as param_change
 from ._compare import param_norm as param_norm
 from ._compare import representation_change as representation_change
-from ._dichotomies import draw_dichotomies as draw_dichotomies
 from ._dlr import DLRReport as DLRReport
 from ._dlr import DLRStats as DLRStats
 from ._dlr import IsotropyWarning as IsotropyWarning
@@ -49,24 +37,59 @@ from ._empirical_ntk import NTKMoments as NTKMoments
 from ._empirical_ntk import empirical_ntk as empirical_ntk
 from ._empirical_ntk import jacobian as jacobian
 from ._empirical_ntk import ntk_moments as ntk_moments
-from ._geometry_training import ChizatTwoLayer as ChizatTwoLayer
-from ._geometry_training import TwoLayerRun as TwoLayerRun
-from ._geometry_training import geometry_over_training as geometry_over_training
-from ._geometry_training import plot_geometry_over_training as plot_geometry_over_training
-from ._geometry_training import train_two_layer as train_two_layer
 from ._hessian import gauss_newton_top as gauss_newton_top
 from ._hessian import hessian_extremes as hessian_extremes
 from ._hessian import lanczos_extremes as lanczos_extremes
-from ._manifolds import as_manifolds as as_manifolds
-from ._manifolds import gaussian_clouds as gaussian_clouds
-from ._manifolds import manifolds_from_lab_list as manifolds_from_lab_list
-from ._manifolds import manifolds_from_labels as manifolds_from_labels
-from ._manifolds import point_manifolds as point_manifolds
-from ._manifolds import sphere_manifolds as sphere_manifolds
 from ._plot import plot_dlr_trajectory as plot_dlr_trajectory
 from ._plot import plot_eigencurves as plot_eigencurves
-from ._qp import box_qp_ipm as box_qp_ipm
-from ._qp import exact_nnls as exact_nnls
-from ._qp import nnls_cpu as nnls_cpu
-from ._qp import polish_nnls as polish_nnls
-from ._qp import projection_residual as projection_residual
+
+# Names that moved to lazyrich.geometry; importing them from here still works for one release.
+_MOVED_TO_GEOMETRY = frozenset({
+    "MeanFieldCapacity",
+    "SolverAccuracyError",
+    "mean_field_capacity",
+    "SimulatedCapacity",
+    "simulated_capacity",
+    "balanced_probe",
+    "convnet_features",
+    "feature_probe",
+    "geometry_over_sweep",
+    "mlp_features",
+    "model_features",
+    "output_probe",
+    "probe_hooks",
+    "probe_manifolds",
+    "weight_change",
+    "CifarModel",
+    "cifar_capacity_sweep",
+    "cifar_model",
+    "draw_dichotomies",
+    "ChizatTwoLayer",
+    "TwoLayerRun",
+    "geometry_over_training",
+    "plot_geometry_over_training",
+    "train_two_layer",
+    "as_manifolds",
+    "gaussian_clouds",
+    "manifolds_from_lab_list",
+    "manifolds_from_labels",
+    "point_manifolds",
+    "sphere_manifolds",
+    "box_qp_ipm",
+    "exact_nnls",
+    "nnls_cpu",
+    "polish_nnls",
+    "projection_residual",
+})
+
+
+def __getattr__(name):
+    """Old location of the capacity and geometry API (PEP 562): warn and forward."""
+    if name in _MOVED_TO_GEOMETRY:
+        import lazyrich.geometry as _geometry
+
+        _warnings.warn(f"lazyrich.metrics.{name} moved to lazyrich.geometry.{name}; the old name "
+                       "is deprecated and will be removed in the next release",
+                       DeprecationWarning, stacklevel=2)
+        return getattr(_geometry, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -13,7 +13,7 @@ work is split in two:
    :math:`\|\theta_t-\theta_0\|/\|\theta_0\|` (:func:`weight_change`).
 2. **Analyse** (host, :func:`geometry_over_sweep`): for every (cell, step), the probe features
    grouped into class manifolds ``(P, M, N)`` go through
-   :func:`~lazyrich.metrics.mean_field_capacity` (same key everywhere: common random numbers
+   :func:`~lazyrich.geometry.mean_field_capacity` (same key everywhere: common random numbers
    across steps and cells), plus :math:`\mathcal D_{LR}(\Phi_t, g_t)`, linear CKA and kernel
    distance to the initial features, and the representation–label alignment
    :math:`\langle\Phi\Phi^\top, YY^\top\rangle_F/(\|\Phi\Phi^\top\|_F\|YY^\top\|_F)`
@@ -31,9 +31,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from lazyrich.metrics import dlr, feature_kernel_distance, kernel_alignment, linear_cka
+
 from ._capacity_mf import mean_field_capacity
-from ._compare import feature_kernel_distance, kernel_alignment, linear_cka
-from ._dlr import dlr
 
 #: Per-(cell, step) variables written by :func:`geometry_over_sweep`.
 GEOMETRY_FIELDS = ("capacity", "capacity_stderr", "radius", "dimension", "center_alignment",
@@ -161,9 +161,9 @@ def probe_hooks(cfg, probe_x=None, *, feature_fn: Callable | None = None,
 
     Example::
 
-        hooks = metrics.probe_hooks(cfg, x_probe)
+        hooks = geometry.probe_hooks(cfg, x_probe)
         ds = sims.sweep(cfg, gamma=[0.01, 1.0], metrics=hooks)
-        geo = metrics.geometry_over_sweep(ds, "features", y_probe, jax.random.key(0))
+        geo = geometry.geometry_over_sweep(ds, "features", y_probe, jax.random.key(0))
     """
     model, _ = resolve_model(cfg)
     fn = model_features(model) if feature_fn is None else feature_fn
@@ -257,13 +257,13 @@ def geometry_over_sweep(ds, var: str, labels, key, *, outputs: str | None = "out
             (dims ``(…grid, step, var_dim0, var_dim1)``, from :func:`feature_probe`).
         var: the name of the feature variable.
         labels: class labels of the probe points, ``(n,)`` or one-hot ``(n, C)``.
-        key: key of :func:`~lazyrich.metrics.mean_field_capacity`, the same for every cell and
+        key: key of :func:`~lazyrich.geometry.mean_field_capacity`, the same for every cell and
             step (common random numbers: differences over training and across cells are far
             less noisy than the absolute values).
         outputs: name of the recorded raw outputs (:func:`output_probe`) for
             :math:`\mathcal D_{LR}`; ``None`` (or absent from ``ds``): no ``dlr``.
         M: points per class manifold (default: the smallest class; see :func:`probe_manifolds`).
-        **capacity_options: passed to :func:`~lazyrich.metrics.mean_field_capacity` (``n_t``,
+        **capacity_options: passed to :func:`~lazyrich.geometry.mean_field_capacity` (``n_t``,
             ``ensemble``, ``center``, …).
 
     Returns:

@@ -208,7 +208,7 @@ def _normal(key, n, m):
 
 
 def _residuals(B, D, Z, lam):
-    """:func:`~lazyrich.metrics.projection_residual` of every sample's problem
+    """:func:`~lazyrich.geometry.projection_residual` of every sample's problem
     ``F_k = (D_k B)^T``, ``z_k``: a plain float64 pass over the batch, then the compensated
     evaluation for the samples it cannot certify below 1e-11 (its round-off grows with
     ``lambda``)."""
@@ -270,12 +270,12 @@ def mean_field_capacity(X, key, *, n_t: int = 200, ensemble: str = "balanced", l
         solver: ``"nnls"`` (exact active set with column generation, host CPU), ``"ipm"`` (JAX
             interior point, batched; for accelerators) or ``"auto"`` (``"ipm"`` when JAX's
             default backend is not the CPU, else ``"nnls"``) — §3.7. Either answer is then
-            certified on the host in float64 (:func:`~lazyrich.metrics.exact_nnls`: an
+            certified on the host in float64 (:func:`~lazyrich.geometry.exact_nnls`: an
             active-set polish, and BVLS where that does not reach 1e-11), so both are exact.
         ipm_iters, ipm_batch: interior-point iterations and samples per vmapped batch.
         rcond: relative eigenvalue cutoff of the P×P pseudo-inverses (§3.5 D9).
         kkt_tol: the largest accepted projection residual of an anchor problem
-            (:func:`~lazyrich.metrics.projection_residual`: the Moreau conditions of the
+            (:func:`~lazyrich.geometry.projection_residual`: the Moreau conditions of the
             projection of the Gaussian field onto the cone of signed points, relative, scale-free).
             Every sample's residual is reported in ``samples["kkt"]``; if one exceeds
             ``kkt_tol`` a :class:`SolverAccuracyError` is raised. Measured: ≤ 2e-10 on every

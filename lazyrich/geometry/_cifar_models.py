@@ -14,7 +14,7 @@ weights and zero biases, a linear head 512k → classes on the 512k-dimensional 
 :func:`cifar_model` wraps the flax module with :func:`lazyrich.sims.from_flax` (the trainer
 centres and scales it: with ``parametrization="chizat"`` the sweep's ``gamma`` is the Chizat
 :math:`\alpha` and ``eta`` the step :math:`\eta_0`, §4.1) and returns the penultimate-feature
-function that :func:`lazyrich.metrics.feature_probe` records.
+function that :func:`lazyrich.geometry.feature_probe` records.
 """
 
 from collections.abc import Callable
@@ -94,7 +94,7 @@ class CifarModel(NamedTuple):
 
     Attributes:
         model: for ``SweepConfig(model=...)`` (from :func:`lazyrich.sims.from_flax`).
-        features: ``(params, x) -> (n, 512k)``, for :func:`lazyrich.metrics.feature_probe`.
+        features: ``(params, x) -> (n, 512k)``, for :func:`lazyrich.geometry.feature_probe`.
         module: the flax linen module.
     """
 

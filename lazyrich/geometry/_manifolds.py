@@ -63,7 +63,7 @@ def as_manifolds(X, *, center: bool = False, name: str = "X") -> np.ndarray:
             raise ValueError(
                 f"{name} is ragged: its manifolds have different shapes {sorted(shapes)}; all "
                 "manifolds must have the same number of points M and features N (subsample to a "
-                "common M, e.g. lazyrich.metrics.manifolds_from_labels)")
+                "common M, e.g. lazyrich.geometry.manifolds_from_labels)")
     try:
         A = np.asarray(X)
     except ValueError as e:  # NumPy refuses inhomogeneous nested sequences
