@@ -4,12 +4,13 @@ Subpackages
 -----------
 ``lazyrich.theory``    closed forms (two-layer linear networks, deep linear chains, kernels)
 ``lazyrich.sims``      simulators and the vmapped sweep engine
-``lazyrich.metrics``   richness, kernel and geometry measures
+``lazyrich.metrics``   richness and kernel measures, empirical NTK, curvature
+``lazyrich.geometry``  manifold capacity and effective geometry
 ``lazyrich.analysis``  phase maps, slope fits, curve timing, in-sweep diagnostics
 ``lazyrich.claims``    the registered numerical claims, one module per area
 ``lazyrich.verify``    the claim framework behind ``lazyrich verify``
 
-Imports go one way only: theory → sims → metrics → analysis → claims.
+Imports go one way only: theory → sims → metrics → geometry → analysis → claims.
 """
 
 from importlib.metadata import PackageNotFoundError, version
