@@ -436,3 +436,27 @@ def test_tiny_valid_config_trains():
     r = sims.train(sims.SweepConfig(**_small({"optimizer": "adam", "activation": "tanh"})),
                    gamma=2.0, eta=0.05, seed=2**40)
     assert r.loss.shape == (4,) and np.all(np.isfinite(r.test_loss)) and not r.diverged
+
+
+def test_eta_hat_needs_the_wrapped_models_depth():
+    """eta_hat = eta/s(gamma) with s depending on L: a wrapped model of unknown depth used to get
+    the default L = 2 silently. Now its depth is required and must match the config's; then the
+    eta coordinate is eta_hat * s(gamma) with that L."""
+    def init(key, dt):
+        k1, k2, k3 = jax.random.split(key, 3)
+        return {"a": jax.random.normal(k1, (4, 8), dt), "b": jax.random.normal(k2, (8, 8), dt),
+                "c": jax.random.normal(k3, (8, 1), dt)}
+
+    def apply(p, x):
+        return jnp.tanh(jnp.tanh(x @ p["a"] / 2) @ p["b"] / 8**0.5) @ p["c"] / 8
+
+    grid = dict(gamma=[0.5, 2.0], eta_hat=[0.1], seeds=[0], devices=1)
+    unknown = sims.from_apply(apply, init, width=8)
+    with pytest.raises(ValueError, match=r"pass depth=L .* and SweepConfig\(depth=L\)"):
+        sims.sweep(CFG.replace(model=unknown), **grid)
+    three = sims.from_apply(apply, init, width=8, depth=3)
+    with pytest.raises(ValueError, match=r"depth=2 differs from the model's depth 3.*depth=3"):
+        sims.sweep(CFG.replace(model=three), **grid)
+    ds = sims.sweep(CFG.replace(model=three, depth=3), **grid)
+    want = 0.1 * sims.eta_scale(np.array([0.5, 2.0]), 3)
+    np.testing.assert_allclose(ds["eta"].values[:, 0], want, rtol=1e-14)

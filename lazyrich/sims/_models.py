@@ -314,6 +314,9 @@ class ApplyModel(Model):
         degree: homogeneity degree in the parameters, if any.
         lr_scale_fn: optional ``(optimizer, params) -> pytree`` of per-leaf step multipliers.
         name: recorded in the results' attributes.
+        model_depth: L, the number of weight layers, if known: the L of
+            :math:`s(\gamma) = \gamma^2/(1+\gamma^{2-2/L})` in ``eta_hat`` sweeps, which refuse a
+            model whose depth is unknown rather than assume one.
     """
 
     apply_fn: Callable
@@ -322,6 +325,7 @@ class ApplyModel(Model):
     model_degree: int | None = None
     lr_scale_fn: Callable | None = None
     name: str = "custom"
+    model_depth: int | None = None
 
     # Identity semantics: two wrapped callables are different models even when their metadata
     # agree. Compiled engines are cached per config, so field equality (inherited from Model,
@@ -340,6 +344,8 @@ class ApplyModel(Model):
                             f"got {self.lr_scale_fn!r}")
         if not isinstance(self.name, str):
             raise TypeError(f"name must be a string, got {self.name!r}")
+        if self.model_depth is not None:
+            _positive_int("depth", self.model_depth)
 
     @property
     def width(self) -> int:
@@ -361,11 +367,12 @@ class ApplyModel(Model):
         return super().lr_scales(optimizer, params)
 
     def describe(self):
-        return {"model": self.name, "width": self.model_width, "degree": self.model_degree}
+        return {"model": self.name, "width": self.model_width, "degree": self.model_degree,
+                "depth": self.model_depth}
 
 
 def from_apply(apply, init, *, width: int = 1, degree: int | None = None, lr_scales=None,
-               name: str = "custom") -> ApplyModel:
+               name: str = "custom", depth: int | None = None) -> ApplyModel:
     r"""Wrap ``apply(params, x)`` and ``init(key, dtype)`` as a model for :func:`sweep`.
 
     The trainer computes :math:`f = (\text{apply}(\theta,x) - \text{apply}(\theta_0,x))/\gamma`
@@ -374,18 +381,22 @@ def from_apply(apply, init, *, width: int = 1, degree: int | None = None, lr_sca
         model = sims.from_apply(lambda p, x: jnp.tanh(x @ p["a"]) @ p["b"] / 64,
                                 lambda k, dt: {"a": jax.random.normal(k, (16, 64), dt),
                                                "b": jax.random.normal(k, (64, 1), dt)}, width=64)
+
+    ``depth`` (L, the number of weight layers) is needed by ``eta_hat`` sweeps, whose
+    :math:`s(\gamma)` depends on L; set ``SweepConfig(depth=L)`` to the same value.
     """
-    return ApplyModel(apply, init, width, degree, lr_scales, name)
+    return ApplyModel(apply, init, width, degree, lr_scales, name, depth)
 
 
 def from_flax(module, example_x, *, width: int = 1, degree: int | None = None, lr_scales=None,
-              name: str | None = None) -> ApplyModel:
+              name: str | None = None, depth: int | None = None) -> ApplyModel:
     """Wrap a flax model (linen ``Module`` or an nnx factory ``rngs -> nnx.Module``).
 
     Linen: ``init`` is ``module.init(key, example_x)`` and ``apply`` is ``module.apply``.
     NNX: ``module`` is a callable taking ``nnx.Rngs`` and returning a module; parameters are the
     ``nnx.Param`` state and the graph definition is fixed.
     Whatever initialisation flax uses is kept; centring and 1/γ are applied by the trainer.
+    ``depth`` (L) is needed by ``eta_hat`` sweeps, as for :func:`from_apply`.
     """
     import flax.linen as nn
 
@@ -401,7 +412,7 @@ def from_flax(module, example_x, *, width: int = 1, degree: int | None = None, l
                 return module.apply(params, x)
 
         return ApplyModel(apply_linen, init, width, degree, lr_scales,
-                          name or type(module).__name__)
+                          name or type(module).__name__, depth)
     if callable(module):
         from flax import nnx
 
@@ -419,6 +430,6 @@ def from_flax(module, example_x, *, width: int = 1, degree: int | None = None, l
             with jax.numpy_dtype_promotion("standard"):
                 return nnx.merge(graphdef, state)(x)
 
-        return ApplyModel(apply, init, width, degree, lr_scales, name or "nnx")
+        return ApplyModel(apply, init, width, degree, lr_scales, name or "nnx", depth)
     raise TypeError(f"from_flax expects a flax.linen Module or an nnx factory (rngs -> Module), "
                     f"got {type(module).__name__}")

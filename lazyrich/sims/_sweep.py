@@ -89,8 +89,27 @@ def make_grid(cfg: SweepConfig, *, gamma=None, eta=None, eta_hat=None, seeds=Non
     return grid
 
 
+def _check_hat_depth(cfg):
+    """eta_hat = eta/s(gamma) depends on the depth L: a wrapped model must declare it, and the
+    config's depth (used for the eta coordinates and by merge) must agree."""
+    from ._models import ApplyModel
+
+    m = cfg.model
+    if isinstance(m, ApplyModel):
+        if m.model_depth is None:
+            raise ValueError("eta_hat sweeps need the model's depth L for s(gamma) = gamma^2/(1 + "
+                             "gamma^(2-2/L)): pass depth=L (its number of weight layers) to "
+                             "sims.from_apply/from_flax, and SweepConfig(depth=L)")
+        if m.model_depth != cfg.depth:
+            raise ValueError(f"SweepConfig depth={cfg.depth} differs from the model's depth "
+                             f"{m.model_depth}: eta_hat sweeps use depth as the L of s(gamma); set "
+                             f"SweepConfig(depth={m.model_depth})")
+
+
 def _cell_table(cfg, grid, depth_for_hat):
     """Per-cell values of every CELL_FIELD (float64/int64 NumPy arrays, C order)."""
+    if "eta_hat" in grid:
+        _check_hat_depth(cfg)
     mesh = np.meshgrid(*grid.values(), indexing="ij")
     flat = {k: m.ravel() for k, m in zip(grid, mesh, strict=True)}
     if "eta_hat" in flat:
