@@ -305,7 +305,7 @@ class ConvNet(Model):
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class ApplyModel(Model):
-    """Any ``apply(params, x)`` with an ``init(key, dtype)``: centred, γ-scaled and swept as is.
+    r"""Any ``apply(params, x)`` with an ``init(key, dtype)``: centred, γ-scaled and swept as is.
 
     Args:
         apply_fn: ``apply(params, x) -> (batch, outputs)``.
