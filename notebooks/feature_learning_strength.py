@@ -37,7 +37,7 @@ from scipy.integrate import solve_ivp
 
 import lazyrich
 from lazyrich import analysis as an
-from lazyrich import sims
+from lazyrich import metrics, sims
 
 lazyrich.set_precision("float64")
 FAST = os.environ.get("LAZYRICH_FAST") == "1"
@@ -103,7 +103,7 @@ print("ultra-rich t_1/2:", np.round(t_half, 1), "slope:",
 # ## 3. Silent alignment
 #
 # A two-layer ReLU network on exactly whitened data, full-batch GD at η = 0.03γ. The metric hooks
-# of `lazyrich.analysis.ntk_hooks` record the kernel–target alignment and ‖K‖ on the training
+# of `lazyrich.metrics.ntk_hooks` record the kernel–target alignment and ‖K‖ on the training
 # set inside the compiled run. At γ = 10³ the alignment saturates while the loss is still at
 # its initial value and ‖K‖ is a tiny fraction of its final value (§4).
 
@@ -113,8 +113,8 @@ cfg_sa = sims.SweepConfig(depth=2, width=P, steps=800 if FAST else 2000, full_ba
                           dtype="float64", log_every=10,
                           task_options={"train_size": P, "whiten": True, "test_size": 64})
 data = sims.make_task("single-index", train_size=P, whiten=True, test_size=64).build(0, jnp.float64)
-hooks = an.ntk_hooks(data["train_x"], data["train_y"],
-                     which=("align", "align_centered", "ntk_norm"))
+hooks = metrics.ntk_hooks(data["train_x"], data["train_y"],
+                          which=("align", "align_centered", "ntk_norm"))
 gamma_sa = 1e3
 sa = an.run_cells(cfg_sa, metrics=hooks, gamma=gamma_sa, eta=0.03 * gamma_sa, seed=0)
 t = sa["steps"]

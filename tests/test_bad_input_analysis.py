@@ -6,6 +6,7 @@ import pytest
 import xarray as xr
 
 from lazyrich import analysis as an
+from lazyrich import metrics as lm
 from lazyrich import sims
 
 GAMMAS = np.array([1e-3, 1e-2, 1e-1])
@@ -118,15 +119,15 @@ BAD_CALLS = [
      r"min_drop must be a number in \[0, 1\]"),
     (lambda ds: an.collapse_error(t, np.stack([np.exp(-t)] * 2), n_grid=1), ValueError,
      r"n_grid must be an integer >= 2"),
-    (lambda ds: an.ntk_hooks(which=["bogus"]), ValueError,
+    (lambda ds: lm.ntk_hooks(which=["bogus"]), ValueError,
      r"unknown NTK statistic\(s\) \['bogus'\]; expected some of"),
-    (lambda ds: an.ntk_hooks(n_eval=0), ValueError, r"n_eval must be a positive integer"),
-    (lambda ds: an.ntk_hooks(chunk=0), ValueError, r"chunk must be a positive integer or None"),
-    (lambda ds: an.ntk_hooks(x=np.ones((4, 2)), y=np.ones(3)), ValueError,
+    (lambda ds: lm.ntk_hooks(n_eval=0), ValueError, r"n_eval must be a positive integer"),
+    (lambda ds: lm.ntk_hooks(chunk=0), ValueError, r"chunk must be a positive integer or None"),
+    (lambda ds: lm.ntk_hooks(x=np.ones((4, 2)), y=np.ones(3)), ValueError,
      r"x must be \(n, ...\) and y \(n,\) or \(n, C\) with the same n"),
-    (lambda ds: an.sharpness_hooks(num_iters=0), ValueError,
+    (lambda ds: lm.sharpness_hooks(num_iters=0), ValueError,
      r"num_iters must be a positive integer"),
-    (lambda ds: an.sharpness_hooks(seed=-1), ValueError,
+    (lambda ds: lm.sharpness_hooks(seed=-1), ValueError,
      r"seed must be a non-negative integer in \[0, 2\*\*63 - 1\]"),
     (lambda ds: an.kernel_regression(np.eye(2), np.ones(2), np.eye(2), ridge=-1.0), ValueError,
      r"ridge must be finite and >= 0"),
@@ -143,8 +144,8 @@ def test_bad_analysis_calls(call, exc, match):
 
 def test_single_statistic_name_is_not_split_into_letters():
     """which="align" used to be read as the letters a, l, i, g, n (all 'unknown')."""
-    assert list(an.ntk_hooks(which="align")) == ["align"]
-    assert list(an.sharpness_hooks(which="gn_top")) == ["gn_top"]
+    assert list(lm.ntk_hooks(which="align")) == ["align"]
+    assert list(lm.sharpness_hooks(which="gn_top")) == ["gn_top"]
 
 
 def test_n_eval_beyond_the_test_set_is_refused():
@@ -152,7 +153,7 @@ def test_n_eval_beyond_the_test_set_is_refused():
     cfg = sims.SweepConfig(depth=2, width=4, input_dim=4, steps=2, batch_size=4, log_every=1,
                            dtype="float64", task_options={"test_size": 16})
     with pytest.raises(ValueError, match=r"n_eval=64 exceeds the task's 16 test points"):
-        an.run_cells(cfg, metrics=an.ntk_hooks(n_eval=64, which=("ntk_norm",)))
+        an.run_cells(cfg, metrics=lm.ntk_hooks(n_eval=64, which=("ntk_norm",)))
 
 
 def test_final_loss_window_is_the_last_steps():

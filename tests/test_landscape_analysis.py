@@ -9,6 +9,7 @@ import xarray as xr
 from jax.flatten_util import ravel_pytree
 
 from lazyrich import analysis as an
+from lazyrich import metrics as lm
 from lazyrich import sims
 from lazyrich.metrics import empirical_ntk, kernel_alignment
 
@@ -108,17 +109,19 @@ def test_ntk_gram_and_vp_match_reference():
     m, p0, p = _mlp()
     x = jax.random.normal(jax.random.key(3), (12, 5), jnp.float64)
     f = lambda q, xx: (m.apply(q, xx) - m.apply(p0, xx)) / 10.0  # noqa: E731
-    K = an.ntk_gram(f, p, x, chunk=4)
+    K = lm.ntk_gram(f, p, x, chunk=4)
     ref = empirical_ntk(lambda q, xx: m.apply(q, xx) / 10.0, p, x)  # f − g₀ has the same Jacobian
     np.testing.assert_allclose(K, ref, rtol=1e-12, atol=1e-14)
+    # a chunk that does not divide n: the last block is padded, the padding rows dropped
+    np.testing.assert_allclose(lm.ntk_gram(f, p, x, chunk=5), ref, rtol=1e-12, atol=1e-14)
     Kfull = empirical_ntk(lambda q, xx: m.apply(q, xx) / 10.0, p, x, trace_outputs=False)
     v = jax.random.normal(jax.random.key(4), (12, 2), jnp.float64)
-    np.testing.assert_allclose(an.ntk_vp(f, p, x, v), jnp.einsum("icjd,jd->ic", Kfull, v),
+    np.testing.assert_allclose(lm.ntk_vp(f, p, x, v), jnp.einsum("icjd,jd->ic", Kfull, v),
                                rtol=1e-11, atol=1e-14)
-    with pytest.raises(ValueError, match="must divide"):
-        an.ntk_gram(f, p, x, chunk=5)
-    with pytest.raises(ValueError, match="output shape"):
-        an.ntk_vp(f, p, x, v[:, 0])
+    with pytest.raises(ValueError, match=r"chunk must be a positive integer .* got 0"):
+        lm.ntk_gram(f, p, x, chunk=0)
+    with pytest.raises(ValueError, match=r"v must have the output shape \(12, 2\), got \(12,\)"):
+        lm.ntk_vp(f, p, x, v[:, 0])
 
 
 def test_alignment_and_ranks_exact():
@@ -126,25 +129,31 @@ def test_alignment_and_ranks_exact():
     A = rng.normal(size=(10, 10))
     K = A @ A.T
     y = rng.normal(size=(10, 3))
+    H = np.eye(10) - 1 / 10
     for c in (False, True):
-        # independent NumPy implementation in lazyrich.metrics
-        assert abs(float(an.target_alignment(jnp.asarray(K), jnp.asarray(y), centered=c))
-                   - kernel_alignment(K, y, centered=c)) < 1e-12
+        # independent NumPy reference: explicit centring matrix H, cosine of K and YYᵀ
+        Kc, Yc = (H @ K @ H, H @ y) if c else (K, y)
+        T = Yc @ Yc.T
+        want = np.sum(Kc * T) / (np.linalg.norm(Kc) * np.linalg.norm(T))
+        # eager (validated, float64) and traced (inside jit, as in the hooks): round-off apart
+        assert abs(kernel_alignment(K, y, centered=c) - want) < 1e-12
+        traced = jax.jit(lambda k, t, c=c: kernel_alignment(k, t, centered=c))
+        assert abs(float(traced(jnp.asarray(K), jnp.asarray(y))) - want) < 1e-12
     lam = np.array([4.0, 1.0, 1.0, 0.0])
     D = jnp.asarray(np.diag(lam))
-    assert abs(float(an.participation_ratio(D)) - 36 / 18) < 1e-12
+    assert abs(float(lm.participation_ratio(D)) - 36 / 18) < 1e-12
     p = lam[:3] / 6
-    assert abs(float(an.entropy_rank(D)) - np.exp(-np.sum(p * np.log(p)))) < 1e-12
-    assert abs(float(an.entropy_rank(jnp.eye(7))) - 7) < 1e-12
-    with pytest.raises(ValueError, match="K must be"):
-        an.target_alignment(jnp.ones((3, 4)), jnp.ones(3))
+    assert abs(float(lm.entropy_rank(D)) - np.exp(-np.sum(p * np.log(p)))) < 1e-12
+    assert abs(float(lm.entropy_rank(jnp.eye(7))) - 7) < 1e-12
+    with pytest.raises(ValueError, match=r"K must be square \(n, n\), got \(3, 4\)"):
+        kernel_alignment(jnp.ones((3, 4)), jnp.ones(3))
 
 
 @pytest.fixture(scope="module")
 def hooked_sweep():
     cfg = sims.SweepConfig(depth=2, width=16, steps=20, batch_size=8, dtype="float64", log_every=10,
                            task_options={"test_size": 16})
-    hooks = {**an.ntk_hooks(n_eval=16, chunk=8), **an.sharpness_hooks(n_eval=16, num_iters=40)}
+    hooks = {**lm.ntk_hooks(n_eval=16, chunk=8), **lm.sharpness_hooks(n_eval=16, num_iters=40)}
     ds = sims.sweep(cfg, gamma=[0.5, 5.0], eta=[0.05], seeds=[0], metrics=hooks)
     return cfg, ds
 
@@ -158,7 +167,7 @@ def test_hooks_inside_sweep_match_direct_computation(hooked_sweep):
     p0 = m.init(jax.random.fold_in(jax.random.key(0), 0), jnp.float64)
     for gi, g in enumerate([0.5, 5.0]):
         f = lambda q, xx: (m.apply(q, xx) - m.apply(p0, xx)) / g  # noqa: E731, B023
-        K = np.asarray(an.ntk_gram(f, p0, x))
+        K = np.asarray(lm.ntk_gram(f, p0, x))
         cell = ds.isel(gamma=gi, eta=0, seed=0, step=0)
         np.testing.assert_allclose(float(cell["align"]), kernel_alignment(K, np.asarray(y)),
                                    rtol=1e-10)
@@ -186,11 +195,11 @@ def test_hooks_inside_sweep_match_direct_computation(hooked_sweep):
 
 def test_hook_bad_inputs():
     with pytest.raises(ValueError, match="unknown NTK statistic"):
-        an.ntk_hooks(which=("nope",))
+        lm.ntk_hooks(which=("nope",))
     with pytest.raises(ValueError, match="unknown sharpness statistic"):
-        an.sharpness_hooks(which=("nope",))
+        lm.sharpness_hooks(which=("nope",))
     with pytest.raises(ValueError, match="give both x and y"):
-        an.ntk_hooks(x=jnp.ones((2, 2)))
+        lm.ntk_hooks(x=jnp.ones((2, 2)))
 
 
 # --------------------------------------------------------------------------- kernel machine

@@ -1,6 +1,12 @@
 """Analysis of sweep results and training runs: the (γ, η) phase map, slopes with bootstrap
-CIs, loss-curve timing, NTK/sharpness diagnostics usable inside sweeps, kernel-machine checks
-(gamma-scaling.md §2, §4, §5)."""
+CIs, loss-curve timing, kernel-machine checks (gamma-scaling.md §2, §4, §5).
+
+The NTK and sharpness diagnostics and their in-sweep hooks moved to :mod:`lazyrich.metrics`
+(``ntk_hooks``, ``sharpness_hooks``, ``ntk_gram``, ...); their old names here still resolve for
+one release, with a :class:`DeprecationWarning`.
+"""
+
+import warnings as _warnings
 
 from ._cells import run_cells as run_cells
 from ._cells import scaled_sweep as scaled_sweep
@@ -8,16 +14,6 @@ from ._curves import align_by_drop as align_by_drop
 from ._curves import collapse_error as collapse_error
 from ._curves import drop_time as drop_time
 from ._curves import staircase_steps as staircase_steps
-from ._diagnostics import NTK_STATS as NTK_STATS
-from ._diagnostics import SHARPNESS_STATS as SHARPNESS_STATS
-from ._diagnostics import entropy_rank as entropy_rank
-from ._diagnostics import ntk_gram as ntk_gram
-from ._diagnostics import ntk_hooks as ntk_hooks
-from ._diagnostics import ntk_stats as ntk_stats
-from ._diagnostics import ntk_vp as ntk_vp
-from ._diagnostics import participation_ratio as participation_ratio
-from ._diagnostics import sharpness_hooks as sharpness_hooks
-from ._diagnostics import target_alignment as target_alignment
 from ._kernel_machine import KernelMachineCheck as KernelMachineCheck
 from ._kernel_machine import kernel_machine_check as kernel_machine_check
 from ._kernel_machine import kernel_regression as kernel_regression
@@ -39,9 +35,33 @@ from ._plot import plot_phase_map as plot_phase_map
 
 __all__ = ["run_cells", "scaled_sweep", "align_by_drop", "collapse_error", "drop_time",
            "staircase_steps",
-           "NTK_STATS", "SHARPNESS_STATS", "entropy_rank", "ntk_gram", "ntk_hooks", "ntk_stats",
-           "ntk_vp", "participation_ratio", "sharpness_hooks", "target_alignment",
            "KernelMachineCheck", "kernel_machine_check", "kernel_regression",
            "SlopeFit", "bisect_edge", "catapult", "eta_bracket", "eta_dim", "eta_grid", "eta_max",
            "eta_min", "eta_star", "final_loss", "fit_slope", "refine_eta_max",
            "PhaseMapData", "phase_map_data", "plot_phase_map"]
+
+# Old name here -> name in lazyrich.metrics (one release of grace, then removed).
+_MOVED_TO_METRICS = {
+    "NTK_STATS": "NTK_STATS",
+    "SHARPNESS_STATS": "SHARPNESS_STATS",
+    "entropy_rank": "entropy_rank",
+    "ntk_gram": "ntk_gram",
+    "ntk_hooks": "ntk_hooks",
+    "ntk_stats": "ntk_stats",
+    "ntk_vp": "ntk_vp",
+    "participation_ratio": "participation_ratio",
+    "sharpness_hooks": "sharpness_hooks",
+    "target_alignment": "kernel_alignment",  # one function, traced and eager
+}
+
+
+def __getattr__(name):
+    """Old location of the NTK and sharpness diagnostics (PEP 562): warn and forward."""
+    new = _MOVED_TO_METRICS.get(name)
+    if new is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import lazyrich.metrics as _metrics
+
+    _warnings.warn(f"lazyrich.analysis.{name} is deprecated and will be removed in the next "
+                   f"release; use lazyrich.metrics.{new}", DeprecationWarning, stacklevel=2)
+    return getattr(_metrics, new)

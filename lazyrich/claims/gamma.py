@@ -379,7 +379,7 @@ def _c10(quick: bool) -> Outcome:
 def _end_sharpness(quick: bool):
     """Runs at η = η*(γ) (seed median, from the L = 3 sweep) logging only t = 0 and t = T, with the
     full-Hessian top eigenvalue (Lanczos, 20 steps) on P_eval test points at both times."""
-    from lazyrich.analysis import sharpness_hooks
+    from lazyrich.metrics import sharpness_hooks
 
     cfg, ds, _ = _sweep3(quick)
     es = np.asarray(_nanmedian_rows(eta_star(ds, STAR_VAR, STAR_WINDOW).values))
@@ -505,7 +505,7 @@ def _sa_cfg(quick: bool):
 def _silent(quick: bool):
     """Full-batch GD of a 2-layer ReLU net on P exactly whitened points, η = 0.03γ, γ ∈ {100, 1e4},
     logging the NTK alignment and norm on the training set every 10 steps (spec §4.6)."""
-    from lazyrich.analysis import ntk_hooks
+    from lazyrich.metrics import ntk_hooks
     from lazyrich.sims import make_task
     from lazyrich.sims import resolve as _resolve
 

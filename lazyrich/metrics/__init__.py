@@ -14,11 +14,13 @@ from ._collapse import etf_error as etf_error
 from ._collapse import nc1 as nc1
 from ._collapse import nc_factors as nc_factors
 from ._compare import activation_stability as activation_stability
+from ._compare import entropy_rank as entropy_rank
 from ._compare import feature_kernel_distance as feature_kernel_distance
 from ._compare import kernel_alignment as kernel_alignment
 from ._compare import linear_cka as linear_cka
 from ._compare import param_change as param_change
 from ._compare import param_norm as param_norm
+from ._compare import participation_ratio as participation_ratio
 from ._compare import representation_change as representation_change
 from ._dlr import DLRReport as DLRReport
 from ._dlr import DLRStats as DLRStats
@@ -36,10 +38,17 @@ from ._eigencurves import eigencurves as eigencurves
 from ._empirical_ntk import NTKMoments as NTKMoments
 from ._empirical_ntk import empirical_ntk as empirical_ntk
 from ._empirical_ntk import jacobian as jacobian
+from ._empirical_ntk import ntk_gram as ntk_gram
 from ._empirical_ntk import ntk_moments as ntk_moments
+from ._empirical_ntk import ntk_vp as ntk_vp
 from ._hessian import gauss_newton_top as gauss_newton_top
 from ._hessian import hessian_extremes as hessian_extremes
 from ._hessian import lanczos_extremes as lanczos_extremes
+from ._hooks import NTK_STATS as NTK_STATS
+from ._hooks import SHARPNESS_STATS as SHARPNESS_STATS
+from ._hooks import ntk_hooks as ntk_hooks
+from ._hooks import ntk_stats as ntk_stats
+from ._hooks import sharpness_hooks as sharpness_hooks
 from ._plot import plot_dlr_trajectory as plot_dlr_trajectory
 from ._plot import plot_eigencurves as plot_eigencurves
 

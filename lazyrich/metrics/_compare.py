@@ -3,16 +3,18 @@ r"""Comparison metrics for richness (spec: richness-metric.md §4).
 These are the quantities D_LR is compared against: kernel distance from initialisation
 (Fort et al. 2020), parameter norm and change (Chizat et al. 2019; Geiger et al. 2020),
 kernel–target alignment (Cristianini et al. 2002; centred: Cortes et al. 2012), linear CKA
-(Kornblith et al. 2019), representation change and ReLU activation-pattern stability.
+(Kornblith et al. 2019), representation change and ReLU activation-pattern stability, and the
+effective rank of a kernel's spectrum (participation ratio, spectral entropy).
 Feature-space forms cost :math:`O(np^2)` and never build an :math:`n\times n` matrix.
+Kernel alignment and effective ranks are traceable (they run inside compiled sweeps as metric
+hooks, :mod:`lazyrich.metrics._hooks`) and validate their inputs when called eagerly.
 """
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from lazyrich._checks import require_finite, require_ndim
-from lazyrich.theory import kernel_distance
+from lazyrich._checks import concrete, require_finite, require_ndim, require_real
 
 from ._dlr import accumulate_stats, dlr_from_stats
 
@@ -64,36 +66,104 @@ def feature_kernel_distance(phi0, phi_t, *, centered: bool = False) -> float:
     return float(1.0 - np.sum(cross**2) / (np.linalg.norm(a.T @ a) * np.linalg.norm(b.T @ b)))
 
 
-def kernel_alignment(K, targets, *, centered: bool = False) -> float:
-    r"""Kernel–target alignment :math:`\langle K, YY^\top\rangle_F/(\|K\|_F\|YY^\top\|_F)`.
+def _alignment_parts(K, Y, centered):
+    r""":math:`(\langle K, YY^\top\rangle_F, \|K\|_F, \|YY^\top\|_F)` after optional centring
+    (``jnp``, traceable; the one implementation behind :func:`kernel_alignment`)."""
+    if centered:
+        K = K - jnp.mean(K, axis=0, keepdims=True)
+        K = K - jnp.mean(K, axis=1, keepdims=True)
+        Y = Y - jnp.mean(Y, axis=0, keepdims=True)
+    T = Y @ Y.T
+    return jnp.sum(K * T), jnp.linalg.norm(K), jnp.linalg.norm(T)
+
+
+def kernel_alignment(K, targets, *, centered: bool = False):
+    r"""Kernel–target alignment (Cristianini et al. 2002), the cosine between K and the target
+    Gram:
+
+    .. math:: A = \frac{\langle K, YY^\top\rangle_F}{\|K\|_F\,\|YY^\top\|_F}\in[-1, 1].
 
     ``K`` is an :math:`n\times n` kernel (e.g. an empirical NTK), ``targets`` ``(n,)`` or ``(n, C)``
-    (one-hot for classes). ``centered=True`` double-centres both (Cortes et al. 2012); on the
-    feature kernel that equals ``linear_cka(phi, Y)``, the labelled twin of D_LR (§2.4).
-    Computed as ``1 - theory.kernel_distance(K, YYᵀ)``.
+    (one-hot for classes). ``centered=True`` double-centres K and centres Y,
+    :math:`K\to HKH`, :math:`Y\to HY`, :math:`H = I - \mathbf 1\mathbf 1^\top/n`
+    (Cortes et al. 2012); on the feature kernel that equals ``linear_cka(phi, Y)``, the
+    labelled twin of D_LR.
+
+    One function for both uses. On concrete arrays it validates, computes in float64 and
+    returns a ``float``; it refuses a kernel or target Gram that is zero, or zero to round-off
+    after centring (e.g. constant targets), where A has no value. Under ``jit``/``vmap``
+    (in-sweep hooks) only shapes are checked, the result is a traced scalar in K's dtype and a
+    zero Gram gives NaN.
     """
     require_ndim("K", K, 2, "an (n, n) kernel")
     n = np.shape(K)[0]
     if np.shape(K) != (n, n):
         raise ValueError(f"K must be square (n, n), got {np.shape(K)}")
-    Y = np.asarray(targets, np.float64)
-    Y = Y[:, None] if Y.ndim == 1 else Y
-    if Y.ndim != 2 or Y.shape[0] != n:
+    if np.ndim(targets) not in (1, 2) or np.shape(targets)[0] != n:
         raise ValueError(f"targets must have shape ({n},) or ({n}, C) to match K, "
                          f"got {np.shape(targets)}")
-    require_finite("K", K)
-    require_finite("targets", Y)
-    Kt = np.asarray(K, np.float64)
-    T = Y @ Y.T
-    if centered:
-        Kt = Kt - Kt.mean(0, keepdims=True)
-        Kt = Kt - Kt.mean(1, keepdims=True)
-        Yc = Y - Y.mean(0, keepdims=True)
-        T = Yc @ Yc.T
-    if not (np.any(Kt) and np.any(T)):
-        raise ValueError("kernel or target Gram is zero (after centring): alignment is undefined")
+    Kv, Yv = concrete(K), concrete(targets)
+    if Kv is None or Yv is None:                    # traced: no value checks possible
+        K = jnp.asarray(K)
+        Y = jnp.asarray(targets).astype(K.dtype)
+        Y = Y[:, None] if Y.ndim == 1 else Y
+        inner, kn, tn = _alignment_parts(K, Y, centered)
+        return jnp.clip(inner / (kn * tn), -1.0, 1.0)
+    require_real("K", Kv)
+    require_real("targets", Yv)
+    require_finite("K", Kv)
+    require_finite("targets", Yv)
+    Y = Yv.astype(np.float64)
+    Y = Y[:, None] if Y.ndim == 1 else Y
     with jax.enable_x64(True):
-        return float(1.0 - kernel_distance(jnp.asarray(Kt), jnp.asarray(T)))
+        Kj, Yj = jnp.asarray(Kv, jnp.float64), jnp.asarray(Y)
+        inner, kn, tn = (float(v) for v in _alignment_parts(Kj, Yj, centered))
+        k_scale, y_scale = float(jnp.linalg.norm(Kj)), float(jnp.linalg.norm(Yj))
+    # Centring a constant kernel or constant targets leaves pure round-off, of relative size
+    # ~ n eps; below that the cosine is noise. (‖YYᵀ‖_F ~ ‖Y‖_F², hence the square root.)
+    tol = n * np.finfo(np.float64).eps
+    for name, rel in (("K", kn / k_scale if k_scale else 0.0),
+                      ("targets", np.sqrt(tn) / y_scale if y_scale else 0.0)):
+        if not rel > tol:
+            what = " after centring" if centered else ""
+            raise ValueError(f"{name} is zero{what} to round-off (relative norm {rel:.2g} <= "
+                             f"n*eps = {tol:.2g}): the kernel-target alignment is undefined")
+    return float(np.clip(inner / (kn * tn), -1.0, 1.0))
+
+
+def _spectrum(name, K):
+    """Eigenvalues of the symmetric part of a square kernel, clipped at 0 (PSD round-off)."""
+    require_ndim(name, K, 2, "an (n, n) kernel")
+    if np.shape(K)[0] != np.shape(K)[1]:
+        raise ValueError(f"{name} must be square (n, n), got {np.shape(K)}")
+    require_finite(name, K)
+    K = jnp.asarray(K)
+    lam = jnp.clip(jnp.linalg.eigvalsh(0.5 * (K + K.T)), 0.0, None)
+    total = concrete(jnp.sum(lam))
+    if total is not None and not total > 0:
+        raise ValueError(f"{name} has no positive eigenvalue: its effective rank is undefined")
+    return lam
+
+
+def participation_ratio(K):
+    r"""Effective rank of a PSD kernel, the participation ratio
+
+    .. math:: r_2 = \Big(\sum_i\lambda_i\Big)^2\Big/\sum_i\lambda_i^2\in[1, n].
+
+    Traceable (a zero kernel gives NaN under ``jit``; refused with a ValueError eagerly)."""
+    lam = _spectrum("K", K)
+    return jnp.sum(lam) ** 2 / jnp.sum(lam**2)
+
+
+def entropy_rank(K):
+    r"""Effective rank of a PSD kernel from the spectral entropy,
+
+    .. math:: r_H = \exp\Big(-\sum_i p_i\ln p_i\Big),\qquad p_i = \lambda_i\Big/\sum_j\lambda_j,
+
+    with :math:`0\ln 0 = 0`; :math:`1\le r_H\le n`. Traceable, like :func:`participation_ratio`."""
+    lam = _spectrum("K", K)
+    p = lam / jnp.sum(lam)
+    return jnp.exp(-jnp.sum(jnp.where(p > 0, p * jnp.log(jnp.where(p > 0, p, 1.0)), 0.0)))
 
 
 def param_norm(params) -> float:

@@ -5,7 +5,11 @@ r"""Empirical neural tangent kernel of any ``apply(params, x)`` (spec: engineeri
 
 by Jacobian contraction: per-sample Jacobians (``vmap(jacrev)``), flattened with
 ``ravel_pytree``, contracted in chunks of ``batch_size`` samples (``lax.map``), so memory is
-:math:`O(n_2 C P + B C P)` plus the kernel.
+:math:`O(n_2 C P + B C P)` plus the kernel (:func:`empirical_ntk`; :func:`ntk_gram` is the
+output-summed Gram on one input set that the in-sweep hooks use). Products with the kernel,
+:math:`\Theta v = J(J^\top v)`, need no Jacobian: one VJP and one JVP (:func:`ntk_vp`; the
+Gauss–Newton sharpness in :mod:`lazyrich.metrics._hessian` is built on the same operator).
+Everything here is traceable (runs under ``jit``/``vmap``); value checks run on concrete inputs.
 
 For many samples the :math:`n\times n` kernel cannot be stored, but its Frobenius statistics can:
 :math:`\langle\Theta, \Theta'\rangle_F = \|J^\top J'\|_F^2` and
@@ -39,18 +43,29 @@ def _flat_jacobian(apply, params):
 
 
 def _chunks(x, b):
+    """``x`` as ``(ceil(n/b), b, ...)`` blocks. The last block is padded with copies of the last
+    sample, never zeros: a network need not be differentiable at x = 0 (x/‖x‖, log), and a NaN
+    Jacobian of a padding row would survive being multiplied by a zero weight."""
     n = x.shape[0]
     nb = -(-n // b)
     pad = nb * b - n
-    xp = jnp.concatenate([x, jnp.zeros((pad, *x.shape[1:]), x.dtype)]) if pad else x
+    xp = jnp.concatenate([x, jnp.repeat(x[-1:], pad, axis=0)]) if pad else x
     return xp.reshape(nb, b, *x.shape[1:]), n
+
+
+def _check_batch_size(name, b):
+    if b is not None and (isinstance(b, bool) or not isinstance(b, int | np.integer) or b < 1):
+        raise ValueError(f"{name} must be a positive integer (samples per Jacobian block) or "
+                         f"None, got {b!r}")
 
 
 def jacobian(apply: Callable, params, x, *, batch_size: int | None = None):
     """Per-sample flattened Jacobians :math:`\\partial f_c(x_i)/\\partial\\theta`, ``(n, C, P)``."""
+    _check_batch_size("batch_size", batch_size)
     _, jac = _flat_jacobian(apply, params)
-    b = x.shape[0] if batch_size is None else int(batch_size)
-    xb, n = _chunks(jnp.asarray(x), b)
+    x = jnp.asarray(x)
+    b = x.shape[0] if batch_size is None else int(min(batch_size, x.shape[0]))
+    xb, n = _chunks(x, b)
     J = jax.lax.map(jax.vmap(jac), xb)
     return J.reshape(-1, *J.shape[2:])[:n]
 
@@ -77,13 +92,49 @@ def empirical_ntk(apply: Callable, params, x1, x2=None, *, batch_size: int | Non
         if x2.shape[1:] != x1.shape[1:]:
             raise ValueError(f"x1 and x2 must have the same sample shape, got {x1.shape} and "
                              f"{x2.shape}")
-    if batch_size is not None and (not isinstance(batch_size, int | np.integer) or batch_size < 1):
-        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+    _check_batch_size("batch_size", batch_size)
     J1 = jacobian(apply, params, x1, batch_size=batch_size)  # (n1, C, P)
     J2 = J1 if x2 is None else jacobian(apply, params, x2, batch_size=batch_size)
     if trace_outputs:
         return jnp.einsum("icp,jcp->ij", J1, J2)
     return jnp.einsum("icp,jdp->icjd", J1, J2)
+
+
+def ntk_gram(f: Callable, params, x, *, chunk: int | None = None):
+    r"""Empirical NTK Gram of ``f(params, x) -> (n,)`` or ``(n, C)`` on one set of inputs, summed
+    over outputs:
+
+    .. math:: K_{\mu\nu} = \sum_c \nabla_\theta f_c(x_\mu)\cdot\nabla_\theta f_c(x_\nu),
+              \qquad K\in\mathbb R^{n\times n}.
+
+    The same computation as ``empirical_ntk(f, params, x, batch_size=chunk)`` (this is the name
+    the in-sweep hooks use): traceable, so it runs inside ``jit``/``vmap`` of a sweep. ``chunk``
+    samples per Jacobian block (any value; the last block is padded).
+    """
+    _check_batch_size("chunk", chunk)
+    return empirical_ntk(f, params, x, batch_size=chunk)
+
+
+def _ntk_operator(f_fn: Callable, params):
+    r"""Linearise ``f_fn(params) -> outputs`` once; return ``(outputs, u -> J J^\top u)``, each
+    product one VJP and one JVP (no Jacobian is formed)."""
+    out, vjp = jax.vjp(f_fn, params)
+
+    def op(u):
+        (g,) = vjp(u)
+        return jax.jvp(f_fn, (params,), (g,))[1]
+
+    return out, op
+
+
+def ntk_vp(f: Callable, params, x, v):
+    r"""NTK–vector product :math:`(JJ^\top)v`, i.e. :math:`\sum_{\nu c'}\Theta^{cc'}_{\mu\nu}
+    v_{\nu c'}`, with one VJP and one JVP (no Jacobian); ``v`` has the shape of
+    ``f(params, x)``. Traceable."""
+    out, op = _ntk_operator(lambda p: f(p, x), params)
+    if np.shape(v) != out.shape:
+        raise ValueError(f"v must have the output shape {out.shape}, got {np.shape(v)}")
+    return op(v)
 
 
 @functools.partial(jax.tree_util.register_dataclass,
@@ -120,8 +171,8 @@ class NTKMoments:
         return jnp.sum(self.jty * self.jty) / (jnp.sqrt(jnp.sum(self.jtj * self.jtj)) * self.yty)
 
 
-def ntk_moments(apply: Callable, params, x, *, params0=None, targets=None, batch_size: int = 256,
-                dtype=jnp.float64) -> NTKMoments:
+def ntk_moments(apply: Callable, params, x, *, params0=None, targets=None,
+                batch_size: int | None = 256, dtype=jnp.float64) -> NTKMoments:
     r"""Stream the :math:`P\times P` moments of the NTK over ``x`` (memory :math:`O(P^2 + BCP)`).
 
     Cost :math:`O(nCP^2)`: the tool for many samples and a small model (:math:`P\lesssim 10^4`);
@@ -129,7 +180,9 @@ def ntk_moments(apply: Callable, params, x, *, params0=None, targets=None, batch
     gives the reference kernel for :attr:`NTKMoments.distance_from_init`; ``targets`` of shape
     ``(n,)`` or ``(n, C)`` give :attr:`NTKMoments.target_alignment`.
     """
+    _check_batch_size("batch_size", batch_size)
     x = jnp.asarray(x)
+    require_finite("x", x)
     n = x.shape[0]
     p0 = params if params0 is None else params0
     out_shape = jax.eval_shape(apply, params, x[:1]).shape
@@ -140,7 +193,7 @@ def ntk_moments(apply: Callable, params, x, *, params0=None, targets=None, batch
     y = jnp.zeros((n, C), dtype) if targets is None else jnp.asarray(targets, dtype).reshape(n, C)
     _, jac = _flat_jacobian(apply, params)
     _, jac0 = _flat_jacobian(apply, p0)
-    b = int(min(batch_size, n))
+    b = n if batch_size is None else int(min(batch_size, n))
     xb, _ = _chunks(x, b)
     nb = xb.shape[0]
     w = (jnp.arange(nb * b) < n).astype(dtype).reshape(nb, b)

@@ -19,6 +19,8 @@ import jax
 import jax.numpy as jnp
 from jax.flatten_util import ravel_pytree
 
+from ._empirical_ntk import _ntk_operator
+
 
 @functools.partial(jax.jit, static_argnames=("matvec", "num_iters"))
 def _lanczos_ritz(matvec, v0, num_iters):
@@ -77,17 +79,17 @@ def hessian_extremes(loss_fn, params, key, num_iters: int = 30):
 def gauss_newton_top(f_fn, params, key, num_iters: int = 30):
     r"""Top eigenvalue of the Gauss–Newton matrix :math:`\frac{2}{PC}J^\top J` of the MSE loss,
     computed in function space as the top eigenvalue of :math:`\frac{2}{PC}JJ^\top` (the NTK
-    Gram) with one JVP and one VJP per Lanczos step.
+    Gram) with one JVP and one VJP per Lanczos step (the operator of
+    :func:`~lazyrich.metrics.ntk_vp`).
 
     ``f_fn(params) -> outputs`` of shape ``(P, C)`` (or ``(P,)``) on the evaluation batch.
     """
-    out, vjp = jax.vjp(f_fn, params)
+    out, ntk = _ntk_operator(f_fn, params)
     shape, m = out.shape, out.size
 
     @jax.tree_util.Partial
     def gram(u):
-        (g,) = vjp(u.reshape(shape))
-        return jax.jvp(f_fn, (params,), (g,))[1].reshape(-1) * (2.0 / m)
+        return ntk(u.reshape(shape)).reshape(-1) * (2.0 / m)
 
     v0 = jax.random.normal(key, (m,), out.dtype)
     return lanczos_extremes(gram, v0, num_iters)[1]

@@ -30,6 +30,7 @@ from ._train import SweepConfig as SweepConfig
 from ._train import TrainResult as TrainResult
 from ._train import log_schedule as log_schedule
 from ._train import resolve as resolve
+from ._train import seed_key as seed_key
 from ._train import train as train
 
 __all__ = ["LinearTrajectory", "gd_two_layer", "ode_two_layer",
@@ -39,4 +40,4 @@ __all__ = ["LinearTrajectory", "gd_two_layer", "ode_two_layer",
            "make_grid", "merge", "shard_cells", "sweep",
            "TASK_OPTIONS", "TASKS", "Task", "make_task",
            "SWEEPABLE", "MetricContext", "SweepConfig", "TrainResult", "log_schedule", "resolve",
-           "train"]
+           "seed_key", "train"]

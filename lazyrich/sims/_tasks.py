@@ -144,9 +144,9 @@ class Task:
     # -- building ------------------------------------------------------------------------------
     def build(self, data_seed: int, dtype) -> dict:
         """Teacher and/or data arrays, and a fixed test set, from the integer ``data_seed``."""
-        from ._train import check_seed, seed_key
+        from ._train import seed_key
 
-        key = seed_key(check_seed("data_seed", data_seed))
+        key = seed_key(data_seed, "data_seed")
         k_teacher, k_test, k_train = (jax.random.fold_in(key, i) for i in range(3))
         data = {}
         if self.name in _SYNTHETIC:

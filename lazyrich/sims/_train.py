@@ -165,9 +165,11 @@ def cell_key(lo, hi):
     return jnp.where(hi > 0, jax.random.fold_in(k, hi), k)
 
 
-def seed_key(seed: int):
-    """The key of a static integer seed in [0, 2**63 − 1]: ``key(seed)`` below 2**32 (what it
-    always was), else ``key(low 32 bits)`` with the high 32 bits folded in."""
+def seed_key(seed: int, name: str = "seed"):
+    """The key of an integer seed in [0, 2**63 − 1] (refused otherwise, naming ``name``):
+    ``key(seed)`` below 2**32 (what it always was), else ``key(low 32 bits)`` with the high 32
+    bits folded in, so no two seeds share a key."""
+    seed = check_seed(name, seed)
     lo, hi = int(seed) & 0xFFFFFFFF, int(seed) >> 32
     k = jax.random.key(np.uint32(lo))
     return jax.random.fold_in(k, np.uint32(hi)) if hi else k
