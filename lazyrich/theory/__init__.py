@@ -1,4 +1,4 @@
-"""Closed forms: exact learning dynamics and kernels (spec: ../shared/spec/)."""
+"""Closed forms: exact learning dynamics and kernels."""
 
 from ._aligned import aligned_mode as aligned_mode
 from ._aligned import convergence_values as convergence_values
