@@ -14,3 +14,5 @@ from . import capacity as capacity
 from . import gamma as gamma
 from . import linear as linear
 from . import richness as richness
+
+__all__ = ["capacity", "gamma", "linear", "richness"]

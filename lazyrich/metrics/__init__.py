@@ -52,6 +52,16 @@ from ._hooks import sharpness_hooks as sharpness_hooks
 from ._plot import plot_dlr_trajectory as plot_dlr_trajectory
 from ._plot import plot_eigencurves as plot_eigencurves
 
+__all__ = ["ClassScatter", "class_scatter", "dlr_labels", "etf_error", "nc1", "nc_factors",
+           "activation_stability", "entropy_rank", "feature_kernel_distance", "kernel_alignment",
+           "linear_cka", "param_change", "param_norm", "participation_ratio",
+           "representation_change", "DLRReport", "DLRStats", "IsotropyWarning",
+           "accumulate_stats", "dlr", "dlr_from_stats", "dlr_report", "dlr_splits",
+           "dlr_stability", "output_isotropy", "stats_from_apply", "EigenCurves", "eigencurves",
+           "NTKMoments", "empirical_ntk", "jacobian", "ntk_gram", "ntk_moments", "ntk_vp",
+           "gauss_newton_top", "hessian_extremes", "lanczos_extremes", "NTK_STATS",
+           "SHARPNESS_STATS", "ntk_hooks", "ntk_stats", "sharpness_hooks", "plot_dlr_trajectory",
+           "plot_eigencurves"]
 # Names that moved to lazyrich.geometry; importing them from here still works for one release.
 _MOVED_TO_GEOMETRY = frozenset({
     "MeanFieldCapacity",

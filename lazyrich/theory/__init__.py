@@ -40,3 +40,14 @@ from ._tasks import task_sequence as task_sequence
 from ._tasks import two_layer_loss as two_layer_loss
 from ._whiten import from_data as from_data
 from ._whiten import whiten as whiten
+
+__all__ = ["aligned_mode", "convergence_values", "half_time", "reversal_time", "saxe_mode",
+           "shallow_limit", "single_neuron", "staircase_times", "allowed_lambda_signs", "balance",
+           "lambda_balanced_init", "measure_lambda", "split_singular_values", "ball_capacity",
+           "ball_capacity_large_dim", "cover_separability", "gardner_capacity",
+           "chain_eta_max_lazy", "chain_eta_max_rich", "chain_gd", "chain_plateau_time",
+           "deep_linear_final_ntk", "mode_learning_time", "LinearSolution", "two_layer_linear",
+           "ACTIVATIONS", "ABReLU", "MLPKernels", "get_activation", "mlp_kernels",
+           "kernel_distance", "ntk_from_reps", "two_layer_ntk", "TaskSequence",
+           "predicted_forgetting", "random_task", "task_sequence", "two_layer_loss", "from_data",
+           "whiten"]
