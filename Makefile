@@ -10,6 +10,9 @@ export JAX_COMPILATION_CACHE_DIR ?= $(HOME)/.cache/lazyrich-jax
 export JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS ?= 0.5
 export MPLBACKEND := Agg
 export PYTHONUNBUFFERED := 1
+# Test processes (pytest-xdist, one file per worker): 2 matches the 2-core CI machine; each
+# worker holds its own JAX runtime (~3 GB at peak), so raise it only with the memory to match.
+TEST_WORKERS ?= 2
 
 .PHONY: demo test test-slow test-all bench install clean
 
@@ -28,7 +31,7 @@ demo: $(STAMP)
 ## Fast tier (< 10 min on 2 cores): lint, theory checks in float64, notebooks in fast mode.
 test: $(STAMP)
 	$(VENV)/bin/ruff check .
-	$(PY) -m pytest -m "not slow and not gpu"
+	$(PY) -m pytest -m "not slow and not gpu" -n $(TEST_WORKERS) --dist loadfile
 
 ## Heavy checks: larger sizes, multi-process runs.
 test-slow: $(STAMP)
