@@ -123,3 +123,26 @@ def test_auto_matches_the_ode_near_the_saddle(dims, log_rho, neg, log_sigma, fli
     assert per_time_err(sol.P[0], P0_of(W1, W2)) <= TOL / 10
     err = per_time_err(sol.P, ode_P(W1, W2, S, T))
     assert np.max(err) <= TOL, (sol.method, float(sol.cond_B), err)
+
+
+@pytest.mark.parametrize("case", ["reproducer", "unequal-widths"])
+def test_numpy_p0_mirror_tracks_the_stable_form(case, reproducer):
+    """``stable_check`` evaluates the stable form at T = 0 in a NumPy mirror of ``_stable_P``
+    (no compilation: an eager JAX evaluation costs ~3 s of op compiles per shape). The mirror
+    must stay the same maths: on the ill-conditioned init both are round-off of the measured size,
+    above the 1e-9 target and below cond(B)²·eps (measured 1.7e-5 and 1.5e-6; the operation
+    order differs, so only the law bounds them, not each other), and both are O(cond·eps) where
+    B is well conditioned (a dropped or wrong term would give O(1))."""
+    if case == "reproducer":
+        W1, W2, S = reproducer
+    else:
+        W1, W2 = (np.asarray(w) for w in lambda_balanced_init(jax.random.key(3), 0.7, 3, 3, 5))
+        S = np.asarray(random_task(jax.random.key(4), 3, 5, [2.0, 1.0, 0.5]))
+    mirror = stable_check(W1, W2, S)
+    compiled = per_time_err(two_layer_linear(W1, W2, S, np.zeros(1), method="stable",
+                                             check=False).P[0], P0_of(W1, W2))
+    if case == "reproducer":
+        for err in (mirror.p0_error, compiled):
+            assert TOL < err <= mirror.predicted_error
+    else:
+        assert max(compiled, mirror.p0_error) <= 1e2 * EPS * mirror.cond_B
