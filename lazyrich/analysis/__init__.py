@@ -6,7 +6,7 @@ The NTK and sharpness diagnostics and their in-sweep hooks moved to :mod:`lazyri
 one release, with a :class:`DeprecationWarning`.
 """
 
-import warnings as _warnings
+from lazyrich._deprecation import moved_names
 
 from ._cells import run_cells as run_cells
 from ._cells import scaled_sweep as scaled_sweep
@@ -55,13 +55,4 @@ _MOVED_TO_METRICS = {
 }
 
 
-def __getattr__(name):
-    """Old location of the NTK and sharpness diagnostics (PEP 562): warn and forward."""
-    new = _MOVED_TO_METRICS.get(name)
-    if new is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    import lazyrich.metrics as _metrics
-
-    _warnings.warn(f"lazyrich.analysis.{name} is deprecated and will be removed in the next "
-                   f"release; use lazyrich.metrics.{new}", DeprecationWarning, stacklevel=2)
-    return getattr(_metrics, new)
+__getattr__ = moved_names("lazyrich.analysis", "lazyrich.metrics", _MOVED_TO_METRICS)

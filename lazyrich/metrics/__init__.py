@@ -5,7 +5,7 @@ Manifold capacity and effective geometry moved to :mod:`lazyrich.geometry`; thei
 still resolve for one release, with a :class:`DeprecationWarning`.
 """
 
-import warnings as _warnings
+from lazyrich._deprecation import moved_names
 
 from ._collapse import ClassScatter as ClassScatter
 from ._collapse import class_scatter as class_scatter
@@ -102,13 +102,5 @@ _MOVED_TO_GEOMETRY = frozenset({
 })
 
 
-def __getattr__(name):
-    """Old location of the capacity and geometry API (PEP 562): warn and forward."""
-    if name in _MOVED_TO_GEOMETRY:
-        import lazyrich.geometry as _geometry
-
-        _warnings.warn(f"lazyrich.metrics.{name} moved to lazyrich.geometry.{name}; the old name "
-                       "is deprecated and will be removed in the next release",
-                       DeprecationWarning, stacklevel=2)
-        return getattr(_geometry, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = moved_names("lazyrich.metrics", "lazyrich.geometry",
+                          {name: name for name in _MOVED_TO_GEOMETRY})
