@@ -38,7 +38,7 @@ import numpy as np
 
 from ._dichotomies import check_ensemble, draw_dichotomies
 from ._manifolds import as_manifolds, check_key, float64
-from ._qp import box_qp_ipm, exact_nnls, nnls_cpu, projection_residual
+from ._qp import box_qp_ipm, exact_nnls, moreau_violation, nnls_cpu, projection_residual
 
 ESTIMATOR_VERSION = "lazyrich-glue-1"
 
@@ -214,14 +214,8 @@ def _residuals(B, D, Z, lam):
     ``lambda``)."""
     p = (D * lam) @ B  # (n, r): the projections F_k lam_k
     rho = Z - p
-    bn = np.linalg.norm(B, axis=1)
-    cols = np.where(bn > 0, bn, 1.0)
-    dual = np.max(np.maximum(D * (rho @ B.T), 0.0) / cols, axis=1)
-    primal = np.max(np.maximum(-lam, 0.0) * bn, axis=1)
-    zn = np.linalg.norm(Z, axis=1)
-    safe = np.where(zn > 0, zn, 1.0)
-    out = np.maximum(np.maximum(dual, primal) / safe, np.abs(np.sum(p * rho, axis=1)) / safe**2)
-    out = np.where(zn > 0, out, 0.0)
+    out = moreau_violation(p, rho, D * (rho @ B.T), np.linalg.norm(B, axis=1), lam,
+                           np.linalg.norm(Z, axis=1))
     for k in np.flatnonzero(~(out <= 1e-11)):
         out[k] = projection_residual((D[k][:, None] * B).T, Z[k], lam[k])
     return out

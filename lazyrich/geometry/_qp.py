@@ -184,15 +184,22 @@ def projection_residual(F, z, lam):
     return out.reshape(batch) if batch else float(out[0])
 
 
+def moreau_violation(p, rho, g, fn, lam, zn):
+    r"""The scale-free Moreau residual of :func:`projection_residual` from its pieces (batched
+    over leading axes): the projection ``p``, ``rho = z - p``, ``g = F^T rho``, the column norms
+    ``fn``, ``lam`` and ``|z|`` (0 where ``|z| = 0``, for which ``lam = 0`` is exact)."""
+    cols = np.where(fn > 0, fn, 1.0)
+    dual = np.max(np.maximum(g, 0.0) / cols, axis=-1)
+    primal = np.max(np.maximum(-lam, 0.0) * fn, axis=-1)
+    safe = np.where(zn > 0, zn, 1.0)
+    out = np.maximum(np.maximum(dual, primal) / safe, np.abs(np.sum(p * rho, axis=-1)) / safe**2)
+    return np.where(zn > 0, out, 0.0)
+
+
 def _residual_one(F, z, lam):
-    zn = np.linalg.norm(z)
-    if zn == 0:
-        return 0.0
     p, rho = _cone_point(F, z, np.where(lam > 0, lam, 0.0))
-    fn = np.linalg.norm(F, axis=0)
-    dual = np.max(np.maximum(F.T @ rho, 0.0) / np.where(fn > 0, fn, 1.0))
-    primal = np.max(np.maximum(-lam, 0.0) * fn)
-    return float(max(max(dual, primal) / zn, abs(p @ rho) / zn**2))
+    return float(moreau_violation(p, rho, F.T @ rho, np.linalg.norm(F, axis=0), lam,
+                                  np.linalg.norm(z)))
 
 
 def _least_squares(A, b, refine: int = 2):
