@@ -77,11 +77,11 @@ print("ultra-rich η* slope:", an.fit_slope(gammas[rich], es.values[rich]),
 
 # %%
 g_lazy = np.array([1e-4, 1e-3, 1e-2])
-out_lazy = an.run_cells(cfg, gamma=g_lazy, eta=0.3 * g_lazy**2, seed=0)
+out_lazy = sims.run_cells(cfg, gamma=g_lazy, eta=0.3 * g_lazy**2, seed=0)
 cfg3 = sims.SweepConfig(depth=3, width=64, steps=800 if FAST else 3000, batch_size=32,
                         dtype="float64", log_every=5, task_options={"test_size": 256})
 g_rich = np.array([10.0, 100.0, 1e3] if FAST else [10.0, 100.0, 1e3, 1e4])
-out_rich = an.run_cells(cfg3, gamma=g_rich, eta=0.2 * g_rich ** (2 / 3), seed=0)
+out_rich = sims.run_cells(cfg3, gamma=g_rich, eta=0.2 * g_rich ** (2 / 3), seed=0)
 
 fig, axs = plt.subplots(1, 2, figsize=(10, 3.6))
 for g, c in zip(g_lazy, out_lazy["test_loss"], strict=True):
@@ -116,7 +116,7 @@ data = sims.make_task("single-index", train_size=P, whiten=True, test_size=64).b
 hooks = metrics.ntk_hooks(data["train_x"], data["train_y"],
                           which=("align", "align_centered", "ntk_norm"))
 gamma_sa = 1e3
-sa = an.run_cells(cfg_sa, metrics=hooks, gamma=gamma_sa, eta=0.03 * gamma_sa, seed=0)
+sa = sims.run_cells(cfg_sa, metrics=hooks, gamma=gamma_sa, eta=0.03 * gamma_sa, seed=0)
 t = sa["steps"]
 fig, ax = plt.subplots(figsize=(6, 3.8))
 ax.plot(t, sa["loss"][0] / sa["loss"][0][0], label="loss / L₀")

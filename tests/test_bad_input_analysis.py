@@ -153,7 +153,7 @@ def test_n_eval_beyond_the_test_set_is_refused():
     cfg = sims.SweepConfig(depth=2, width=4, input_dim=4, steps=2, batch_size=4, log_every=1,
                            dtype="float64", task_options={"test_size": 16})
     with pytest.raises(ValueError, match=r"n_eval=64 exceeds the task's 16 test points"):
-        an.run_cells(cfg, metrics=lm.ntk_hooks(n_eval=64, which=("ntk_norm",)))
+        sims.run_cells(cfg, metrics=lm.ntk_hooks(n_eval=64, which=("ntk_norm",)))
 
 
 def test_final_loss_window_is_the_last_steps():

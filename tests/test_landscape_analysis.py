@@ -244,7 +244,7 @@ def test_run_cells_reproduces_sweep_cells_and_bisection():
     cfg = sims.SweepConfig(depth=2, width=16, steps=40, batch_size=8, dtype="float64", log_every=10)
     eh = 10.0 ** np.arange(-1, 1.6, 0.5)
     ds = sims.sweep(cfg, gamma=[1e-2, 10.0], eta_hat=eh, seeds=[0, 1])
-    out = an.run_cells(cfg, gamma=np.array([10.0, 1e-2]), eta=np.array([ds["eta"].values[1, 2],
+    out = sims.run_cells(cfg, gamma=np.array([10.0, 1e-2]), eta=np.array([ds["eta"].values[1, 2],
                                                                          ds["eta"].values[0, 1]]),
                        seed=np.array([1, 0]))
     np.testing.assert_allclose(out["loss"][0], ds["loss"].values[1, 2, 1], rtol=1e-12,
@@ -260,13 +260,13 @@ def test_run_cells_reproduces_sweep_cells_and_bisection():
     step = 10 ** (0.5 / 2**3 / 2)  # half the final bracket's log-width
     g = np.broadcast_to(ds.gamma.values[:, None], lo.shape)[ok]
     s = np.broadcast_to(ds.seed.values[None, :], lo.shape)[ok]
-    assert not an.run_cells(cfg, gamma=g, eta=ref.values[ok] / step * 0.999,
+    assert not sims.run_cells(cfg, gamma=g, eta=ref.values[ok] / step * 0.999,
                             seed=s)["diverged"].any()
-    assert an.run_cells(cfg, gamma=g, eta=ref.values[ok] * step * 1.001, seed=s)["diverged"].all()
+    assert sims.run_cells(cfg, gamma=g, eta=ref.values[ok] * step * 1.001, seed=s)["diverged"].all()
     with pytest.raises(ValueError, match="unknown cell field"):
-        an.run_cells(cfg, lr=1.0)
+        sims.run_cells(cfg, lr=1.0)
     with pytest.raises(ValueError, match="one common length"):
-        an.run_cells(cfg, gamma=np.ones(2), eta=np.ones(3))
+        sims.run_cells(cfg, gamma=np.ones(2), eta=np.ones(3))
 
 
 def test_phase_map_reference_lines_across_regimes():

@@ -82,7 +82,6 @@ PRIVATE_DEBT = {
     ("lazyrich/metrics/_demo_training.py", "lazyrich.theory._infinite_width"),
     ("lazyrich/claims/capacity.py", "lazyrich.geometry._geometry_training"),
     ("lazyrich/claims/richness.py", "lazyrich.metrics._demo_training"),
-    ("lazyrich/analysis/_cells.py", "lazyrich.sims._train"),
     ("notebooks/geometry.py", "lazyrich.geometry._geometry_training"),
     ("notebooks/richness.py", "lazyrich.metrics._demo_training"),
     ("benchmarks/metrics.py", "lazyrich.metrics._demo_training"),

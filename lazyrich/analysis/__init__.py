@@ -1,15 +1,14 @@
 """Analysis of sweep results and training runs: the (γ, η) phase map, slopes with bootstrap
 CIs, loss-curve timing, kernel-machine checks (gamma-scaling.md §2, §4, §5).
 
-The NTK and sharpness diagnostics and their in-sweep hooks moved to :mod:`lazyrich.metrics`
+``run_cells`` and ``scaled_sweep`` moved to :mod:`lazyrich.sims` (the training stack). The NTK
+and sharpness diagnostics and their in-sweep hooks moved to :mod:`lazyrich.metrics`
 (``ntk_hooks``, ``sharpness_hooks``, ``ntk_gram``, ...); their old names here still resolve for
 one release, with a :class:`DeprecationWarning`.
 """
 
 from lazyrich._deprecation import moved_names
 
-from ._cells import run_cells as run_cells
-from ._cells import scaled_sweep as scaled_sweep
 from ._curves import align_by_drop as align_by_drop
 from ._curves import collapse_error as collapse_error
 from ._curves import drop_time as drop_time
@@ -33,7 +32,7 @@ from ._plot import PhaseMapData as PhaseMapData
 from ._plot import phase_map_data as phase_map_data
 from ._plot import plot_phase_map as plot_phase_map
 
-__all__ = ["run_cells", "scaled_sweep", "align_by_drop", "collapse_error", "drop_time",
+__all__ = ["align_by_drop", "collapse_error", "drop_time",
            "staircase_steps",
            "KernelMachineCheck", "kernel_machine_check", "kernel_regression",
            "SlopeFit", "bisect_edge", "catapult", "eta_bracket", "eta_dim", "eta_grid", "eta_max",
@@ -55,4 +54,12 @@ _MOVED_TO_METRICS = {
 }
 
 
-__getattr__ = moved_names("lazyrich.analysis", "lazyrich.metrics", _MOVED_TO_METRICS)
+# Old name here -> name in lazyrich.sims (the one training stack runs lists of cells too).
+_MOVED_TO_SIMS = {"run_cells": "run_cells", "scaled_sweep": "scaled_sweep"}
+
+_to_metrics = moved_names("lazyrich.analysis", "lazyrich.metrics", _MOVED_TO_METRICS)
+_to_sims = moved_names("lazyrich.analysis", "lazyrich.sims", _MOVED_TO_SIMS)
+
+
+def __getattr__(name):
+    return (_to_sims if name in _MOVED_TO_SIMS else _to_metrics)(name)

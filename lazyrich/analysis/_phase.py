@@ -348,11 +348,11 @@ def refine_eta_max(cfg, ds: xr.Dataset, *, iters: int = 4) -> xr.DataArray:
     Starts from the grid bracket (:func:`eta_bracket`) of every (γ, seed) and bisects all of
     them at once in :math:`\log\eta`: each iteration is one vmapped run of the cells
     :math:`(\gamma, \eta_{\rm mid}, \text{seed})` with the sweep's config ``cfg``
-    (:func:`lazyrich.analysis.run_cells`). Returns the geometric midpoint of the final bracket
+    (:func:`lazyrich.sims.run_cells`). Returns the geometric midpoint of the final bracket
     (log-error ≤ bracket/2^(iters+1)); where the grid has no bracket, the grid value of
     :func:`eta_max`.
     """
-    from ._cells import run_cells
+    from lazyrich.sims import run_cells
 
     lo, hi = eta_bracket(ds)
     g = np.broadcast_to(ds["gamma"].values[:, None], lo.shape)

@@ -26,9 +26,8 @@ from lazyrich.analysis import (
     eta_star,
     fit_slope,
     refine_eta_max,
-    run_cells,
-    scaled_sweep,
 )
+from lazyrich.sims import run_cells, scaled_sweep
 from lazyrich.verify import Outcome, Plot, Series, claim
 
 _SPEC = "gamma-scaling.md §5.1 "

@@ -1,5 +1,7 @@
 """Simulators (one run each, batched only by vmap/scan/sharding) and sweeps."""
 
+from ._cells import run_cells as run_cells
+from ._cells import scaled_sweep as scaled_sweep
 from ._linear import LinearTrajectory as LinearTrajectory
 from ._linear import gd_two_layer as gd_two_layer
 from ._linear import ode_two_layer as ode_two_layer
@@ -22,22 +24,28 @@ from ._sweep import shard_cells as shard_cells
 from ._sweep import sweep as sweep
 from ._tasks import TASK_OPTIONS as TASK_OPTIONS
 from ._tasks import TASKS as TASKS
+from ._tasks import ArrayTask as ArrayTask
 from ._tasks import Task as Task
+from ._tasks import array_task as array_task
 from ._tasks import make_task as make_task
+from ._train import MUP_STEPS as MUP_STEPS
+from ._train import OPTIMIZERS as OPTIMIZERS
 from ._train import SWEEPABLE as SWEEPABLE
+from ._train import TRAINABLE as TRAINABLE
 from ._train import MetricContext as MetricContext
 from ._train import SweepConfig as SweepConfig
 from ._train import TrainResult as TrainResult
 from ._train import log_schedule as log_schedule
 from ._train import resolve as resolve
+from ._train import scale_by_mup as scale_by_mup
 from ._train import seed_key as seed_key
 from ._train import train as train
 
-__all__ = ["LinearTrajectory", "gd_two_layer", "ode_two_layer",
+__all__ = ["run_cells", "scaled_sweep", "LinearTrajectory", "gd_two_layer", "ode_two_layer",
            "MLP", "ConvNet", "Model", "deep_linear", "from_apply", "from_flax",
            "PARAMETRIZATIONS", "eta_from_hat", "eta_hat", "eta_scale", "from_mup", "native",
            "to_mup",
            "make_grid", "merge", "shard_cells", "sweep",
-           "TASK_OPTIONS", "TASKS", "Task", "make_task",
-           "SWEEPABLE", "MetricContext", "SweepConfig", "TrainResult", "log_schedule", "resolve",
-           "seed_key", "train"]
+           "TASK_OPTIONS", "TASKS", "Task", "make_task", "ArrayTask", "array_task",
+           "MUP_STEPS", "OPTIMIZERS", "SWEEPABLE", "TRAINABLE", "MetricContext", "SweepConfig",
+           "TrainResult", "log_schedule", "resolve", "scale_by_mup", "seed_key", "train"]

@@ -103,6 +103,13 @@ class Model:
         s = float(self.width) if optimizer in ("sgd", "momentum") else 1.0
         return jax.tree.map(lambda _: s, params)
 
+    def readout_mask(self, params):
+        """Which leaves belong to the readout (a pytree of bools like ``params``): the layer that
+        ``SweepConfig(trainable="readout")`` trains alone."""
+        raise ValueError(f"trainable='readout' needs a model that names its readout layer; "
+                         f"{type(self).__name__} does not (for a wrapped model pass "
+                         f"readout=fn(params) -> pytree of bools to from_apply/from_flax)")
+
     def describe(self) -> dict:
         return {"model": type(self).__name__}
 
@@ -202,6 +209,13 @@ class MLP(Model):
             out["b"] = tuple(per)
         return out
 
+    def readout_mask(self, params):
+        last = len(params["w"]) - 1
+        out = {"w": tuple(i == last for i in range(len(params["w"])))}
+        if "b" in params:
+            out["b"] = tuple(i == last for i in range(len(params["b"])))
+        return out
+
     def describe(self):
         return {"model": "mlp", **dataclasses.asdict(self)}
 
@@ -299,6 +313,9 @@ class ConvNet(Model):
         s = 1.0 / math.sqrt(self.hidden)
         return {"conv1": 1.0, "conv2": s, "dense": s, "readout": 1.0}
 
+    def readout_mask(self, params):
+        return {k: k == "readout" for k in params}
+
     def describe(self):
         return {"model": "convnet", **dataclasses.asdict(self)}
 
@@ -326,6 +343,7 @@ class ApplyModel(Model):
     lr_scale_fn: Callable | None = None
     name: str = "custom"
     model_depth: int | None = None
+    readout_fn: Callable | None = None
 
     # Identity semantics: two wrapped callables are different models even when their metadata
     # agree. Compiled engines are cached per config, so field equality (inherited from Model,
@@ -346,6 +364,9 @@ class ApplyModel(Model):
             raise TypeError(f"name must be a string, got {self.name!r}")
         if self.model_depth is not None:
             _positive_int("depth", self.model_depth)
+        if self.readout_fn is not None and not callable(self.readout_fn):
+            raise TypeError(f"readout must be a callable params -> pytree of bools or None, got "
+                            f"{self.readout_fn!r}")
 
     @property
     def width(self) -> int:
@@ -366,13 +387,22 @@ class ApplyModel(Model):
             return self.lr_scale_fn(optimizer, params)
         return super().lr_scales(optimizer, params)
 
+    def readout_mask(self, params):
+        if self.readout_fn is None:
+            return super().readout_mask(params)
+        mask = self.readout_fn(params)
+        if jax.tree.structure(mask) != jax.tree.structure(params):
+            raise ValueError(f"readout(params) must return a pytree of bools with the structure "
+                             f"of params, got {jax.tree.structure(mask)}")
+        return jax.tree.map(bool, mask)
+
     def describe(self):
         return {"model": self.name, "width": self.model_width, "degree": self.model_degree,
                 "depth": self.model_depth}
 
 
 def from_apply(apply, init, *, width: int = 1, degree: int | None = None, lr_scales=None,
-               name: str = "custom", depth: int | None = None) -> ApplyModel:
+               name: str = "custom", depth: int | None = None, readout=None) -> ApplyModel:
     r"""Wrap ``apply(params, x)`` and ``init(key, dtype)`` as a model for :func:`sweep`.
 
     The trainer computes :math:`f = (\text{apply}(\theta,x) - \text{apply}(\theta_0,x))/\gamma`
@@ -384,19 +414,22 @@ def from_apply(apply, init, *, width: int = 1, degree: int | None = None, lr_sca
 
     ``depth`` (L, the number of weight layers) is needed by ``eta_hat`` sweeps, whose
     :math:`s(\gamma)` depends on L; set ``SweepConfig(depth=L)`` to the same value.
+    ``readout(params) -> pytree of bools`` marks the readout layer, for
+    ``SweepConfig(trainable="readout")``.
     """
-    return ApplyModel(apply, init, width, degree, lr_scales, name, depth)
+    return ApplyModel(apply, init, width, degree, lr_scales, name, depth, readout)
 
 
 def from_flax(module, example_x, *, width: int = 1, degree: int | None = None, lr_scales=None,
-              name: str | None = None, depth: int | None = None) -> ApplyModel:
+              name: str | None = None, depth: int | None = None, readout=None) -> ApplyModel:
     """Wrap a flax model (linen ``Module`` or an nnx factory ``rngs -> nnx.Module``).
 
     Linen: ``init`` is ``module.init(key, example_x)`` and ``apply`` is ``module.apply``.
     NNX: ``module`` is a callable taking ``nnx.Rngs`` and returning a module; parameters are the
     ``nnx.Param`` state and the graph definition is fixed.
     Whatever initialisation flax uses is kept; centring and 1/γ are applied by the trainer.
-    ``depth`` (L) is needed by ``eta_hat`` sweeps, as for :func:`from_apply`.
+    ``depth`` (L) is needed by ``eta_hat`` sweeps, and ``readout`` by ``trainable="readout"``,
+    as for :func:`from_apply`.
     """
     import flax.linen as nn
 
@@ -412,7 +445,7 @@ def from_flax(module, example_x, *, width: int = 1, degree: int | None = None, l
                 return module.apply(params, x)
 
         return ApplyModel(apply_linen, init, width, degree, lr_scales,
-                          name or type(module).__name__, depth)
+                          name or type(module).__name__, depth, readout)
     if callable(module):
         from flax import nnx
 
@@ -430,6 +463,6 @@ def from_flax(module, example_x, *, width: int = 1, degree: int | None = None, l
             with jax.numpy_dtype_promotion("standard"):
                 return nnx.merge(graphdef, state)(x)
 
-        return ApplyModel(apply, init, width, degree, lr_scales, name or "nnx", depth)
+        return ApplyModel(apply, init, width, degree, lr_scales, name or "nnx", depth, readout)
     raise TypeError(f"from_flax expects a flax.linen Module or an nnx factory (rngs -> Module), "
                     f"got {type(module).__name__}")

@@ -132,7 +132,12 @@ def _bytes_per_cell(eng: Engine) -> int:
     with _x64(eng.dtype):  # only shapes: no float64 array may be requested with x64 off
         shapes = jax.eval_shape(lambda: eng.model.init(jax.random.key(0), eng.dtype))
     P = sum(int(np.prod(s.shape)) for s in jax.tree.leaves(shapes))
-    n_opt = {"sgd": 0, "momentum": 1, "adam": 2, "signsgd": 0}[eng.cfg.optimizer]
+    opt = eng.cfg.optimizer
+    if isinstance(opt, str):
+        n_opt = {"sgd": 0, "momentum": 1, "adam": 2, "signsgd": 0}[opt]
+    else:  # a custom optax transformation: count its state
+        state = jax.eval_shape(opt.init, shapes)
+        n_opt = math.ceil(sum(int(np.prod(s.shape)) for s in jax.tree.leaves(state)) / max(P, 1))
     d_in = int(np.prod(eng.task.input_shape))
     model = eng.model
     if hasattr(model, "depth"):
@@ -296,6 +301,11 @@ def sweep(cfg: SweepConfig, *, gamma=None, eta=None, eta_hat=None, seeds=None, p
     metrics = check_metrics(metrics)
     if path is not None:
         path = _check_path("path", path)
+        if not isinstance(cfg.optimizer, str) and cfg.optimizer_label is None:
+            raise ValueError("a sweep with a custom optax optimizer and a path needs "
+                             "optimizer_label: it names the optimizer in the file's fingerprint, "
+                             "which resuming and merging compare (two unnamed optimizers would "
+                             "look the same)")
     if memory_budget is not None and (isinstance(memory_budget, bool) or not isinstance(
             memory_budget, int | np.integer) or memory_budget < 1):
         raise ValueError(f"memory_budget must be a positive number of bytes (int), got "

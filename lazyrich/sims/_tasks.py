@@ -369,3 +369,131 @@ def _finite_dataset(task: Task, data_seed: int):
     if not image:
         xtr, xte = xtr.reshape(len(xtr), -1), xte.reshape(len(xte), -1)
     return xtr, np.eye(n_cls)[ytr], xte, np.eye(n_cls)[yte]
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class ArrayTask(Task):
+    """A finite task from the user's own arrays (build with :func:`array_task`).
+
+    Equal (and sharing compiled runs) exactly when the arrays are equal: identity is the
+    SHA-256 of their bytes, which results files also record, so a resumed sweep on other data
+    is refused rather than merged.
+    """
+
+    arrays: tuple = ()  # (x_train, y_train, x_test, y_test) as float64 NumPy arrays
+    digest: str = ""
+
+    def __eq__(self, other):
+        return isinstance(other, ArrayTask) and other.digest == self.digest
+
+    def __hash__(self):
+        return hash(self.digest)
+
+    @property
+    def finite(self) -> bool:
+        return True
+
+    def build(self, data_seed: int, dtype) -> dict:
+        xtr, ytr, xte, yte = self.arrays
+        return {"train_x": jnp.asarray(xtr, dtype=dtype), "train_y": jnp.asarray(ytr, dtype=dtype),
+                "test_x": jnp.asarray(xte, dtype=dtype), "test_y": jnp.asarray(yte, dtype=dtype)}
+
+    def describe(self) -> dict:
+        return {"task": self.name, "input_shape": list(self.input_shape),
+                "output_dim": self.output_dim, "classification": self.classification,
+                "train_size": int(self.arrays[0].shape[0]),
+                "test_size": int(self.arrays[2].shape[0]), "sha256": self.digest}
+
+
+def _labels_or_targets(name, y, n, classes):
+    """Integer labels (1-D) as one-hot rows, or real targets as a 2-D float array."""
+    y = np.asarray(y)
+    if y.ndim == 0 or y.shape[0] != n:
+        raise ValueError(f"{name} must have one row per input ({n}), got shape {y.shape}")
+    if y.dtype == bool or y.dtype == object or not np.issubdtype(y.dtype, np.number):
+        raise TypeError(f"{name} must hold numbers (integer labels or real targets), got dtype "
+                        f"{y.dtype}")
+    if np.issubdtype(y.dtype, np.integer):
+        if y.ndim != 1:
+            raise ValueError(f"integer {name} must be 1-D class labels, got shape {y.shape}")
+        if y.size and (y.min() < 0 or y.max() >= classes):
+            raise ValueError(f"{name} labels must lie in [0, classes={classes}), got "
+                             f"[{y.min()}, {y.max()}]")
+        return np.eye(classes)[y]
+    if np.issubdtype(y.dtype, np.complexfloating):
+        raise TypeError(f"{name} must be real, got dtype {y.dtype}")
+    y = y.astype(np.float64)
+    y = y[:, None] if y.ndim == 1 else y
+    if y.ndim != 2:
+        raise ValueError(f"real {name} must be (n,) or (n, outputs), got shape {y.shape}")
+    if not np.all(np.isfinite(y)):
+        raise ValueError(f"{name} must be finite (no NaN or inf)")
+    return y
+
+
+def array_task(x_train, y_train, x_test=None, y_test=None, *, classes: int | None = None,
+               name: str = "arrays") -> ArrayTask:
+    r"""A task from your own arrays, trained by the same engine as the built-in tasks.
+
+    ``x_*``: inputs ``(n, D)`` or NHWC images ``(n, H, W, C)``. ``y_*``: integer class labels
+    ``(n,)`` (a classification task: one-hot targets, ``loss="xent"`` allowed, ``accuracy``
+    logged; ``classes`` defaults to max label + 1) or real targets ``(n,)``/``(n, C)``
+    (regression). Without a test set the training set is the test set (``test_loss`` is then
+    the full training loss). Use with ``full_batch=True`` for gradient descent on the whole set,
+    or minibatches drawn from it. Arrays are copied (float64) when the task is made.
+    """
+    if not isinstance(name, str) or not name:
+        raise TypeError(f"name must be a non-empty string, got {name!r}")
+    if (x_test is None) != (y_test is None):
+        raise ValueError("give both x_test and y_test, or neither (the training set is then the "
+                         "test set)")
+    xtr = np.asarray(x_train)
+    if xtr.dtype == bool or not np.issubdtype(xtr.dtype, np.number) or np.issubdtype(
+            xtr.dtype, np.complexfloating):
+        raise TypeError(f"x_train must hold real numbers, got dtype {xtr.dtype}")
+    if xtr.ndim not in (2, 4) or xtr.shape[0] < 1:
+        raise ValueError(f"x_train must be (n, D) or NHWC images (n, H, W, C) with n >= 1, got "
+                         f"shape {xtr.shape}")
+    xtr = xtr.astype(np.float64)
+    xte = xtr if x_test is None else np.asarray(x_test)
+    if xte.dtype == bool or not np.issubdtype(xte.dtype, np.number) or np.issubdtype(
+            xte.dtype, np.complexfloating):
+        raise TypeError(f"x_test must hold real numbers, got dtype {xte.dtype}")
+    xte = xte.astype(np.float64)
+    if xte.shape[1:] != xtr.shape[1:] or xte.shape[0] < 1:
+        raise ValueError(f"x_test must have the inputs' shape {xtr.shape[1:]} and n >= 1, got "
+                         f"{xte.shape}")
+    for nm, x in (("x_train", xtr), ("x_test", xte)):
+        if not np.all(np.isfinite(x)):
+            raise ValueError(f"{nm} must be finite (no NaN or inf)")
+    ytr_raw = np.asarray(y_train)
+    yte_raw = ytr_raw if y_test is None else np.asarray(y_test)
+    labels = np.issubdtype(ytr_raw.dtype, np.integer) and ytr_raw.dtype != bool
+    if labels != (np.issubdtype(yte_raw.dtype, np.integer) and yte_raw.dtype != bool):
+        raise TypeError(f"y_train and y_test must both be integer labels or both real targets, "
+                        f"got dtypes {ytr_raw.dtype}, {yte_raw.dtype}")
+    if labels:
+        top = int(max(ytr_raw.max(initial=0), yte_raw.max(initial=0))) + 1
+        if classes is None:
+            classes = top
+        if isinstance(classes, bool) or not isinstance(classes, int | np.integer) or classes < 2:
+            raise ValueError(f"classes must be an integer >= 2, got {classes!r}")
+        classes = int(classes)
+    elif classes is not None:
+        raise ValueError("classes is for integer labels; y_train holds real targets")
+    ytr = _labels_or_targets("y_train", ytr_raw, xtr.shape[0], classes)
+    yte = _labels_or_targets("y_test", yte_raw, xte.shape[0], classes)
+    if yte.shape[1] != ytr.shape[1]:
+        raise ValueError(f"y_test has {yte.shape[1]} outputs, y_train {ytr.shape[1]}")
+    import hashlib
+
+    h = hashlib.sha256()
+    for a in (xtr, ytr, xte, yte):
+        h.update(str(a.shape).encode())
+        h.update(np.ascontiguousarray(a).tobytes())
+    arrays = tuple(np.ascontiguousarray(a) for a in (xtr, ytr, xte, yte))
+    for a in arrays:
+        a.setflags(write=False)
+    return ArrayTask(name, tuple(int(d) for d in xtr.shape[1:]), int(ytr.shape[1]), bool(labels),
+                     (), arrays, h.hexdigest())
+

@@ -35,6 +35,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 
 from . import _param
 from ._models import MLP, ConvNet, Model, activation_names
@@ -42,6 +43,14 @@ from ._tasks import CLASSIFICATION_TASKS, IMAGE_TASKS, TASKS, Task, make_task
 
 MODELS = ("mlp", "deep-linear", "convnet")
 OPTIMIZERS = ("sgd", "momentum", "adam", "signsgd")
+#: Which μP per-layer step multipliers an optimizer takes (``SweepConfig.mup_steps``): ``"sgd"``
+#: (N on every layer: the step Nη), ``"adam"`` (μP Adam/SignSGD: 1, 1/√N, 1) or ``"none"``
+#: (every multiplier 1: η is the step, the standard parametrisation's rule).
+MUP_STEPS = ("sgd", "adam", "none")
+#: The built-in optimizers' multipliers.
+_MUP_STEPS_OF = {"sgd": "sgd", "momentum": "sgd", "adam": "adam", "signsgd": "adam"}
+#: Which parameters train (``SweepConfig.trainable``).
+TRAINABLE = ("all", "readout")
 LOSSES = ("mse", "xent")
 DTYPES = ("auto", "float32", "float64")
 PADDINGS = ("VALID", "SAME")
@@ -183,9 +192,14 @@ class SweepConfig:
     (e.g. from :func:`from_apply` / :func:`from_flax`); ``depth`` = L weight layers; ``width``
     = N; ``input_dim`` = D (default: the task's, 16 for synthetic tasks); ``activation``
     (relu, linear, tanh, erf); ``bias`` (off by default, spec §1.2).
-    Task: ``task`` (see :mod:`lazyrich.sims._tasks`) with ``task_options`` (a dict).
+    Task: ``task`` (a name of :data:`TASKS` with ``task_options``, a dict; or a :class:`Task`,
+    e.g. your own arrays from :func:`array_task`).
     Training: ``loss`` (``"mse"``/``"xent"``), ``batch_size`` B, ``full_batch`` (GD on the
-    training set), ``steps`` T, ``optimizer`` (sgd, momentum, adam, signsgd),
+    training set), ``steps`` T, ``optimizer`` (sgd, momentum, adam, signsgd, or any
+    ``optax.GradientTransformation``: the update direction, before the μP per-layer multipliers
+    ``mup_steps`` and the per-cell rate η; ``optimizer_label`` names it in results files),
+    ``trainable`` (``"all"``, or ``"readout"``: only the last layer learns), ``centred``
+    (``False``: the output is :math:`o\,g(x;\theta)`, not centred at θ₀),
     ``parametrization`` (mup, dmft, ntk, chizat: how ``gamma``/``eta`` are read, spec §1.4),
     ``linearize`` (train the ``jax.linearize`` model at θ₀: the lazy limit), ``dtype`` (``"auto"``:
     float64 when γ < 1e-2). Logging: ``log_every`` k or ``log_points`` n log-spaced steps
@@ -202,13 +216,17 @@ class SweepConfig:
     activation: str = "relu"
     bias: bool = False
     padding: str = "VALID"
-    task: str = "single-index"
+    task: Any = "single-index"
     task_options: Any = ()
     loss: str = "mse"
     batch_size: int = 32
     full_batch: bool = False
     steps: int = 1000
-    optimizer: str = "sgd"
+    optimizer: Any = "sgd"
+    mup_steps: str | None = None
+    optimizer_label: str | None = None
+    trainable: str = "all"
+    centred: bool = True
     parametrization: str = "mup"
     linearize: bool = False
     dtype: str = "auto"
@@ -242,7 +260,15 @@ class SweepConfig:
                 or (isinstance(self.model, str) and self.model in MODELS)):
             raise ValueError(f"unknown model {self.model!r}; expected one of {MODELS} or a "
                              f"lazyrich.sims Model (from_apply / from_flax)")
-        for name, allowed in (("task", TASKS), ("optimizer", OPTIMIZERS), ("loss", LOSSES),
+        if isinstance(self.task, Task):
+            if self.task_options:
+                raise ValueError(f"task_options are options of a named task; a Task instance "
+                                 f"carries its own, got task_options={dict(self.task_options)}")
+        elif not isinstance(self.task, str) or self.task not in TASKS:
+            raise ValueError(f"unknown task {self.task!r}; expected one of {TASKS} or a "
+                             f"lazyrich.sims.Task (e.g. from array_task)")
+        self._check_optimizer()
+        for name, allowed in (("loss", LOSSES), ("trainable", TRAINABLE),
                               ("parametrization", _param.PARAMETRIZATIONS),
                               ("padding", PADDINGS), ("eta_scale", ETA_SCALES)):
             v = getattr(self, name)
@@ -253,7 +279,7 @@ class SweepConfig:
             raise ValueError(f"unknown activation {self.activation!r}; expected one of {acts}")
         if not isinstance(self.dtype, str) or self.dtype not in DTYPES:
             raise ValueError(f"dtype must be one of {DTYPES}, got {self.dtype!r}")
-        for name in ("bias", "full_batch", "linearize", "data_per_seed"):
+        for name in ("bias", "full_batch", "linearize", "data_per_seed", "centred"):
             _bool(name, getattr(self, name))
         for name in ("depth", "width", "batch_size", "steps", "divergence_window"):
             _pos_int(name, getattr(self, name))
@@ -285,6 +311,44 @@ class SweepConfig:
         model, _ = _resolve(self)  # task options, model/task compatibility
         choose_dtype(self, model, {k: np.asarray([getattr(self, k)]) for k in CELL_FIELDS})
 
+    def _check_optimizer(self):
+        import optax
+
+        opt = self.optimizer
+        if isinstance(opt, optax.GradientTransformation):
+            if self.mup_steps is None:
+                raise ValueError(f"optimizer is an optax transformation: set mup_steps to one of "
+                                 f"{MUP_STEPS} ('sgd': step N*eta on every layer; 'adam': the "
+                                 f"muP Adam multipliers 1, 1/sqrt(N), 1; 'none': eta is the step)")
+        elif not isinstance(opt, str) or opt not in OPTIMIZERS:
+            raise ValueError(f"unknown optimizer {opt!r}; expected one of {OPTIMIZERS} or an "
+                             f"optax.GradientTransformation")
+        if self.mup_steps is not None and self.mup_steps not in MUP_STEPS:
+            raise ValueError(f"mup_steps must be one of {MUP_STEPS} (or None: the built-in "
+                             f"optimizer's own), got {self.mup_steps!r}")
+        if self.optimizer_label is not None:
+            if not isinstance(self.optimizer_label, str) or not self.optimizer_label:
+                raise TypeError(f"optimizer_label must be a non-empty string, got "
+                                f"{self.optimizer_label!r}")
+            if isinstance(opt, str):
+                raise ValueError(f"optimizer_label names a custom optax optimizer; the built-in "
+                                 f"{opt!r} is named by itself")
+
+    @property
+    def step_rule(self) -> str:
+        """The μP per-layer multipliers the optimizer takes: ``mup_steps``, or the built-in
+        optimizer's own (``"sgd"`` for sgd/momentum, ``"adam"`` for adam/signsgd)."""
+        if self.mup_steps is not None:
+            return self.mup_steps
+        return _MUP_STEPS_OF[self.optimizer]
+
+    @property
+    def optimizer_name(self) -> str:
+        """The optimizer's name in results: the built-in name, or ``optax:<optimizer_label>``."""
+        if isinstance(self.optimizer, str):
+            return self.optimizer
+        return f"optax:{self.optimizer_label or 'unnamed'}"
+
     def _check_model_options(self):
         """Options a model does not read are refused rather than silently ignored."""
         m = self.model
@@ -305,10 +369,16 @@ class SweepConfig:
         return dataclasses.replace(self, **kw)
 
     def to_dict(self) -> dict:
-        d = dataclasses.asdict(self)
+        d = {f: getattr(self, f) for f in self.__dataclass_fields__}
         if isinstance(self.model, Model):
             d["model"] = self.model.describe()
+        if isinstance(self.task, Task):
+            d["task"] = self.task.describe()
+        d["optimizer"] = self.optimizer_name
         d["task_options"] = dict(self.task_options)
+        for k in _OMIT_AT_DEFAULT:  # absent at their defaults: older results keep their fingerprint
+            if d[k] == _DEFAULTS[k]:
+                del d[k]
         return d
 
     def resolve_dtype(self, gammas) -> str:
@@ -323,10 +393,15 @@ class SweepConfig:
 
 
 _DEFAULTS = {k: f.default for k, f in SweepConfig.__dataclass_fields__.items()}
+#: Fields added after results files existed: recorded only when set.
+_OMIT_AT_DEFAULT = ("mup_steps", "optimizer_label", "trainable", "centred")
 
 
-def check_optimizer_option(optimizer: str, name: str, given: bool) -> None:
+def check_optimizer_option(optimizer, name: str, given: bool) -> None:
     """Refuse an optimizer option (set, or swept) that ``optimizer`` does not read."""
+    if given and not isinstance(optimizer, str):
+        raise ValueError(f"{name} is an option of the built-in optimizers; a custom optax "
+                         f"optimizer carries its own hyperparameters")
     if given and name not in OPTIMIZER_OPTIONS[optimizer]:
         users = [o for o, opts in OPTIMIZER_OPTIONS.items() if name in opts]
         raise ValueError(f"{name} is read only by optimizer {users[0]!r}, but optimizer="
@@ -347,12 +422,15 @@ def _freeze(name, v):
 
 
 def _step_scales(cfg, model) -> np.ndarray:
-    """The model's per-layer step multipliers (SGD: N; μP Adam: 1 and 1/√N)."""
-    return _step_scales_of(model, cfg.optimizer)
+    """The model's per-layer step multipliers (SGD: N; μP Adam: 1 and 1/√N; none: 1)."""
+    return _step_scales_of(model, cfg.step_rule)
 
 
 @functools.lru_cache(maxsize=64)
-def _step_scales_of(model, optimizer) -> np.ndarray:
+def _step_scales_of(model, rule) -> np.ndarray:
+    if rule == "none":
+        return np.asarray([1.0])
+    optimizer = "sgd" if rule == "sgd" else "adam"
     try:
         shapes = jax.eval_shape(lambda: model.init(jax.random.key(0), jnp.float32))
         leaves = jax.tree.leaves(model.lr_scales(optimizer, shapes))
@@ -390,7 +468,7 @@ def _dtype_problem(cfg, model, cells: dict, dtype: str) -> str | None:
             return (f"the cell gamma={g[i]:.3g}, eta={e[i]:.3g}: {what} = {v0:.3g} {kind} "
                     f"{dtype}, whose normal range is [{tiny:.3g}, {big:.3g}]")
     floor = eps * np.abs(o)
-    if np.any(floor > ROUNDOFF_LIMIT):
+    if cfg.centred and np.any(floor > ROUNDOFF_LIMIT):
         i = int(np.argmax(floor))
         return (f"the cell gamma={g[i]:.3g}, eta={e[i]:.3g}: the centred output f = o·(g − g0) "
                 f"with o = {o[i]:.3g} has a {dtype} round-off floor eps·o = {floor[i]:.2g}, above "
@@ -454,28 +532,43 @@ def log_schedule(steps: int, log_every=None, log_points=None) -> np.ndarray:
 
 @functools.lru_cache(maxsize=64)
 def _resolve(cfg: SweepConfig) -> tuple[Model, Task]:
-    opts = dict(cfg.task_options)
-    image = opts.pop("image", False)
-    if not isinstance(image, bool | np.bool_):
-        raise TypeError(f"task_options['image'] must be True or False, got {image!r}")
-    if cfg.model == "convnet":
-        if cfg.task not in IMAGE_TASKS:
-            raise ValueError(f"model='convnet' needs an image task, one of {IMAGE_TASKS}; "
-                             f"got task={cfg.task!r}")
-        image = True
-    task = make_task(cfg.task, input_dim=cfg.input_dim, image=bool(image), **opts)
+    if isinstance(cfg.task, Task):
+        task = cfg.task
+        if cfg.input_dim is not None and (len(task.input_shape) != 1
+                                          or task.input_shape[0] != cfg.input_dim):
+            raise ValueError(f"input_dim={cfg.input_dim} differs from the task's input shape "
+                             f"{task.input_shape}: leave input_dim=None with a Task")
+        if cfg.model == "convnet" and len(task.input_shape) != 3:
+            raise ValueError(f"model='convnet' needs NHWC images; the task's inputs have shape "
+                             f"{task.input_shape}")
+    else:
+        opts = dict(cfg.task_options)
+        image = opts.pop("image", False)
+        if not isinstance(image, bool | np.bool_):
+            raise TypeError(f"task_options['image'] must be True or False, got {image!r}")
+        if cfg.model == "convnet":
+            if cfg.task not in IMAGE_TASKS:
+                raise ValueError(f"model='convnet' needs an image task, one of {IMAGE_TASKS}; "
+                                 f"got task={cfg.task!r}")
+            image = True
+        task = make_task(cfg.task, input_dim=cfg.input_dim, image=bool(image), **opts)
     if cfg.full_batch and not task.finite:
         raise ValueError(f"full_batch=True needs a finite training set: set "
                          f"task_options={{'train_size': P}} for task {cfg.task!r}")
     if cfg.loss == "xent" and not task.classification:
         raise ValueError(f"loss='xent' needs a classification task, one of "
-                         f"{CLASSIFICATION_TASKS}; {cfg.task!r} is regression")
+                         f"{CLASSIFICATION_TASKS} or an array_task with labels; {task.name!r} is "
+                         f"regression")
     readout = _param.readout(cfg.parametrization)
     if isinstance(cfg.model, Model):
         if readout != "mup" and not isinstance(cfg.model, MLP):
             raise ValueError("parametrization 'ntk' changes the readout multiplier and is only "
                              "available for the built-in MLP")
-        return cfg.model, task
+        model = cfg.model
+        if cfg.trainable == "readout":
+            model.readout_mask(jax.eval_shape(lambda: model.init(jax.random.key(0),
+                                                                 jnp.float32)))
+        return model, task
     if cfg.model == "convnet":
         return ConvNet(tuple(task.input_shape), cfg.width, task.output_dim, cfg.padding), task
     if len(task.input_shape) != 1:
@@ -533,12 +626,14 @@ class Engine:
     :data:`CELL_FIELDS`; ``data`` is ``task.build(...)`` (shared by every cell).
     """
 
-    def __init__(self, cfg: SweepConfig, dtype: str, metrics: tuple = ()):
+    def __init__(self, cfg: SweepConfig, dtype: str, metrics: tuple = (),
+                 keep_params: bool = False):
         self.cfg = cfg
         self.model, self.task = _resolve(cfg)
         self.dtype = jnp.dtype(dtype)
         self.log_steps = log_schedule(cfg.steps, cfg.log_every, cfg.log_points)
         self.metrics = tuple(metrics)  # ((name, fn), ...)
+        self.keep_params = bool(keep_params)
 
     @functools.cached_property
     def data(self):
@@ -567,13 +662,16 @@ class Engine:
         params0 = jax.tree.map(lambda p: p * hyper["init_scale"], params0)
         out_scale, loss_scale, base_lr = _param.native(cfg.parametrization, hyper["gamma"],
                                                         hyper["eta"], model.width)
-        scales = model.lr_scales(cfg.optimizer, params0)
         apply = model.apply
+        centred = cfg.centred
 
         def f(p, x, g0=None):
             if cfg.linearize:
-                _, lin = jax.linearize(lambda q: apply(q, x), params0)
-                return out_scale * lin(jax.tree.map(jnp.subtract, p, params0))
+                g0x, lin = jax.linearize(lambda q: apply(q, x), params0)
+                dg = lin(jax.tree.map(jnp.subtract, p, params0))
+                return out_scale * (dg if centred else g0x + dg)
+            if not centred:
+                return out_scale * apply(p, x)
             if g0 is None:
                 g0 = apply(params0, x)
             return out_scale * (apply(p, x) - g0)
@@ -588,10 +686,11 @@ class Engine:
             return loss_scale * lv, lv
 
         x_test, y_test = data["test_x"], data["test_y"]
-        g0_test = None if cfg.linearize else apply(params0, x_test)
+        precompute = centred and not cfg.linearize  # g(x; θ₀) of the fixed sets, once
+        g0_test = apply(params0, x_test) if precompute else None
         if cfg.full_batch:
             x_all, y_all = data["train_x"], data["train_y"]
-            g0_all = None if cfg.linearize else apply(params0, x_all)
+            g0_all = apply(params0, x_all) if precompute else None
 
         stream = jax.random.fold_in(seed_key(cfg.data_seed), 3)
         if cfg.data_per_seed:
@@ -604,9 +703,12 @@ class Engine:
             x, y = task.batch(data, jax.random.fold_in(stream, t), cfg.batch_size)
             return x, y, None
 
-        opt = _optimizer(cfg, hyper)
+        # the update: the optimizer's direction, then the per-leaf step base_lr·s_ℓ (the μP
+        # multipliers, 0 on frozen leaves) as one optax transform; θ ← θ − update
+        opt = optax.chain(_direction(cfg, hyper),
+                          scale_by_mup(_step_multipliers(cfg, model, params0, base_lr)))
         with jax.numpy_dtype_promotion("standard"):
-            opt_state0 = opt.init(params0) if opt is not None else ()
+            opt_state0 = opt.init(params0)
 
         def test_metrics(p):
             out = f(p, x_test, g0_test)
@@ -630,19 +732,15 @@ class Engine:
             params, opt_state, div, div_step, buf, first, i0 = carry
             x, y, g0 = batch(t)
             (_, lv), grads = jax.value_and_grad(objective, has_aux=True)(params, x, y, g0)
-            if opt is None:
-                upd = grads
-                new_opt = opt_state
-            else:
-                with jax.numpy_dtype_promotion("standard"):  # optax mixes int counts, floats
-                    upd, new_opt = opt.update(grads, opt_state, params)
-            new_params = jax.tree.map(lambda p, u, s: p - (base_lr * s) * u, params, upd, scales)
+            with jax.numpy_dtype_promotion("standard"):  # optax mixes int counts, floats
+                upd, new_opt = opt.update(grads, opt_state, params)
+            new_params = jax.tree.map(jnp.subtract, params, upd)
             buf = jax.lax.dynamic_update_index_in_dim(buf, lv, t % W, 0)
             bad = (~jnp.isfinite(lv)) | (jnp.mean(buf) > thresh) | ~_tree_all_finite(new_params)
             div_step = jnp.where(bad & ~div, t, div_step)
             div = div | bad
             params = _where_tree(div, params, new_params)
-            opt_state = _where_tree(div, opt_state, new_opt) if opt is not None else opt_state
+            opt_state = _where_tree(div, opt_state, new_opt)
             first = jnp.where(t == i0, lv, first)
             return params, opt_state, div, div_step, buf, first, i0
 
@@ -654,6 +752,8 @@ class Engine:
             params, opt_state, div, div_step, buf = carry
             s, e = se
             logs = {**test_metrics(params), **hooks(params, s)}
+            if self.keep_params:
+                logs["params"] = params
             nan = jnp.asarray(jnp.nan, dt)
             c = jax.lax.fori_loop(s, e, step, (params, opt_state, div, div_step, buf, nan, s))
             params, opt_state, div, div_step, buf, first, _ = c
@@ -667,6 +767,8 @@ class Engine:
         xT, yT, g0T = batch(jnp.asarray(steps[-1], jnp.int32))
         last = {**test_metrics(params), **hooks(params, jnp.asarray(steps[-1], jnp.int32)),
                 "loss": loss_of(f(params, xT, g0T), yT)}
+        if self.keep_params:
+            last["params"] = params
         logs = jax.tree.map(lambda a, b: jnp.concatenate([a, b[None]]), logs, last)
         step_arr = jnp.asarray(steps, dtype=jnp.int32)
         masked = div & (step_arr >= div_step)
@@ -677,22 +779,62 @@ class Engine:
             m = masked.reshape(masked.shape + (1,) * (a.ndim - 1))
             return jnp.where(m, jnp.asarray(jnp.nan, a.dtype), a)
 
-        logs = {k: mask(v) for k, v in logs.items()}
+        logs = {k: (v if k == "params" else mask(v)) for k, v in logs.items()}
         logs["diverged"] = div
         logs["diverged_step"] = div_step
         return params, logs
 
 
-def _optimizer(cfg, hyper):
-    import optax
-
+def _direction(cfg, hyper):
+    """The optimizer's update direction as an optax transformation (per-cell options traced)."""
+    if not isinstance(cfg.optimizer, str):
+        return cfg.optimizer
     if cfg.optimizer == "sgd":
-        return None
+        return optax.identity()
     if cfg.optimizer == "momentum":
         return optax.trace(decay=hyper["momentum"])
     if cfg.optimizer == "adam":
         return optax.scale_by_adam(b1=hyper["b1"], b2=hyper["b2"], eps=cfg.adam_eps)
     return optax.scale_by_sign()
+
+
+def _step_multipliers(cfg, model, params, base_lr):
+    r"""Per-leaf steps :math:`\eta_b s_\ell` (the model's μP multipliers for
+    ``cfg.step_rule``), and ``None`` on leaves that ``cfg.trainable`` freezes."""
+    rule = cfg.step_rule
+    if rule == "none":
+        scales = jax.tree.map(lambda _: 1.0, params)
+    else:
+        scales = model.lr_scales("sgd" if rule == "sgd" else "adam", params)
+    steps = jax.tree.map(lambda s: base_lr * s, scales)
+    if cfg.trainable == "readout":
+        mask = model.readout_mask(params)
+        steps = jax.tree.map(lambda s, m: s if m else None, steps, mask)
+    return steps
+
+
+def scale_by_mup(multipliers) -> "optax.GradientTransformation":
+    r"""Multiply each leaf of the update by its own step multiplier: the μP per-layer learning
+    rates as an optax transformation (gamma-scaling docs, "Parametrisations").
+
+    ``multipliers`` is a pytree with the parameters' structure whose leaves are numbers (Python
+    floats or traced scalars, e.g. :math:`\eta\,s_\ell` with :math:`s_\ell = N` for μP SGD) or
+    ``None``: a ``None`` leaf is frozen (its update is exactly 0, whatever the gradient, so an
+    infinite gradient of a frozen layer cannot leak in). Stateless. Composes with any optax
+    chain, e.g. ``optax.chain(optax.scale_by_adam(), scale_by_mup(m))``.
+    """
+
+    def init_fn(params):
+        del params
+        return optax.EmptyState()
+
+    def update_fn(updates, state, params=None):
+        del params
+        out = jax.tree.map(lambda m, u: jnp.zeros_like(u) if m is None else m * u,
+                           multipliers, updates, is_leaf=lambda v: v is None)
+        return out, state
+
+    return optax.GradientTransformation(init_fn, update_fn)
 
 
 class _x64:
@@ -719,6 +861,8 @@ class TrainResult:
 
     ``loss`` is the batch loss at θ_t on batch t; ``test_loss``/``accuracy`` are on the task's
     fixed test set; ``metrics`` holds requested per-step hooks. Values after a divergence are NaN.
+    ``params_log`` (with ``keep_params=True``): the parameters at every logged step, each leaf
+    with a leading step axis.
     """
 
     steps: np.ndarray
@@ -730,6 +874,7 @@ class TrainResult:
     diverged_step: int
     params: Any
     params0: Any
+    params_log: Any = None
 
 
 def _static_part(cfg: SweepConfig) -> SweepConfig:
@@ -739,19 +884,23 @@ def _static_part(cfg: SweepConfig) -> SweepConfig:
 
 
 @functools.lru_cache(maxsize=32)
-def _compiled(cfg: SweepConfig, dtype: str, metrics: tuple):
-    eng = Engine(cfg, dtype, metrics)
+def _compiled(cfg: SweepConfig, dtype: str, metrics: tuple, keep_params: bool = False):
+    eng = Engine(cfg, dtype, metrics, keep_params)
     return eng, jax.jit(eng.run_cell)
 
 
-def train(cfg: SweepConfig, *, metrics: dict | None = None, **hyper) -> TrainResult:
+def train(cfg: SweepConfig, *, metrics: dict | None = None, keep_params: bool = False,
+          **hyper) -> TrainResult:
     """Train one cell (γ, η, seed, … default to ``cfg``'s values; keyword overrides).
+
+    ``keep_params=True`` also returns the parameters at every logged step (``params_log``).
 
     Example::
 
         r = sims.train(sims.SweepConfig(depth=3, width=128), gamma=100.0, eta=0.5, seed=1)
         r.loss  # (n_log,)
     """
+    _bool("keep_params", keep_params)
     if not isinstance(cfg, SweepConfig):
         raise TypeError(f"cfg must be a lazyrich.sims.SweepConfig, got {type(cfg).__name__}")
     bad = set(hyper) - set(CELL_FIELDS)
@@ -762,7 +911,7 @@ def train(cfg: SweepConfig, *, metrics: dict | None = None, **hyper) -> TrainRes
     hyper = {k: getattr(cfg, k) for k in CELL_FIELDS}
     model, _ = _resolve(cfg)
     dtype = choose_dtype(cfg, model, {k: np.asarray([v]) for k, v in hyper.items()})
-    eng, fn = _compiled(_static_part(cfg), dtype, metrics)
+    eng, fn = _compiled(_static_part(cfg), dtype, metrics, keep_params)
     with _x64(dtype):
         h = eng.cast_hyper(hyper)
         params, logs = fn(h, eng.data)
@@ -771,4 +920,5 @@ def train(cfg: SweepConfig, *, metrics: dict | None = None, **hyper) -> TrainRes
     logs = jax.tree.map(np.asarray, logs)
     extra = {k: logs[k] for k, _ in eng.metrics}
     return TrainResult(eng.log_steps, logs["loss"], logs["test_loss"], logs.get("accuracy"), extra,
-                       bool(logs["diverged"]), int(logs["diverged_step"]), params, p0)
+                       bool(logs["diverged"]), int(logs["diverged_step"]), params, p0,
+                       logs.get("params"))

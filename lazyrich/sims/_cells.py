@@ -12,11 +12,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from lazyrich.sims._train import (
+from ._train import (
     CELL_FIELDS,
     Engine,
     SweepConfig,
+    _bool,
     _resolve,
+    _static_part,
     _x64,
     check_cell_values,
     check_metrics,
@@ -27,8 +29,8 @@ from lazyrich.sims._train import (
 
 
 @functools.lru_cache(maxsize=32)
-def _compiled(cfg: SweepConfig, dtype: str, metrics: tuple):
-    eng = Engine(cfg, dtype, metrics)
+def _compiled(cfg: SweepConfig, dtype: str, metrics: tuple, keep_params: bool):
+    eng = Engine(cfg, dtype, metrics, keep_params)
 
     def run(hyper, data):
         return jax.vmap(eng.run_cell, in_axes=(0, None))(hyper, data)
@@ -37,14 +39,19 @@ def _compiled(cfg: SweepConfig, dtype: str, metrics: tuple):
 
 
 def run_cells(cfg: SweepConfig, *, metrics: dict | None = None, return_params: bool = False,
-              **cells) -> dict:
+              keep_params: bool = False, **cells) -> dict:
     r"""Train the cells given as equal-length 1-D arrays (``gamma=…, eta=…, seed=…``; fields of
     :data:`lazyrich.sims._train.CELL_FIELDS`; scalars broadcast; missing ones take ``cfg``'s value).
 
     Returns a dict of NumPy arrays with a leading cell axis: ``loss``, ``test_loss``
     (``accuracy``), ``diverged``, ``diverged_step``, the requested ``metrics`` (each over
     ``(cell, step)``), ``steps`` (the logged steps) and, with ``return_params``, ``params``
-    (the final parameter pytree, leading cell axis).
+    (the final parameter pytree, leading cell axis); with ``keep_params``, ``params_log`` (the
+    parameters at every logged step: leading axes cell, step).
+
+    This is the one batched primitive: :func:`sweep` is a grid of cells run through the same
+    per-cell function (so a cell gives the same numbers here as inside a sweep), and
+    :func:`train` is one cell of it.
     """
     if not isinstance(cfg, SweepConfig):
         raise TypeError(f"cfg must be a lazyrich.sims.SweepConfig, got {type(cfg).__name__}")
@@ -64,17 +71,21 @@ def run_cells(cfg: SweepConfig, *, metrics: dict | None = None, return_params: b
     for k in ("momentum", "b1", "b2"):
         check_optimizer_option(cfg.optimizer, k, k in arrs)
     metrics = check_metrics(metrics)
+    _bool("return_params", return_params)
+    _bool("keep_params", keep_params)
     table = {k: np.broadcast_to(arrs.get(k, np.asarray([getattr(cfg, k)])), (n,))
              for k in CELL_FIELDS}
     dtype = choose_dtype(cfg, _resolve(cfg)[0], table)
-    eng, fn = _compiled(cfg, dtype, metrics)
+    eng, fn = _compiled(_static_part(cfg), dtype, metrics, keep_params)
     with _x64(dtype):
         hyper = {k: jnp.asarray(np.asarray(table[k], np.float64), dtype=eng.dtype)
                  for k in CELL_FIELDS if k != "seed"}
         lo, hi = split_seeds(table["seed"])  # all 63 bits of every seed: nothing wraps
         hyper["seed"], hyper["seed_hi"] = jnp.asarray(lo), jnp.asarray(hi)
         params, logs = fn(hyper, eng.data)
-        out = {k: np.asarray(v) for k, v in logs.items()}
+        out = {k: np.asarray(v) for k, v in logs.items() if k != "params"}
+        if keep_params:
+            out["params_log"] = jax.tree.map(np.asarray, logs["params"])
         if return_params:
             out["params"] = jax.tree.map(np.asarray, params)
     out["steps"] = np.asarray(eng.log_steps)
@@ -84,7 +95,7 @@ def run_cells(cfg: SweepConfig, *, metrics: dict | None = None, return_params: b
 def scaled_sweep(cfg: SweepConfig, gamma, k, seeds, scale, *, metrics: dict | None = None):
     r"""A (γ, η̂, seed) sweep on the grid :math:`\eta = \text{scale}(\gamma)\cdot 10^{k}` for any
     scale function (e.g. :math:`\gamma` for SignSGD, :math:`\gamma^{1/L}`, or a measured edge),
-    in the layout of :func:`lazyrich.sims.sweep` with ``eta_hat`` (dims ``gamma, eta_hat, seed,
+    in the layout of :func:`sweep` with ``eta_hat`` (dims ``gamma, eta_hat, seed,
     step``; coordinate ``eta(gamma, eta_hat)``) — every analysis function accepts it.
 
     ``scale(gamma_array) -> array`` of positive numbers. All cells run in one vmapped call.
