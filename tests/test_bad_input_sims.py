@@ -16,7 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from scipy.special import ndtr
 
-from lazyrich import analysis, sims, theory
+from lazyrich import sims, theory
 from lazyrich.sims._results import write_atomic
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
