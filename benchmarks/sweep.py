@@ -78,9 +78,7 @@ def engine(cfg):
 
 
 def jitted_loop(cfg):
-    from lazyrich.sims._train import Engine
-
-    eng = Engine(cfg, "float32")
+    eng = sims.Engine(cfg, "float32")
     fn = jax.jit(eng.run_cell)
     data = eng.data
     cells = [(g, e, s) for g in GAMMA for e in ETA for s in SEEDS]

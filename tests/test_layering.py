@@ -85,7 +85,6 @@ PRIVATE_DEBT = {
     ("notebooks/geometry.py", "lazyrich.geometry._geometry_training"),
     ("notebooks/richness.py", "lazyrich.metrics._demo_training"),
     ("benchmarks/metrics.py", "lazyrich.metrics._demo_training"),
-    ("benchmarks/sweep.py", "lazyrich.sims._train"),
 }
 
 

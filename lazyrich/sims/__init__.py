@@ -32,6 +32,7 @@ from ._train import MUP_STEPS as MUP_STEPS
 from ._train import OPTIMIZERS as OPTIMIZERS
 from ._train import SWEEPABLE as SWEEPABLE
 from ._train import TRAINABLE as TRAINABLE
+from ._train import Engine as Engine
 from ._train import MetricContext as MetricContext
 from ._train import SweepConfig as SweepConfig
 from ._train import TrainResult as TrainResult
@@ -47,5 +48,6 @@ __all__ = ["run_cells", "scaled_sweep", "LinearTrajectory", "gd_two_layer", "ode
            "to_mup",
            "make_grid", "merge", "shard_cells", "sweep",
            "TASK_OPTIONS", "TASKS", "Task", "make_task", "ArrayTask", "array_task",
-           "MUP_STEPS", "OPTIMIZERS", "SWEEPABLE", "TRAINABLE", "MetricContext", "SweepConfig",
-           "TrainResult", "log_schedule", "resolve", "scale_by_mup", "seed_key", "train"]
+           "MUP_STEPS", "Engine", "OPTIMIZERS", "SWEEPABLE", "TRAINABLE", "MetricContext",
+           "SweepConfig", "TrainResult", "log_schedule", "resolve", "scale_by_mup", "seed_key",
+           "train"]

@@ -623,7 +623,10 @@ class Engine:
     """A config resolved into a model, a task and a pure one-cell run function.
 
     ``run_cell(hyper, data)`` trains one cell; ``hyper`` is a dict of scalars named
-    :data:`CELL_FIELDS`; ``data`` is ``task.build(...)`` (shared by every cell).
+    :data:`CELL_FIELDS` (make it with :meth:`cast_hyper`); ``data`` is :attr:`data`
+    (``task.build(...)``, shared by every cell). This is the simulator written for one run:
+    :func:`run_cells` and :func:`sweep` batch it with ``vmap`` and sharding; write your own
+    batching (``jit``, ``vmap``, ``shard_map``) over it the same way.
     """
 
     def __init__(self, cfg: SweepConfig, dtype: str, metrics: tuple = (),
