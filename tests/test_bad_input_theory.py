@@ -7,6 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from lazyrich.sims import chain_gd
 from lazyrich.theory import (
     aligned_mode,
     balance,
@@ -14,7 +15,6 @@ from lazyrich.theory import (
     ball_capacity_large_dim,
     chain_eta_max_lazy,
     chain_eta_max_rich,
-    chain_gd,
     chain_plateau_time,
     convergence_values,
     cover_separability,

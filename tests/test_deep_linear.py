@@ -8,10 +8,10 @@ import pytest
 from jax.flatten_util import ravel_pytree
 
 from lazyrich.metrics import gauss_newton_top, hessian_extremes, lanczos_extremes
+from lazyrich.sims import chain_gd
 from lazyrich.theory import (
     chain_eta_max_lazy,
     chain_eta_max_rich,
-    chain_gd,
     chain_plateau_time,
     deep_linear_final_ntk,
     mode_learning_time,
@@ -100,3 +100,15 @@ def test_hessian_and_gauss_newton_match_dense(rng):
     J = np.asarray(jax.jacobian(lambda q: f(unravel(q)).reshape(-1))(flat))
     gn = np.linalg.eigvalsh(2 / 32 * J.T @ J)[-1]
     np.testing.assert_allclose(gauss_newton_top(f, p, jax.random.key(1), 32), gn, rtol=1e-9)
+
+
+def test_chain_gd_moved_to_sims_with_a_deprecated_alias():
+    """chain_gd is a simulator: it lives in lazyrich.sims; lazyrich.theory.chain_gd warns and
+    returns the same function for one release."""
+    import lazyrich.sims
+    import lazyrich.theory
+
+    with pytest.warns(DeprecationWarning, match=r"lazyrich\.theory\.chain_gd is deprecated .* "
+                                                r"lazyrich\.sims\.chain_gd"):
+        assert lazyrich.theory.chain_gd is lazyrich.sims.chain_gd
+    assert "chain_gd" not in lazyrich.theory.__all__

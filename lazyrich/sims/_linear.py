@@ -246,3 +246,58 @@ def ode_two_layer(W1, W2, Syx, t, *, Sxx=None, rtol: float = 1e-12, atol: float 
     w1s = ys[:k].T.reshape(len(t), n_h, n_i)
     w2s = ys[k:].T.reshape(len(t), n_o, n_h)
     return LinearTrajectory(t, w1s, w2s)
+
+
+@functools.partial(jax.jit, static_argnames=("L", "num_steps"))
+def _chain_gd(gamma, eta, y_star, L, num_steps):
+    a0 = jnp.ones((L,), dtype=jnp.result_type(gamma))
+
+    eye = jnp.eye(L, dtype=bool)
+
+    def step(a, _):
+        others = jnp.prod(jnp.where(eye, 1.0, a[None, :]), axis=1)  # Π_{k≠ℓ} a_k, no division
+        f = (jnp.prod(a) - 1.0) / gamma
+        loss = 0.5 * (f - y_star) ** 2
+        ntk = jnp.sum(others**2) / gamma**2
+        return a - eta * (f - y_star) * others / gamma, (loss, ntk)
+
+    a, (loss, sharp) = jax.lax.scan(step, a0, None, length=num_steps)
+    return loss, sharp
+
+
+def chain_gd(gamma, eta, L: int, num_steps: int, y_star=1.0):
+    r"""Gradient descent on the scalar L-chain; returns (loss, NTK) per step, shapes
+    ``(num_steps,)``.
+
+    The chain is the balanced rank-one reduction of a width-N deep linear network on whitened
+    inputs with a target of norm :math:`y^*` (its closed-form edges and plateau time are
+    :func:`lazyrich.theory.chain_eta_max_lazy`, :func:`~lazyrich.theory.chain_eta_max_rich`,
+    :func:`~lazyrich.theory.chain_plateau_time`):
+
+    .. math::
+        f = \frac{1}{\gamma}\Big(\prod_{\ell=1}^L a_\ell - 1\Big),\quad a_\ell(0)=1,\quad
+        \ell(a) = \tfrac12 (f-y^*)^2,\qquad
+        a_\ell \leftarrow a_\ell - \eta\,(f-y^*)\,\frac{1}{\gamma}\prod_{k\neq\ell}a_k .
+
+    The NTK of the balanced chain is :math:`K = \sum_\ell (\partial f/\partial a_\ell)^2
+    = L\,a^{2(L-1)}/\gamma^2`, the sharpness at a minimum. ``gamma`` and ``eta`` may be traced
+    (``vmap`` over grids) but each is a scalar: γ > 0, η > 0, finite :math:`y^*` (checked when
+    concrete).
+    """
+    if not isinstance(L, int | np.integer) or isinstance(L, bool | np.bool_) or L < 2:
+        raise ValueError(f"depth L (number of weight layers) must be an integer >= 2, got {L!r}")
+    L = int(L)
+    if (not isinstance(num_steps, int | np.integer) or isinstance(num_steps, bool | np.bool_)
+            or num_steps < 1):
+        raise ValueError(f"num_steps must be a positive integer, got {num_steps!r}")
+    for name, x in (("gamma", gamma), ("eta", eta), ("y_star", y_star)):
+        require_real(name, x)
+        if np.ndim(x) != 0:
+            raise ValueError(f"{name} must be a scalar (use jax.vmap for a grid), got shape "
+                             f"{np.shape(x)}")
+    require_positive("gamma", gamma)
+    require_positive("eta", eta)
+    require_finite("y_star", y_star)
+    dt = jnp.result_type(float)
+    return _chain_gd(jnp.asarray(gamma, dt), jnp.asarray(eta, dt), jnp.asarray(y_star, dt), L,
+                     int(num_steps))

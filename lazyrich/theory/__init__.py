@@ -1,5 +1,7 @@
 """Closed forms: exact learning dynamics and kernels."""
 
+from lazyrich._deprecation import moved_names
+
 from ._aligned import aligned_mode as aligned_mode
 from ._aligned import convergence_values as convergence_values
 from ._aligned import half_time as half_time
@@ -19,7 +21,6 @@ from ._capacity import cover_separability as cover_separability
 from ._capacity import gardner_capacity as gardner_capacity
 from ._deep_linear import chain_eta_max_lazy as chain_eta_max_lazy
 from ._deep_linear import chain_eta_max_rich as chain_eta_max_rich
-from ._deep_linear import chain_gd as chain_gd
 from ._deep_linear import chain_plateau_time as chain_plateau_time
 from ._deep_linear import deep_linear_final_ntk as deep_linear_final_ntk
 from ._deep_linear import mode_learning_time as mode_learning_time
@@ -45,9 +46,12 @@ __all__ = ["aligned_mode", "convergence_values", "half_time", "reversal_time", "
            "shallow_limit", "single_neuron", "staircase_times", "allowed_lambda_signs", "balance",
            "lambda_balanced_init", "measure_lambda", "split_singular_values", "ball_capacity",
            "ball_capacity_large_dim", "cover_separability", "gardner_capacity",
-           "chain_eta_max_lazy", "chain_eta_max_rich", "chain_gd", "chain_plateau_time",
+           "chain_eta_max_lazy", "chain_eta_max_rich", "chain_plateau_time",
            "deep_linear_final_ntk", "mode_learning_time", "LinearSolution", "two_layer_linear",
            "ACTIVATIONS", "ABReLU", "MLPKernels", "get_activation", "mlp_kernels",
            "kernel_distance", "ntk_from_reps", "two_layer_ntk", "TaskSequence",
            "predicted_forgetting", "random_task", "task_sequence", "two_layer_loss", "from_data",
            "whiten"]
+
+# Old name here -> name in lazyrich.sims (simulators live there; one release of grace).
+__getattr__ = moved_names("lazyrich.theory", "lazyrich.sims", {"chain_gd": "chain_gd"})

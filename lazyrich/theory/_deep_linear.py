@@ -10,9 +10,7 @@ whitened inputs with a target of norm :math:`y^*`:
     a_\ell \leftarrow a_\ell - \eta\,(f-y^*)\,\frac{1}{\gamma}\prod_{k\neq\ell}a_k .
 """
 
-import functools
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -90,49 +88,6 @@ def chain_plateau_time(gamma, L: int, eta, y_star=1.0):
     if L == 2:
         return g / (2.0 * y_star * eta) * jnp.log1p(g * y_star / 2.0)
     return g / ((L - 2) * y_star * eta)
-
-
-@functools.partial(jax.jit, static_argnames=("L", "num_steps"))
-def _chain_gd(gamma, eta, y_star, L, num_steps):
-    a0 = jnp.ones((L,), dtype=jnp.result_type(gamma))
-
-    eye = jnp.eye(L, dtype=bool)
-
-    def step(a, _):
-        others = jnp.prod(jnp.where(eye, 1.0, a[None, :]), axis=1)  # Π_{k≠ℓ} a_k, no division
-        f = (jnp.prod(a) - 1.0) / gamma
-        loss = 0.5 * (f - y_star) ** 2
-        ntk = jnp.sum(others**2) / gamma**2
-        return a - eta * (f - y_star) * others / gamma, (loss, ntk)
-
-    a, (loss, sharp) = jax.lax.scan(step, a0, None, length=num_steps)
-    return loss, sharp
-
-
-def chain_gd(gamma, eta, L: int, num_steps: int, y_star=1.0):
-    r"""Gradient descent on the scalar L-chain; returns (loss, NTK) per step, shapes
-    ``(num_steps,)``.
-
-    The NTK of the balanced chain is :math:`K = \sum_\ell (\partial f/\partial a_\ell)^2
-    = L\,a^{2(L-1)}/\gamma^2`, the sharpness at a minimum. ``gamma`` and ``eta`` may be traced
-    (``vmap`` over grids) but each is a scalar: γ > 0, η > 0, finite :math:`y^*` (checked when
-    concrete).
-    """
-    L = _depth(L)
-    if (not isinstance(num_steps, int | np.integer) or isinstance(num_steps, bool | np.bool_)
-            or num_steps < 1):
-        raise ValueError(f"num_steps must be a positive integer, got {num_steps!r}")
-    for name, x in (("gamma", gamma), ("eta", eta), ("y_star", y_star)):
-        require_real(name, x)
-        if np.ndim(x) != 0:
-            raise ValueError(f"{name} must be a scalar (use jax.vmap for a grid), got shape "
-                             f"{np.shape(x)}")
-    require_positive("gamma", gamma)
-    require_positive("eta", eta)
-    require_finite("y_star", y_star)
-    dt = jnp.result_type(float)
-    return _chain_gd(jnp.asarray(gamma, dt), jnp.asarray(eta, dt), jnp.asarray(y_star, dt), L,
-                     int(num_steps))
 
 
 def mode_learning_time(s, u0, L: int, frac: float = 0.5):
