@@ -44,13 +44,16 @@ def _features_model():
 
 def _ntk_model():
     import jax
+    import jax.numpy as jnp
 
-    from lazyrich.metrics._demo_training import mlp_apply, mlp_init
+    from lazyrich.sims import MLP
 
-    p0 = mlp_init(jax.random.key(0), (8, 24, 24, 1))
-    noise = mlp_init(jax.random.key(1), (8, 24, 24, 1))
+    # the engine's MLP 8 → 24 → 24 → 1, weights N(0,1), multipliers 1/√fan-in (NTK readout)
+    model = MLP(depth=3, hidden=24, input_dim=8, output_dim=1, readout="ntk")
+    p0 = model.init(jax.random.key(0), jnp.float64)
+    noise = model.init(jax.random.key(1), jnp.float64)
     p1 = jax.tree.map(lambda a, b: a + 0.3 * b, p0, noise)  # a "trained" point
-    return (lambda p, x: mlp_apply(p, x, parametrization="ntk")[1]), p0, p1
+    return model.apply, p0, p1
 
 
 def case(kind, n):

@@ -20,8 +20,8 @@
 # We measure it (i) across the output scale γ of a μP MLP on digits, from lazy to rich, and
 # (ii) through grokking on modular addition, next to accuracy and the comparison metrics of §4.
 #
-# Training uses the small private trainer `lazyrich.metrics._demo_training` (to be replaced by
-# the sweep engine). Set `LAZYRICH_FAST=1` for a CPU-sized run.
+# Training uses the toolkit's one training stack, `lazyrich.sims` (`run_cells` for the γ sweep,
+# `train` with an `optax` AdamW for grokking). Set `LAZYRICH_FAST=1` for a CPU-sized run.
 
 # %%
 import os
@@ -30,9 +30,11 @@ import jax
 import jax.numpy as jnp
 import matplotlib.pyplot as plt
 import numpy as np
+import optax
 from sklearn.datasets import load_digits
 
 import lazyrich
+from lazyrich import sims
 from lazyrich.metrics import (
     dlr_report,
     eigencurves,
@@ -42,7 +44,6 @@ from lazyrich.metrics import (
     plot_dlr_trajectory,
     plot_eigencurves,
 )
-from lazyrich.metrics._demo_training import TrainConfig, checkpoint, mlp_init, model_fn, train
 
 lazyrich.set_precision("float64")
 FAST = os.environ.get("LAZYRICH_FAST", "0") == "1"
@@ -53,8 +54,10 @@ FAST = os.environ.get("LAZYRICH_FAST", "0") == "1"
 # MLP 64 → N → N → 10 in the μP-γ parametrisation, centred output
 # $f = (g_\theta-g_{\theta_0})/\gamma$,
 # MSE on one-hot labels, full-batch SGD with step $N\eta$, $\eta = \hat\eta\,s(\gamma)$,
-# $s(\gamma) = \gamma^2/(1+\gamma^{2-2/L})$ (gamma-scaling.md §1.9). One compiled run per γ,
-# vmapped.
+# $s(\gamma) = \gamma^2/(1+\gamma^{2-2/L})$ (gamma-scaling.md §1.9): the conventions of the
+# engine's `model="mlp"`. All γ run as the cells of one vmapped `sims.run_cells` call with one
+# seed, hence one initialisation $\theta_0$; `keep_params=True` returns $\theta$ at the logged
+# steps (here 0 and T).
 
 # %%
 X, y = load_digits(return_X_y=True)
@@ -64,28 +67,23 @@ tr, te = perm[:600], perm[600:]
 L, N = 3, (64 if FAST else 128)
 steps = 200 if FAST else 1000
 gammas = np.array([0.01, 0.1, 1.0, 3.0] if FAST else [0.01, 0.03, 0.1, 0.3, 1.0, 3.0])
-dt = jnp.float32
-p0 = mlp_init(jax.random.key(0), (64, N, N, 10), dtype=dt)
-xtr, ytr = jnp.asarray(X[tr], dt), jnp.asarray(np.eye(10)[y[tr]], dt)
-
-
-def run(gamma, eta, p0, xtr, ytr):
-    return train(jax.random.key(1), TrainConfig(eta=eta, gamma=gamma, steps=steps, log_every=steps),
-                 p0, xtr, ytr)
-
-
+digits = sims.array_task(X[tr], y[tr], X[te], y[te])  # integer labels: one-hot targets
+cfg = sims.SweepConfig(model="mlp", depth=L, width=N, task=digits, loss="mse", full_batch=True,
+                       steps=steps, log_every=steps, dtype="float32")
+model, _ = sims.resolve(cfg)
 s = gammas**2 / (1 + gammas ** (2 - 2 / L))
-plogs, losses = jax.jit(jax.vmap(run, in_axes=(0, 0, None, None, None)))(
-    jnp.asarray(gammas, dt), jnp.asarray(s, dt), p0, xtr, ytr)
+out = sims.run_cells(cfg, gamma=gammas, eta=s, seed=0, keep_params=True)
+assert not out["diverged"].any()
 
 # %%
 rows, curves = [], []
+xs = jnp.asarray(X, jnp.float32)
 for i, g in enumerate(gammas):
-    cfg = TrainConfig(eta=0.0, gamma=float(g))
-    params = checkpoint(jax.tree.map(lambda a, i=i: a[i], plogs), -1)
-    apply = model_fn(cfg, p0)
-    phi, f = (np.asarray(a, np.float64) for a in apply(params, jnp.asarray(X, dt)))
-    phi0 = np.asarray(apply(p0, jnp.asarray(X, dt))[0], np.float64)
+    p0, params = (jax.tree.map(lambda a, i=i, t=t: jnp.asarray(a[i, t]), out["params_log"])
+                  for t in (0, -1))
+    # the readout's input φ(h^{L-1}) and the centred output f = (g_θ - g_θ0)/γ that was trained
+    phi, phi0 = (np.asarray(model.features(p, xs), np.float64) for p in (params, p0))
+    f = np.asarray((model.apply(params, xs) - model.apply(p0, xs)) / g, np.float64)
     rows.append({
         "gamma": g,
         "D_LR train (E1)": dlr_report(phi[tr], f[tr], "cka", split="train").value,
@@ -125,6 +123,12 @@ ax.legend(fontsize="small")
 # ($\Phi = h^2$), CE, AdamW (lr 1e-3, β₂ 0.98, weight decay 1), full batch, first-layer init
 # scale 3 (richness-metric.md §9 pilot B). D_LR is logged on the training and the held-out
 # inputs: they behave differently (§1.7).
+#
+# The pilot's network is in the *standard* parametrisation (all multipliers 1, the scales in the
+# initial weights, as in PyTorch): we hand the engine its `apply`/`init` with `sims.from_apply`,
+# the uncentred output $f = g$ (`centred=False`, γ = 1), and AdamW as an `optax` chain whose
+# step is η itself (`mup_steps="none"`): $\theta \leftarrow \theta - \eta\,(\hat m/(\sqrt{\hat v}
+# +\epsilon) + \lambda\theta)$, the update of `optax.adamw(η, b1=0.9, b2=0.98, weight_decay=λ)`.
 
 # %%
 P, width, every = 31, 256, 100
@@ -134,24 +138,44 @@ Xg = np.concatenate([np.eye(P)[a], np.eye(P)[b]], axis=1)
 yg = (a + b) % P
 pg = np.random.default_rng(0).permutation(P * P)
 gtr, gte = pg[: P * P // 2], pg[P * P // 2:]
-gcfg = TrainConfig(eta=1e-3, weight_decay=1.0, steps=gsteps, log_every=every, optimizer="adamw",
-                   loss="ce", centred=False, activation="quadratic", parametrization="standard")
-gp0 = mlp_init(jax.random.key(0), (2 * P, width, P),
-               init_scale=(3 / np.sqrt(2 * P), 1 / np.sqrt(width)), dtype=dt)
-gplog, gloss = train(jax.random.key(1), gcfg, gp0, jnp.asarray(Xg[gtr], dt), jnp.asarray(yg[gtr]))
-gapply = jax.jit(model_fn(gcfg, gp0))
+
+
+def features(p, x):  # Φ = h², h = x W⁰
+    return (x @ p["w"][0]) ** 2
+
+
+def apply(p, x):
+    return features(p, x) @ p["w"][1]
+
+
+def init(key, dtype):  # W⁰ ~ N(0, 9/D), W¹ ~ N(0, 1/N)
+    k0, k1 = jax.random.split(key)
+    return {"w": (jax.random.normal(k0, (2 * P, width), dtype) * (3 / np.sqrt(2 * P)),
+                  jax.random.normal(k1, (width, P), dtype) / np.sqrt(width))}
+
+
+adamw = optax.chain(optax.scale_by_adam(b1=0.9, b2=0.98), optax.add_decayed_weights(1.0))
+gcfg = sims.SweepConfig(model=sims.from_apply(apply, init, depth=2, name="quadratic-mlp"), depth=2,
+                        task=sims.array_task(Xg[gtr], yg[gtr], Xg[gte], yg[gte], classes=P),
+                        loss="xent", full_batch=True, steps=gsteps, log_every=every,
+                        optimizer=adamw, mup_steps="none", optimizer_label="adamw(wd=1)",
+                        centred=False, dtype="float32")
+gr = sims.train(gcfg, gamma=1.0, eta=1e-3, seed=0, keep_params=True)
+assert not gr.diverged
+gapply = jax.jit(lambda p, x: (features(p, x), apply(p, x)))
 
 # %%
 log = {"step": [], "D train": [], "D test": [], "test acc": []}
 snapshots = {}
-for i in range(gsteps // every + 1):
-    phi, f = (np.asarray(v, np.float64) for v in gapply(checkpoint(gplog, i), jnp.asarray(Xg, dt)))
-    log["step"].append(i * every)
+for i, step in enumerate(gr.steps):
+    p = jax.tree.map(lambda a, i=i: jnp.asarray(a[i]), gr.params_log)
+    phi, f = (np.asarray(v, np.float64) for v in gapply(p, jnp.asarray(Xg, jnp.float32)))
+    log["step"].append(int(step))
     log["D train"].append(dlr_report(phi[gtr], f[gtr], split="train").value)
     log["D test"].append(dlr_report(phi[gte], f[gte], split="test").value)
     log["test acc"].append(float(np.mean(f[gte].argmax(1) == yg[gte])))
-    if i * every in (200, 1000, gsteps):
-        snapshots[i * every] = eigencurves(phi[gtr], f[gtr], yg[gtr], k_max=80)
+    if step in (200, 1000, gsteps):
+        snapshots[int(step)] = eigencurves(phi[gtr], f[gtr], yg[gtr], k_max=80)
 
 ax = plot_dlr_trajectory(log["step"],
                          {"train inputs": log["D train"], "test inputs": log["D test"]},

@@ -17,7 +17,7 @@ import pytest
 from scipy import integrate, special, stats
 
 from lazyrich.metrics import empirical_ntk, ntk_moments
-from lazyrich.metrics._demo_training import mlp_apply, mlp_init
+from lazyrich.sims import MLP
 from lazyrich.theory import ACTIVATIONS, ABReLU, kernel_distance, mlp_kernels, two_layer_ntk
 
 
@@ -421,10 +421,10 @@ def test_empirical_ntk_linear_models(rng):
 
 
 def test_ntk_moments_match_dense(rng):
-    widths = (3, 16, 16, 2)
-    p0 = mlp_init(jax.random.key(0), widths)
+    model = MLP(depth=3, hidden=16, input_dim=3, output_dim=2, readout="ntk")
+    p0 = model.init(jax.random.key(0), jnp.float64)
     p1 = jax.tree.map(lambda a: a + 0.3 * jnp.asarray(rng.standard_normal(a.shape)), p0)
-    apply = lambda p, xb: mlp_apply(p, xb)[1]  # noqa: E731
+    apply = model.apply
     x = jnp.asarray(rng.standard_normal((37, 3)))
     y = rng.standard_normal((37, 2))
     m = ntk_moments(apply, p1, x, params0=p0, targets=y, batch_size=8)
@@ -440,17 +440,18 @@ def test_ntk_moments_match_dense(rng):
 def _relative_errors(widths, seeds, x, theory, depth, chunk=8):
     """RMS over seeds of ||Θ_N - Θ||/||Θ||, and the error of the seed-averaged kernel.
 
-    Weights are drawn with NumPy (N(0,1), the mlp_init convention) and stacked over seeds, so
-    each width costs one compilation of the vmapped empirical NTK and no RNG compilation."""
-    apply = lambda p, xb: mlp_apply(p, xb, parametrization="ntk")[1]  # noqa: E731
+    Weights are drawn with NumPy (N(0,1), the :class:`lazyrich.sims.MLP` convention) and
+    stacked over seeds, so each width costs one compilation of the vmapped empirical NTK and no
+    RNG compilation. The network is the engine's MLP with the NTK readout 1/√N."""
     rng = np.random.default_rng(11)
-    ntks = jax.jit(lambda ps: jax.lax.map(lambda p: empirical_ntk(apply, p, x), ps,
-                                          batch_size=chunk))
     out = []
     for N in widths:
+        apply = MLP(depth=depth, hidden=N, input_dim=x.shape[1], readout="ntk").apply
+        ntks = jax.jit(lambda ps, apply=apply: jax.lax.map(
+            lambda p: empirical_ntk(apply, p, x), ps, batch_size=chunk))
         sizes = (x.shape[1],) + (N,) * (depth - 1) + (1,)
-        ps = [{"w": jnp.asarray(rng.standard_normal((seeds, a, b)))}
-              for a, b in zip(sizes[:-1], sizes[1:], strict=True)]
+        ps = {"w": tuple(jnp.asarray(rng.standard_normal((seeds, a, b)))
+                         for a, b in zip(sizes[:-1], sizes[1:], strict=True))}
         Ks = np.asarray(ntks(ps))
         errs = [np.linalg.norm(K - theory) / np.linalg.norm(theory) for K in Ks]
         mean_err = np.linalg.norm(np.mean(Ks, axis=0) - theory) / np.linalg.norm(theory)
@@ -492,11 +493,11 @@ def test_mup_gamma_kernel_matches_network():
     width-rate test at 4096), tolerance 0.1."""
     x = np.random.default_rng(5).standard_normal((6, 4))
     gamma, N = 0.3, 4096
-    p0 = mlp_init(jax.random.key(3), (4, N, 1))
+    model = MLP(depth=2, hidden=N, input_dim=4)  # μP readout 1/N
+    p0 = model.init(jax.random.key(3), jnp.float64)
 
     def f(p, xb):
-        g = mlp_apply(p, xb, parametrization="mup")[1] - mlp_apply(p0, xb, parametrization="mup")[1]
-        return g / gamma
+        return (model.apply(p, xb) - model.apply(p0, xb)) / gamma
 
     emp = N * np.asarray(empirical_ntk(f, p0, x))
     theory = np.asarray(mlp_kernels(x, depth=2, parametrization="mup", gamma=gamma).ntk)

@@ -79,12 +79,8 @@ def test_the_check_sees_a_violation(tmp_path, monkeypatch):
 # the temporary trainers that the single training stack will replace, and the second batched
 # runner. The test fails on any new one, and on an entry that no longer occurs (shrink the list).
 PRIVATE_DEBT = {
-    ("lazyrich/metrics/_demo_training.py", "lazyrich.theory._infinite_width"),
     ("lazyrich/claims/capacity.py", "lazyrich.geometry._geometry_training"),
-    ("lazyrich/claims/richness.py", "lazyrich.metrics._demo_training"),
     ("notebooks/geometry.py", "lazyrich.geometry._geometry_training"),
-    ("notebooks/richness.py", "lazyrich.metrics._demo_training"),
-    ("benchmarks/metrics.py", "lazyrich.metrics._demo_training"),
 }
 
 

@@ -158,7 +158,7 @@ def _width_rate(quick: bool) -> Outcome:
     import jax.numpy as jnp
 
     from lazyrich.metrics import empirical_ntk
-    from lazyrich.metrics._demo_training import mlp_apply
+    from lazyrich.sims import MLP
     from lazyrich.theory import mlp_kernels
 
     x = np.random.default_rng(5).standard_normal((6, 4))
@@ -166,13 +166,15 @@ def _width_rate(quick: bool) -> Outcome:
     rng = np.random.default_rng(11)
     seeds = 64
     widths = [64, 512, 4096] if quick else [64, 256, 1024, 4096, 16384]
-    apply = lambda p, xb: mlp_apply(p, xb, parametrization="ntk")[1]  # noqa: E731
     xj = jnp.asarray(x)
-    ntks = jax.jit(lambda ps: jax.lax.map(lambda p: empirical_ntk(apply, p, xj), ps, batch_size=8))
     rms = []
     for N in widths:
-        ps = [{"w": jnp.asarray(rng.standard_normal((seeds, 4, N)))},
-              {"w": jnp.asarray(rng.standard_normal((seeds, N, 1)))}]
+        # the engine's MLP with the NTK readout 1/√N: g = W¹ relu(W⁰x/√D)/√N, weights N(0,1)
+        apply = MLP(depth=2, hidden=N, input_dim=4, readout="ntk").apply
+        ntks = jax.jit(lambda ps, apply=apply: jax.lax.map(
+            lambda p: empirical_ntk(apply, p, xj), ps, batch_size=8))
+        ps = {"w": (jnp.asarray(rng.standard_normal((seeds, 4, N))),
+                    jnp.asarray(rng.standard_normal((seeds, N, 1))))}
         K = np.asarray(ntks(ps))
         e = np.linalg.norm(K - theory[None], axis=(1, 2)) / np.linalg.norm(theory)
         rms.append(float(np.sqrt(np.mean(e**2))))
@@ -186,7 +188,7 @@ def _width_rate(quick: bool) -> Outcome:
 
 
 # ---------------------------------------------------------------------------------------------
-# Training demonstrations (small pure-JAX trainer in _demo_training; to move onto the sweep engine)
+# Training demonstrations, on the one training stack (lazyrich.sims)
 # ---------------------------------------------------------------------------------------------
 
 _DIGITS_WIDTH = 128
@@ -208,10 +210,56 @@ def _lr_scale(gamma):
     return gamma**2 / (1 + gamma ** (2 - 2 / _DEPTH))
 
 
-def _measure(cfg, params0, params, X, y, tr, te):
-    """D_LR (both splits, E1 and E2), accuracy and comparison metrics of one checkpoint."""
+def _digits_config(X, y, tr, te, steps: int, *, width: int = _DIGITS_WIDTH,
+                   dtype: str = "float32", **kw):
+    r"""Full-batch μP-γ training of the MLP D → N → N → 10 on digits, MSE on one-hot labels.
+
+    The engine's conventions (:func:`lazyrich.sims.train`): weights N(0,1), hidden multipliers
+    :math:`1/\sqrt{\text{fan-in}}`, readout :math:`1/N`, centred output
+    :math:`f = (g_\theta - g_{\theta_0})/\gamma`, SGD step :math:`N\eta` on every layer, MSE the
+    mean over samples and outputs (no ½). Parameters are logged at steps 0 and T only.
+    """
+    from lazyrich import sims
+
+    task = sims.array_task(X[tr], y[tr], X[te], y[te], classes=10)
+    return sims.SweepConfig(model="mlp", depth=_DEPTH, width=width, task=task, loss="mse",
+                            full_batch=True, steps=steps, log_every=steps, dtype=dtype, **kw)
+
+
+def _at(tree, *index):
+    """One entry of a logged parameter pytree (leading cell and/or step axes), as JAX arrays."""
+    import jax
     import jax.numpy as jnp
 
+    return jax.tree.map(lambda a: jnp.asarray(a[index]), tree)
+
+
+def _check_trained(diverged, what: str):
+    """A diverged cell is frozen by the engine: its measurements would describe a stopped run."""
+    bad = np.nonzero(np.atleast_1d(np.asarray(diverged)))[0]
+    if bad.size:
+        raise AssertionError(f"{what}: the engine flagged divergence in cell(s) {bad.tolist()}")
+
+
+def _mlp_outputs(cfg, params0, params, X, gamma):
+    r"""``(phi0, phi, f)`` of the engine's MLP on all inputs ``X`` (computed in the training
+    dtype): the readout's input :math:`\phi(h^{L-1})` at θ₀ and at θ, and the centred, γ-scaled
+    output :math:`f = (g_\theta - g_{\theta_0})/\gamma` that was trained."""
+    import jax
+    import jax.numpy as jnp
+
+    from lazyrich import sims
+
+    model, _ = sims.resolve(cfg)
+    p0, p = (jax.tree.map(jnp.asarray, t) for t in (params0, params))
+    x = jnp.asarray(X, p0["w"][0].dtype)
+    f = (model.apply(p, x) - model.apply(p0, x)) / gamma
+    return model.features(p0, x), model.features(p, x), f
+
+
+def _measure(phi0, phi, f, y, tr, te, params, params0):
+    """D_LR (both splits, E1 and E2), accuracy and comparison metrics of one checkpoint, from
+    its features and outputs on all inputs (accumulated in float64)."""
     from lazyrich.metrics import (
         dlr_report,
         feature_kernel_distance,
@@ -219,15 +267,11 @@ def _measure(cfg, params0, params, X, y, tr, te):
         nc1,
         param_change,
     )
-    from lazyrich.metrics._demo_training import model_fn
 
-    apply = model_fn(cfg, params0)
-    xs = jnp.asarray(X, params0[0]["w"].dtype)
-    phi, f = (np.asarray(a, np.float64) for a in apply(params, xs))
-    phi0 = np.asarray(apply(params0, xs)[0], np.float64)
+    phi0, phi, f = (np.asarray(a, np.float64) for a in (phi0, phi, f))
     C = f.shape[1]
     Y = np.eye(C)[y]
-    out = {
+    return {
         "dlr_train": dlr_report(phi[tr], f[tr], "cka", split="train").value,
         "dlr_train_E2": dlr_report(phi[tr], f[tr], "projection", split="train").value,
         "dlr_test": dlr_report(phi[te], f[te], "cka", split="test").value,
@@ -238,7 +282,6 @@ def _measure(cfg, params0, params, X, y, tr, te):
         "kta_centred": kernel_alignment(phi[tr] @ phi[tr].T, Y[tr], centered=True),
         "param_change": param_change(params, params0),
     }
-    return out
 
 
 def _kendall_tau(a, b):
@@ -252,33 +295,23 @@ _CACHE: dict = {}
 
 
 def _gamma_sweep(quick: bool):
-    """Full-batch SGD on digits (MSE, one-hot), μP-γ MLP 64→128→128→10, one run per γ (vmapped)."""
+    """Full-batch SGD on digits (MSE, one-hot), μP-γ MLP 64→128→128→10, one cell per γ, all
+    cells in one vmapped :func:`lazyrich.sims.run_cells` call from the same θ₀ (seed 0)."""
     key = ("sweep", quick)
     if key in _CACHE:
         return _CACHE[key]
-    import jax
-    import jax.numpy as jnp
-
-    from lazyrich.metrics._demo_training import TrainConfig, checkpoint, mlp_init, train
+    from lazyrich import sims
 
     X, y, tr, te = _digits()
-    dt = jnp.float32  # training precision; every measurement is accumulated in float64
     steps = 500 if quick else 2500
-    p0 = mlp_init(jax.random.key(0), (64,) + (_DIGITS_WIDTH,) * (_DEPTH - 1) + (10,), dtype=dt)
-    xtr = jnp.asarray(X[tr], dt)
-    ytr = jnp.asarray(np.eye(10)[y[tr]], dt)
+    cfg = _digits_config(X, y, tr, te, steps)  # float32 training; measurements in float64
     g = np.asarray(_GAMMAS)
-
-    def run(gamma, eta, p0, xtr, ytr):
-        cfg = TrainConfig(eta=eta, gamma=gamma, steps=steps, log_every=steps)
-        return train(jax.random.key(1), cfg, p0, xtr, ytr)
-
-    plogs, _ = jax.jit(jax.vmap(run, in_axes=(0, 0, None, None, None)))(
-        jnp.asarray(g, dt), jnp.asarray(_lr_scale(g), dt), p0, xtr, ytr)
+    out = sims.run_cells(cfg, gamma=g, eta=_lr_scale(g), seed=0, keep_params=True)
+    _check_trained(out["diverged"], "richness/gamma-sweep-digits")
     rows = []
     for i, gamma in enumerate(_GAMMAS):
-        params = checkpoint(jax.tree.map(lambda a, i=i: a[i], plogs), -1)
-        rows.append(_measure(TrainConfig(eta=0.0, gamma=gamma), p0, params, X, y, tr, te))
+        p0, p = _at(out["params_log"], i, 0), _at(out["params_log"], i, -1)
+        rows.append(_measure(*_mlp_outputs(cfg, p0, p, X, gamma), y, tr, te, p, p0))
     _CACHE[key] = rows
     return rows
 
@@ -322,28 +355,24 @@ def _gamma_claim(quick: bool) -> Outcome:
            "not reproduce the paper's accuracy inversion (rich 10% vs lazy 74%)",
        spec="richness-metric.md §5 rows 1–2, §5.1, §6 item 10")
 def _label_encoded(quick: bool) -> Outcome:
-    import jax
-    import jax.numpy as jnp
-
-    from lazyrich.metrics._demo_training import TrainConfig, checkpoint, mlp_init, train
+    from lazyrich import sims
 
     X, y, tr, te = _digits()
     code = np.zeros((len(y), 10))
     code[tr] = 3.0 * np.eye(10)[y[tr]]  # ~3 standard deviations of a standardised pixel
     Xc = np.concatenate([X, code], axis=1)
-    dt = jnp.float32
-    p0 = mlp_init(jax.random.key(0), (74,) + (_DIGITS_WIDTH,) * (_DEPTH - 1) + (10,), dtype=dt)
-    xtr = jnp.asarray(Xc[tr], dt)
-    ytr = jnp.asarray(np.eye(10)[y[tr]], dt)
     scale = 1 if quick else 5
-    rich = TrainConfig(eta=float(_lr_scale(3.0)), gamma=3.0, steps=500 * scale,
-                       log_every=500 * scale)
-    last = TrainConfig(eta=4.0 * float(_lr_scale(1.0)), gamma=1.0, steps=2000 * scale,
-                       log_every=2000 * scale, readout_only=True)
+    cfg = _digits_config(Xc, y, tr, te, 500 * scale)
+    # both runs use seed 0, hence the same θ₀; the last-layer control trains the readout only
+    runs = {"rich": (3.0, sims.train(cfg, gamma=3.0, eta=float(_lr_scale(3.0)), seed=0)),
+            "last_layer": (1.0, sims.train(
+                cfg.replace(steps=2000 * scale, log_every=2000 * scale, trainable="readout"),
+                gamma=1.0, eta=4.0 * float(_lr_scale(1.0)), seed=0))}
     res = {}
-    for name, cfg in (("rich", rich), ("last_layer", last)):
-        plog, _ = train(jax.random.key(1), cfg, p0, xtr, ytr)
-        res[name] = _measure(cfg, p0, checkpoint(plog, -1), Xc, y, tr, te)
+    for name, (gamma, r) in runs.items():
+        _check_trained(r.diverged, f"richness/digits-label-encoded-rich-vs-lastlayer ({name})")
+        res[name] = _measure(*_mlp_outputs(cfg, r.params0, r.params, Xc, gamma), y, tr, te,
+                             r.params, r.params0)
     d_rich, d_last = res["rich"]["dlr_train"], res["last_layer"]["dlr_train"]
     details = {f"{n}_{k}": round(v, 4) for n, r in res.items() for k, v in r.items()}
     plot = Plot([Series([0, 1], [d_rich, d_last], "D_LR (train)", kind="sim"),
@@ -352,6 +381,70 @@ def _label_encoded(quick: bool) -> Outcome:
                 xlabel="0 = rich (all layers), 1 = last layer only", ylabel="value")
     return Outcome(f"< {d_last / 2:.3g} (D_last/2)", d_rich, d_last / 2, bool(d_rich < d_last / 2),
                    plot=plot, details=details)
+
+
+_GROK_P, _GROK_WIDTH, _GROK_EVERY = 31, 256, 100
+_GROK_ETA, _GROK_WD = 1e-3, 1.0
+
+
+def _grok_config(X, y, tr, te, steps: int, *, P: int = _GROK_P, width: int = _GROK_WIDTH,
+                 every: int = _GROK_EVERY, dtype: str = "float32"):
+    r"""The grokking pilot (richness docs, "pilot B") as an engine config, and its features.
+
+    The pilot's network is in the *standard* parametrisation (every multiplier 1, the scales in
+    the initial weights, as in PyTorch), which no built-in model has, so it is wrapped with
+    :func:`lazyrich.sims.from_apply`:
+
+    .. math::
+        \phi(x) = (W^0{}^\top x)^{\odot 2},\qquad g(x) = W^1{}^\top\phi(x),\qquad
+        W^0_{ij}\sim\mathcal N(0, 9/D),\ W^1_{ij}\sim\mathcal N(0, 1/N),
+
+    output :math:`f = g` (``centred=False``, γ = 1), mean cross-entropy, full batch, and AdamW
+    (β = (0.9, 0.98), weight decay λ) as the optax chain ``scale_by_adam`` →
+    ``add_decayed_weights`` with ``mup_steps="none"``, i.e. the step
+    :math:`\theta \leftarrow \theta - \eta\,(\hat m/(\sqrt{\hat v}+\epsilon) + \lambda\theta)`
+    of ``optax.adamw(η, b1=0.9, b2=0.98, weight_decay=λ)``.
+    Returns ``(cfg, features)`` with ``features(params, x) = φ(x)``.
+    """
+    import jax
+    import optax
+
+    from lazyrich import sims
+    from lazyrich.theory import get_activation
+
+    quad = get_activation("quadratic")
+    D = X.shape[1]
+
+    def features(p, x):
+        return quad(x @ p["w"][0])
+
+    def apply(p, x):
+        return features(p, x) @ p["w"][1]
+
+    def init(key, dt):
+        k0, k1 = jax.random.split(key)
+        return {"w": (jax.random.normal(k0, (D, width), dt) * (3.0 / np.sqrt(D)),
+                      jax.random.normal(k1, (width, P), dt) * (1.0 / np.sqrt(width)))}
+
+    model = sims.from_apply(apply, init, depth=2, name="grokking-quadratic-mlp")
+    adamw = optax.chain(optax.scale_by_adam(b1=0.9, b2=0.98),
+                        optax.add_decayed_weights(_GROK_WD))
+    task = sims.array_task(X[tr], y[tr], X[te], y[te], classes=P)
+    cfg = sims.SweepConfig(model=model, depth=2, task=task, loss="xent", full_batch=True,
+                           steps=steps, log_every=every, optimizer=adamw, mup_steps="none",
+                           optimizer_label=f"adamw(b1=0.9, b2=0.98, wd={_GROK_WD:g})",
+                           centred=False, dtype=dtype, gamma=1.0, eta=_GROK_ETA)
+    return cfg, features
+
+
+def _grok_outputs(cfg, features, params0, params, X):
+    """``(phi0, phi, f)`` of the grokking network on all inputs (uncentred, γ = 1: f = g)."""
+    import jax
+    import jax.numpy as jnp
+
+    p0, p = (jax.tree.map(jnp.asarray, t) for t in (params0, params))
+    x = jnp.asarray(X, p0["w"][0].dtype)
+    return features(p0, x), features(p, x), cfg.model.apply(p, x)
 
 
 def _grokking(quick: bool):
@@ -363,33 +456,30 @@ def _grokking(quick: bool):
     import jax
     import jax.numpy as jnp
 
+    from lazyrich import sims
     from lazyrich.metrics import dlr_report
-    from lazyrich.metrics._demo_training import TrainConfig, checkpoint, mlp_init, model_fn, train
 
-    P, width, every = 31, 256, 100
+    P = _GROK_P
     steps = 3000 if quick else 6000
     a, b = (m.ravel() for m in np.meshgrid(np.arange(P), np.arange(P), indexing="ij"))
     X = np.concatenate([np.eye(P)[a], np.eye(P)[b]], axis=1)
     y = (a + b) % P
     perm = np.random.default_rng(0).permutation(P * P)
     tr, te = perm[: P * P // 2], perm[P * P // 2:]
-    dt = jnp.float32
-    cfg = TrainConfig(eta=1e-3, gamma=1.0, weight_decay=1.0, steps=steps, log_every=every,
-                      optimizer="adamw", loss="ce", centred=False, activation="quadratic",
-                      parametrization="standard")
-    p0 = mlp_init(jax.random.key(0), (2 * P, width, P),
-                  init_scale=(3 / np.sqrt(2 * P), 1 / np.sqrt(width)), dtype=dt)
-    plog, loss = train(jax.random.key(1), cfg, p0, jnp.asarray(X[tr], dt), jnp.asarray(y[tr]))
-    apply = jax.jit(model_fn(cfg, p0))
+    cfg, features = _grok_config(X, y, tr, te, steps)
+    r = sims.train(cfg, seed=0, keep_params=True)
+    _check_trained(r.diverged, "richness/grokking-dlr-leads-accuracy")
+    fwd = jax.jit(lambda p, x: (features(p, x), cfg.model.apply(p, x)))  # one compile, T/100 calls
+    xs = jnp.asarray(X, r.params0["w"][0].dtype)
     rows = []
-    for i in range(steps // every + 1):
-        phi, f = (np.asarray(v, np.float64) for v in apply(checkpoint(plog, i), jnp.asarray(X, dt)))
-        rows.append({"step": i * every, "loss": float(loss[i]),
+    for i, step in enumerate(r.steps):
+        phi, f = (np.asarray(v, np.float64) for v in fwd(_at(r.params_log, i), xs))
+        rows.append({"step": int(step), "loss": float(r.loss[i]),
                      "train_acc": float(np.mean(f[tr].argmax(1) == y[tr])),
                      "test_acc": float(np.mean(f[te].argmax(1) == y[te])),
                      "dlr_train": dlr_report(phi[tr], f[tr], split="train").value,
                      "dlr_test": dlr_report(phi[te], f[te], split="test").value})
-    _CACHE[key] = (rows, plog, p0, X, y, tr, te, cfg)
+    _CACHE[key] = (rows, r, cfg, features, X, y, tr, te)
     return _CACHE[key]
 
 
@@ -403,10 +493,10 @@ def _grokking(quick: bool):
            "jump; the pilot gave 0.46 → 0.20 with the half-drop ~700 steps before the jump",
        spec="richness-metric.md §5 rows 3–4, §6 item 11, §9 pilot B")
 def _grok_claim(quick: bool) -> Outcome:
-    rows = _grokking(quick)[0]
-    steps = np.array([r["step"] for r in rows])
-    d = np.array([r["dlr_train"] for r in rows])
-    acc = np.array([r["test_acc"] for r in rows])
+    rows, r, cfg, features, X, y, tr, te = _grokking(quick)
+    steps = np.array([row["step"] for row in rows])
+    d = np.array([row["dlr_train"] for row in rows])
+    acc = np.array([row["test_acc"] for row in rows])
     i0 = int(np.searchsorted(steps, 200))
     pre, post = d[i0], d[-1]
     ratio = post / pre
@@ -417,18 +507,16 @@ def _grok_claim(quick: bool) -> Outcome:
     t_acc = int(steps[crossed[0]]) if crossed.size else -1
     ok = bool(ratio <= 0.5 and t_acc >= 0 and 0 <= t_half <= t_acc)
     plot = Plot([Series(steps, d, "D_LR train", kind="sim"),
-                 Series(steps, [r["dlr_test"] for r in rows], "D_LR test", kind="sim"),
+                 Series(steps, [row["dlr_test"] for row in rows], "D_LR test", kind="sim"),
                  Series(steps, acc, "test accuracy", kind="sim")], xlabel="step", ylabel="value")
     details = {"dlr_pre": round(pre, 4), "dlr_post": round(post, 4), "step_half_drop": t_half,
                "step_test_acc_50": t_acc, "final_test_acc": round(float(acc[-1]), 4),
                "dlr_test_pre": round(rows[i0]["dlr_test"], 4),
-               "dlr_test_max": round(max(r["dlr_test"] for r in rows), 4),
+               "dlr_test_max": round(max(row["dlr_test"] for row in rows), 4),
                "dlr_test_post": round(rows[-1]["dlr_test"], 4)}
-    _, plog, p0, X, y, tr, te, cfg = _grokking(quick)
-    from lazyrich.metrics._demo_training import checkpoint
-
     for tag, i in (("pre", i0), ("post", len(rows) - 1)):  # comparison metrics side by side
-        m = _measure(cfg, p0, checkpoint(plog, i), X, y, tr, te)
+        p = _at(r.params_log, i)
+        m = _measure(*_grok_outputs(cfg, features, r.params0, p, X), y, tr, te, p, r.params0)
         keys = ("nc1", "s_init", "kta_centred", "param_change")
         details.update({f"{tag}_{k}": round(m[k], 4) for k in keys})
     return Outcome("≤ 0.5, and half-drop before 50% test accuracy", float(ratio), 0.5, ok,
