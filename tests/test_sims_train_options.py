@@ -206,6 +206,12 @@ BAD = [
     (lambda: sims.array_task(np.ones((4, 2)), np.arange(4), np.ones((2, 2)), np.ones(2)),
      TypeError, r"must both be integer labels or both real"),
     (lambda: sims.train(BASE, keep_params=1), TypeError, r"keep_params must be True or False"),
+    (lambda: sims.SweepConfig(augment="crop"), TypeError, r"augment must be a callable"),
+    (lambda: sims.SweepConfig(augment=lambda k, x: x[:, :3]), ValueError,
+     r"augment\(key, x\) must return a batch of the input shape \(2, 16\)"),
+    (lambda: sims.SweepConfig(augment=lambda x: x), ValueError, r"augment\(key, x\) failed"),
+    (lambda: sims.crop_flip(padding=-1), ValueError, r"padding must be an integer >= 0"),
+    (lambda: sims.crop_flip(flip="yes"), TypeError, r"flip must be True or False"),
     (lambda: sims.sweep(BASE.replace(optimizer=optax.identity(), mup_steps="sgd"),
                         path="/tmp/x.nc"), ValueError, r"needs optimizer_label"),
 ]
@@ -248,3 +254,64 @@ def test_readme_training_stack_example_runs():
     assert out["test_loss"].shape == (3, 3) and out["accuracy"].shape == (3, 3)
     assert out["params_log"]["w"][0].shape == (3, 3, 6, 256)
     assert not out["diverged"].any()
+
+
+def test_crop_flip_is_a_padded_crop_and_a_mirror():
+    """Every augmented image is one of the (2p+1)² crops of the zero-padded image, mirrored or
+    not (brute force over all of them), offsets and flips vary across the batch, and the batch
+    keeps its shape."""
+    p = 2
+    x = jax.random.normal(jax.random.key(0), (64, 5, 6, 2), jnp.float64)
+    out = np.asarray(sims.crop_flip(padding=p)(jax.random.key(1), x))
+    assert out.shape == x.shape
+    xp = np.pad(np.asarray(x), ((0, 0), (p, p), (p, p), (0, 0)))
+    seen = set()
+    for i in range(x.shape[0]):
+        hits = [(a, b, f) for a in range(2 * p + 1) for b in range(2 * p + 1) for f in (0, 1)
+                if np.array_equal(out[i], (lambda c: c[:, ::-1] if f else c)(
+                    xp[i, a:a + 5, b:b + 6]))]
+        assert hits, f"image {i} is not a crop/flip of its input"
+        seen.add(hits[0])
+    assert len(seen) > 10  # random, not one fixed transform
+    assert np.array_equal(sims.crop_flip(0, flip=False)(jax.random.key(2), x), x)
+
+
+def test_augment_reaches_training_batches_only():
+    """An identity augmentation changes nothing (bit for bit, online SGD); a real one changes
+    the trajectory but not the test-set evaluation at step 0."""
+    cfg = sims.SweepConfig(model="convnet", depth=4, width=4, task="digits", padding="SAME",
+                           task_options={"test_size": 100}, steps=6, log_every=3,
+                           batch_size=16, loss="xent", dtype="float64")
+    base = sims.train(cfg, gamma=1.0, eta=0.5)
+    same = sims.train(cfg.replace(augment=lambda key, x: x), gamma=1.0, eta=0.5)
+    np.testing.assert_array_equal(base.test_loss, same.test_loss)
+    aug = sims.train(cfg.replace(augment=sims.crop_flip(1)), gamma=1.0, eta=0.5)
+    assert aug.test_loss[0] == base.test_loss[0]
+    assert not np.array_equal(aug.loss, base.loss)
+    assert cfg.replace(augment=sims.crop_flip(1)).to_dict()["augment"] == (
+        "crop_flip(padding=1, flip=True)")
+
+
+def test_schedule_and_clipping_compose_with_the_mup_steps():
+    r"""An optax schedule before the μP multipliers gives the step :math:`N\eta\,s_t`: the
+    readout-only linear recursion with :math:`\eta_t = \eta/(1 + t/3)` holds exactly; a
+    global-norm clip that never binds (huge bound) changes nothing."""
+    x, y = _regression()
+    sched = optax.scale_by_schedule(lambda t: 1.0 / (1.0 + t / 3.0))
+    cfg = BASE.replace(task=sims.array_task(x, y), input_dim=None, full_batch=True, steps=12,
+                       log_every=1, trainable="readout", optimizer=sched, mup_steps="sgd",
+                       optimizer_label="1/(1+t/3)")
+    gamma, eta = 0.5, 0.4
+    r = sims.train(cfg, gamma=gamma, eta=eta)
+    model, _ = sims.resolve(cfg)
+    phi = np.asarray(model.features(r.params0, jnp.asarray(x)))
+    n, C = y.shape
+    f, curve = np.zeros_like(y), []
+    for t in range(cfg.steps + 1):
+        curve.append(np.mean((f - y) ** 2))
+        eta_t = eta / (1 + t / 3)
+        f = f - 2 * eta_t / (n * C * gamma**2 * cfg.width) * phi @ (phi.T @ (f - y))
+    np.testing.assert_allclose(r.test_loss, curve, rtol=1e-12)
+    clipped = sims.train(cfg.replace(optimizer=optax.chain(optax.clip_by_global_norm(1e9),
+                                                           sched)), gamma=gamma, eta=eta)
+    np.testing.assert_array_equal(clipped.test_loss, r.test_loss)

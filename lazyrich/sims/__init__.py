@@ -37,6 +37,7 @@ from ._train import Engine as Engine
 from ._train import MetricContext as MetricContext
 from ._train import SweepConfig as SweepConfig
 from ._train import TrainResult as TrainResult
+from ._train import crop_flip as crop_flip
 from ._train import log_schedule as log_schedule
 from ._train import resolve as resolve
 from ._train import scale_by_mup as scale_by_mup
@@ -51,5 +52,5 @@ __all__ = ["run_cells", "scaled_sweep", "LinearTrajectory", "chain_gd", "gd_two_
            "make_grid", "merge", "shard_cells", "sweep",
            "TASK_OPTIONS", "TASKS", "Task", "make_task", "ArrayTask", "array_task",
            "MUP_STEPS", "Engine", "OPTIMIZERS", "SWEEPABLE", "TRAINABLE", "MetricContext",
-           "SweepConfig", "TrainResult", "log_schedule", "resolve", "scale_by_mup", "seed_key",
-           "train"]
+           "SweepConfig", "TrainResult", "log_schedule", "crop_flip", "resolve", "scale_by_mup",
+           "seed_key", "train"]

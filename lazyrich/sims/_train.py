@@ -198,7 +198,9 @@ class SweepConfig:
     training set), ``steps`` T, ``optimizer`` (sgd, momentum, adam, signsgd, or any
     ``optax.GradientTransformation``: the update direction, before the μP per-layer multipliers
     ``mup_steps`` and the per-cell rate η; ``optimizer_label`` names it in results files),
-    ``trainable`` (``"all"``, or ``"readout"``: only the last layer learns), ``centred``
+    ``trainable`` (``"all"``, or ``"readout"``: only the last layer learns), ``augment`` (a
+    training-batch transform ``augment(key, x) -> x`` of the same shape, e.g. :func:`crop_flip`;
+    its key is the step's data key, so every cell sees the same augmented stream), ``centred``
     (``False``: the output is :math:`o\,g(x;\theta)`, not centred at θ₀),
     ``parametrization`` (mup, dmft, ntk, chizat: how ``gamma``/``eta`` are read, spec §1.4),
     ``linearize`` (train the ``jax.linearize`` model at θ₀: the lazy limit), ``dtype`` (``"auto"``:
@@ -229,6 +231,7 @@ class SweepConfig:
     centred: bool = True
     parametrization: str = "mup"
     linearize: bool = False
+    augment: Any = None
     dtype: str = "auto"
     log_every: int | None = None
     log_points: int | None = None
@@ -305,6 +308,9 @@ class SweepConfig:
             raise ValueError("data_per_seed has no effect with full_batch=True (no data stream): "
                              "set data_per_seed=False")
         self._check_model_options()
+        if self.augment is not None and not callable(self.augment):
+            raise TypeError(f"augment must be a callable augment(key, x) -> x or None, got "
+                            f"{self.augment!r}")
         for name in ("momentum", "b1", "b2", "adam_eps"):
             check_optimizer_option(self.optimizer, name,
                                    getattr(self, name) != _DEFAULTS[name])
@@ -375,6 +381,10 @@ class SweepConfig:
         if isinstance(self.task, Task):
             d["task"] = self.task.describe()
         d["optimizer"] = self.optimizer_name
+        if self.augment is not None:
+            a = self.augment
+            d["augment"] = (a.describe() if hasattr(a, "describe")
+                            else f"{getattr(a, '__module__', '?')}.{getattr(a, '__qualname__', a)}")
         d["task_options"] = dict(self.task_options)
         for k in _OMIT_AT_DEFAULT:  # absent at their defaults: older results keep their fingerprint
             if d[k] == _DEFAULTS[k]:
@@ -394,7 +404,7 @@ class SweepConfig:
 
 _DEFAULTS = {k: f.default for k, f in SweepConfig.__dataclass_fields__.items()}
 #: Fields added after results files existed: recorded only when set.
-_OMIT_AT_DEFAULT = ("mup_steps", "optimizer_label", "trainable", "centred")
+_OMIT_AT_DEFAULT = ("mup_steps", "optimizer_label", "trainable", "centred", "augment")
 
 
 def check_optimizer_option(optimizer, name: str, given: bool) -> None:
@@ -552,6 +562,8 @@ def _resolve(cfg: SweepConfig) -> tuple[Model, Task]:
                                  f"got task={cfg.task!r}")
             image = True
         task = make_task(cfg.task, input_dim=cfg.input_dim, image=bool(image), **opts)
+    if cfg.augment is not None:
+        _check_augment(cfg.augment, task)
     if cfg.full_batch and not task.finite:
         raise ValueError(f"full_batch=True needs a finite training set: set "
                          f"task_options={{'train_size': P}} for task {cfg.task!r}")
@@ -577,6 +589,18 @@ def _resolve(cfg: SweepConfig) -> tuple[Model, Task]:
     act = "linear" if cfg.model == "deep-linear" else cfg.activation
     return MLP(cfg.depth, cfg.width, task.input_shape[0], task.output_dim, act, cfg.bias,
                readout), task
+
+
+def _check_augment(augment, task):
+    """``augment(key, x)`` must map a batch of the task's inputs to one of the same shape."""
+    x = jax.ShapeDtypeStruct((2, *task.input_shape), jnp.float32)
+    try:
+        out = jax.eval_shape(augment, jax.random.key(0), x)
+    except Exception as e:
+        raise ValueError(f"augment(key, x) failed on a batch of shape {x.shape}: {e}") from e
+    if getattr(out, "shape", None) != x.shape:
+        raise ValueError(f"augment(key, x) must return a batch of the input shape {x.shape}, got "
+                         f"{getattr(out, 'shape', out)!r}")
 
 
 def resolve(cfg: SweepConfig) -> tuple[Model, Task]:
@@ -702,9 +726,14 @@ class Engine:
 
         def batch(t):
             if cfg.full_batch:
-                return x_all, y_all, g0_all
-            x, y = task.batch(data, jax.random.fold_in(stream, t), cfg.batch_size)
-            return x, y, None
+                x, y, g0 = x_all, y_all, g0_all
+            else:
+                x, y = task.batch(data, jax.random.fold_in(stream, t), cfg.batch_size)
+                g0 = None
+            if cfg.augment is not None:  # new inputs: g(x; θ₀) is recomputed on them
+                x = cfg.augment(jax.random.fold_in(jax.random.fold_in(stream, t), 7), x)
+                g0 = None
+            return x, y, g0
 
         # the update: the optimizer's direction, then the per-leaf step base_lr·s_ℓ (the μP
         # multipliers, 0 on frozen leaves) as one optax transform; θ ← θ − update
@@ -925,3 +954,40 @@ def train(cfg: SweepConfig, *, metrics: dict | None = None, keep_params: bool = 
     return TrainResult(eng.log_steps, logs["loss"], logs["test_loss"], logs.get("accuracy"), extra,
                        bool(logs["diverged"]), int(logs["diverged_step"]), params, p0,
                        logs.get("params"))
+
+
+@dataclasses.dataclass(frozen=True)
+class CropFlip:
+    """Random crop after zero padding, and a random horizontal flip, per image of an NHWC batch
+    (the usual CIFAR augmentation). Build with :func:`crop_flip`."""
+
+    padding: int = 4
+    flip: bool = True
+
+    def __call__(self, key, x):
+        n, H, W, _ = x.shape
+        p = self.padding
+        k_off, k_flip = jax.random.split(key)
+        if p:
+            xp = jnp.pad(x, ((0, 0), (p, p), (p, p), (0, 0)))
+            off = jax.random.randint(k_off, (n, 2), 0, 2 * p + 1)
+            x = jax.vmap(lambda im, o: jax.lax.dynamic_slice(
+                im, (o[0], o[1], 0), (H, W, im.shape[-1])))(xp, off)
+        if self.flip:
+            f = jax.random.bernoulli(k_flip, 0.5, (n,))
+            x = jnp.where(f[:, None, None, None], x[:, :, ::-1, :], x)
+        return x
+
+    def describe(self) -> str:
+        return f"crop_flip(padding={self.padding}, flip={self.flip})"
+
+
+def crop_flip(padding: int = 4, flip: bool = True) -> CropFlip:
+    """The augmentation ``augment(key, x)`` for :class:`SweepConfig`: each image of an NHWC
+    batch is zero-padded by ``padding`` pixels, cropped back to its size at a uniformly random
+    offset, and (``flip``) mirrored left-right with probability 1/2."""
+    if isinstance(padding, bool) or not isinstance(padding, int | np.integer) or padding < 0:
+        raise ValueError(f"padding must be an integer >= 0, got {padding!r}")
+    _bool("flip", flip)
+    return CropFlip(int(padding), bool(flip))
+
