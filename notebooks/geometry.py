@@ -32,17 +32,17 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 import lazyrich
+from lazyrich import sims
 from lazyrich.geometry import (
-    ChizatTwoLayer,
+    cloud_task,
     geometry_over_training,
     mean_field_capacity,
+    ntk_sharpness,
     plot_geometry_over_training,
     point_manifolds,
     simulated_capacity,
     sphere_manifolds,
-    train_two_layer,
 )
-from lazyrich.geometry._geometry_training import cloud_task, ntk_sharpness
 from lazyrich.theory import ball_capacity, cover_separability
 
 lazyrich.set_precision("float64")
@@ -90,24 +90,38 @@ fig.savefig(FIGDIR / "capacity_spheres.png", dpi=100)
 
 # %% [markdown]
 # ## 3. Lazy vs rich training of a 2-layer network
-# Same initialization for every $\alpha$; GD at $\eta = 1/\lambda_\max$ of the NTK loss
-# Hessian, which does not depend on $\alpha$. Capacity is measured on held-out points of each
-# class with the same estimator draws at every step (common random numbers).
+# The network of Chizat, Oyallon & Bach (2019), $f(x) = a^\top\sigma(Wx/\sqrt d)/\sqrt m$,
+# centred and scaled, $h_\alpha = \alpha(f - f_0)$, trained by full-batch gradient descent on
+# $L_\alpha = \frac{1}{\alpha^2}\frac{1}{2n}\sum_i\|h_\alpha(x_i) - y_i\|^2$ with step
+# $\mathrm{lr}$. In the sweep engine this is the two-layer MLP in the NTK parametrisation with
+# $\gamma_\text{NTK} = 1/\alpha$ and $\eta = \mathrm{lr}\,C/(2\alpha^2 m)$ (the engine's loss
+# is the mean of $(f-y)^2$ over samples and the $C$ outputs, its step $m\eta$). Same
+# initialisation (seed) for every $\alpha$; $\mathrm{lr} = 0.5/\lambda$, a quarter of the
+# stability edge $2/\lambda$ of the NTK at initialisation, which does not depend on $\alpha$.
+# Capacity is measured on held-out points of each class with the same estimator draws at every
+# step (common random numbers).
 
 # %%
 Xtr, Ytr, Xte = cloud_task(jax.random.key(0), n_train=10 if FAST else 20,
                            n_test=20 if FAST else 30)
 width, steps = (64, 300) if FAST else (256, 3000)
-logs = (0, 10, 100, 300) if FAST else (0, 1, 3, 10, 30, 100, 300, 1000, 3000)
-lr = 1.0 / ntk_sharpness(jax.random.key(1), Xtr, width, Ytr.shape[1])
+C = Ytr.shape[1]
+cfg2 = sims.SweepConfig(model="mlp", depth=2, width=width, parametrization="ntk",
+                        task=sims.array_task(np.asarray(Xtr), np.argmax(np.asarray(Ytr), axis=1)),
+                        full_batch=True, loss="mse", dtype="float64", steps=steps,
+                        log_points=3 if FAST else 8, seed=1)
+model2, _ = sims.resolve(cfg2)
+theta0 = sims.train(cfg2.replace(steps=1, log_points=1)).params0  # this seed's init
+lr = 0.5 / ntk_sharpness(model2, theta0, Xtr)
 alphas = (0.1, 1.0, 100.0) if FAST else (0.1, 0.3, 1.0, 3.0, 100.0)
 results = {}
 for alpha in alphas:
-    hp = ChizatTwoLayer(alpha=alpha, lr=lr, width=width, num_steps=steps, log_steps=logs)
-    run = train_two_layer(jax.random.key(1), hp, Xtr, Ytr)
-    g = geometry_over_training(run, Xte, jax.random.key(2), n_t=N_T)
+    run = sims.train(cfg2, gamma=1 / alpha, eta=lr * C / (2 * alpha**2 * width),
+                     keep_params=True)
+    g = geometry_over_training(run, model2, Xte, jax.random.key(2), n_t=N_T)
     results[f"alpha={alpha:g}"] = g
-    print(f"alpha={alpha:>6g}: loss {float(run.loss[-1]):.2e}  capacity {g['capacity'][0]:.3f} -> "
+    loss = run.loss[-1] * C / (2 * alpha**2)  # L_alpha from the engine's mean (f - y)^2
+    print(f"alpha={alpha:>6g}: loss {loss:.2e}  capacity {g['capacity'][0]:.3f} -> "
           f"{g['capacity'][-1]:.3f}  R_eff {g['radius'][0]:.2f} -> {g['radius'][-1]:.2f}  "
           f"D_eff {g['dimension'][0]:.2f} -> {g['dimension'][-1]:.2f}  "
           f"|dtheta|/|theta0| {g['weight_change'][-1]:.4f}")
@@ -145,7 +159,7 @@ print("capacity gain:", {k: round(float(v), 3) for k, v in gain.items()})
 # The same path runs VGG-11/ResNet-18 on CIFAR-10 files with `geometry.cifar_capacity_sweep`.
 
 # %%
-from lazyrich import geometry, sims  # noqa: E402
+from lazyrich import geometry  # noqa: E402
 
 cfg = sims.SweepConfig(model="convnet", task="digits", padding="SAME", width=8, depth=4,
                        steps=300 if FAST else 1500, batch_size=32,

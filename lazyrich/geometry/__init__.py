@@ -18,9 +18,12 @@ What lives here:
   :class:`SolverAccuracyError`);
 * capacity through training: probe hooks recorded inside :func:`lazyrich.sims.sweep`
   (:func:`probe_hooks`, :func:`feature_probe`, :func:`output_probe`, :func:`weight_change`) and
-  their host-side analysis :func:`geometry_over_sweep`; the two-layer Chizat-scaled trainer
-  (:func:`train_two_layer`, :func:`geometry_over_training`) and the CIFAR-10 VGG/ResNet sweep
-  (:func:`cifar_model`, :func:`cifar_capacity_sweep`);
+  their host-side analysis :func:`geometry_over_sweep`; the geometry of one
+  :func:`lazyrich.sims.train` run at each logged step (:func:`geometry_over_training`, e.g. the
+  Chizat-scaled two-layer network of Chizat, Oyallon & Bach 2019 on :func:`cloud_task`, at a
+  step set by :func:`ntk_sharpness`) and the CIFAR-10 VGG/ResNet sweep (:func:`cifar_model`,
+  :func:`cifar_capacity_sweep`). The former two-layer trainer's names (:class:`ChizatTwoLayer`,
+  :class:`TwoLayerRun`, :func:`train_two_layer`) run on :mod:`lazyrich.sims` and are deprecated;
 * synthetic and data-derived manifolds (:func:`point_manifolds`, :func:`sphere_manifolds`,
   :func:`gaussian_clouds`, :func:`manifolds_from_labels`) and random dichotomies;
 * the certified non-negative least-squares solvers of the anchor problem (:func:`nnls_cpu`,
@@ -52,7 +55,9 @@ from ._cifar_models import cifar_model as cifar_model
 from ._dichotomies import draw_dichotomies as draw_dichotomies
 from ._geometry_training import ChizatTwoLayer as ChizatTwoLayer
 from ._geometry_training import TwoLayerRun as TwoLayerRun
+from ._geometry_training import cloud_task as cloud_task
 from ._geometry_training import geometry_over_training as geometry_over_training
+from ._geometry_training import ntk_sharpness as ntk_sharpness
 from ._geometry_training import plot_geometry_over_training as plot_geometry_over_training
 from ._geometry_training import train_two_layer as train_two_layer
 from ._manifolds import as_manifolds as as_manifolds
@@ -76,8 +81,9 @@ __all__ = [
     "mlp_features", "model_features", "output_probe", "probe_hooks", "probe_manifolds",
     "weight_change",
     "CifarModel", "cifar_capacity_sweep", "cifar_model",
-    "ChizatTwoLayer", "TwoLayerRun", "geometry_over_training", "plot_geometry_over_training",
-    "train_two_layer",
+    "cloud_task", "geometry_over_training", "ntk_sharpness", "plot_geometry_over_training",
+    # deprecated (the former two-layer trainer; use lazyrich.sims.train)
+    "ChizatTwoLayer", "TwoLayerRun", "train_two_layer",
     # manifolds and dichotomies
     "as_manifolds", "gaussian_clouds", "manifolds_from_lab_list", "manifolds_from_labels",
     "point_manifolds", "sphere_manifolds", "draw_dichotomies",
