@@ -40,7 +40,7 @@ def test_cifar_models_are_the_papers_architectures():
     input; Xavier-normal init has std sqrt(2/(fan_in+fan_out)) (5 s.e. of a sample std)."""
     import jax
 
-    from lazyrich.geometry import cifar_model
+    from lazyrich.sims import cifar_model
 
     def conv(i, o, k=3):
         return k * k * i * o + o
@@ -93,9 +93,10 @@ def test_cifar_pipeline_on_generated_files(tmp_path):
         with open(d / n, "wb") as f:
             pickle.dump({b"data": rng.integers(0, 256, (20, 3072)).astype(np.uint8),
                          b"labels": np.tile(np.arange(10), 2).tolist()}, f)
+    # plain momentum SGD (no clipping, schedule or augmentation): the step is exactly O(1/alpha)
     geo, ds = cifar_capacity_sweep(str(tmp_path), "vgg11", alphas=(1.0, 100.0), steps=3,
                                    log_points=2, width_factor=1 / 16, per_class=2, n_t=20,
-                                   batch_size=10)
+                                   batch_size=10, clip_norm=None, schedule=False, augment=False)
     assert ds["features"].shape == (2, 1, 1, 3, 20, 32)
     np.testing.assert_allclose(ds["test_loss"].isel(step=0), 0.1, rtol=1e-14)
     f0 = ds["features"].isel(step=0).values
@@ -104,10 +105,12 @@ def test_cifar_pipeline_on_generated_files(tmp_path):
     wc = geo["weight_change"].isel(step=-1).values.ravel()
     # first step exactly O(1/alpha); over 3 momentum steps the rich run's function moves O(1)
     assert 30 < wc[0] / wc[1] < 300, wc
-    # ResNet-18 right after, in the same process (distinct compiled engine)
-    geo, ds = cifar_capacity_sweep(str(tmp_path), "resnet18", alphas=(1.0,), steps=2,
-                                   log_points=1, width_factor=1 / 16, per_class=2, n_t=20,
+    # ResNet-18 right after, in the same process (distinct compiled engine), with the paper's
+    # full recipe: clipping at 1, the per-epoch schedule (10 steps/epoch here), crop/flip
+    geo, ds = cifar_capacity_sweep(str(tmp_path), "resnet18", alphas=(1.0,), steps=12,
+                                   log_points=2, width_factor=1 / 16, per_class=2, n_t=20,
                                    batch_size=10)
+    assert "schedule (10 steps/epoch)" in ds.attrs["config"]
     assert ds["features"].shape[-2:] == (20, 32)
     np.testing.assert_allclose(ds["test_loss"].isel(step=0), 0.1, rtol=1e-14)
     assert np.all(np.isfinite(geo["capacity"].values))

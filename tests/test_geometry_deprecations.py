@@ -21,7 +21,7 @@ MOVED = (
     "MeanFieldCapacity", "SolverAccuracyError", "mean_field_capacity", "SimulatedCapacity",
     "simulated_capacity", "balanced_probe", "convnet_features", "feature_probe",
     "geometry_over_sweep", "mlp_features", "model_features", "output_probe", "probe_hooks",
-    "probe_manifolds", "weight_change", "CifarModel", "cifar_capacity_sweep", "cifar_model",
+    "probe_manifolds", "weight_change", "cifar_capacity_sweep",
     "draw_dichotomies", "ChizatTwoLayer", "TwoLayerRun", "geometry_over_training",
     "plot_geometry_over_training", "train_two_layer", "as_manifolds", "gaussian_clouds",
     "manifolds_from_lab_list", "manifolds_from_labels", "point_manifolds", "sphere_manifolds",
@@ -99,3 +99,17 @@ def test_the_old_path_scanner_sees_each_form(tmp_path):
                    "from lazyrich import metrics as m\n"
                    "m.mean_field_capacity\nm.dlr\nlazyrich.metrics.exact_nnls\n")
     assert sorted(_old_path_uses(src)) == [1, 3, 5]
+
+
+@pytest.mark.parametrize("name", ["CifarModel", "cifar_model"])
+def test_model_builders_moved_on_to_sims(name):
+    """The CIFAR model builders live with the other models in lazyrich.sims; the old names in
+    metrics (two moves ago) and geometry warn, naming sims, and return the same object."""
+    import lazyrich.sims
+
+    for pkg in (lazyrich.metrics, lazyrich.geometry):
+        with pytest.warns(DeprecationWarning,
+                          match=rf"{pkg.__name__}\.{name} moved to lazyrich\.sims\.{name}\b"):
+            assert getattr(pkg, name) is getattr(lazyrich.sims, name)
+        assert name not in pkg.__all__
+    assert name in lazyrich.sims.__all__

@@ -7,7 +7,7 @@ and sharpness diagnostics and their in-sweep hooks moved to :mod:`lazyrich.metri
 one release, with a :class:`DeprecationWarning`.
 """
 
-from lazyrich._deprecation import moved_names
+from lazyrich._deprecation import moved_names as _moved_names
 
 from ._curves import align_by_drop as align_by_drop
 from ._curves import collapse_error as collapse_error
@@ -57,9 +57,5 @@ _MOVED_TO_METRICS = {
 # Old name here -> name in lazyrich.sims (the one training stack runs lists of cells too).
 _MOVED_TO_SIMS = {"run_cells": "run_cells", "scaled_sweep": "scaled_sweep"}
 
-_to_metrics = moved_names("lazyrich.analysis", "lazyrich.metrics", _MOVED_TO_METRICS)
-_to_sims = moved_names("lazyrich.analysis", "lazyrich.sims", _MOVED_TO_SIMS)
-
-
-def __getattr__(name):
-    return (_to_sims if name in _MOVED_TO_SIMS else _to_metrics)(name)
+__getattr__ = _moved_names("lazyrich.analysis", {"lazyrich.metrics": _MOVED_TO_METRICS,
+                                                "lazyrich.sims": _MOVED_TO_SIMS})

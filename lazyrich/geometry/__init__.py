@@ -34,6 +34,8 @@ Layering: this package sits above :mod:`lazyrich.metrics` (it uses :math:`\mathc
 and kernel alignment from there) and below :mod:`lazyrich.analysis` and :mod:`lazyrich.claims`.
 """
 
+from lazyrich._deprecation import moved_names as _moved_names
+
 from ._capacity_mf import MeanFieldCapacity as MeanFieldCapacity
 from ._capacity_mf import SolverAccuracyError as SolverAccuracyError
 from ._capacity_mf import mean_field_capacity as mean_field_capacity
@@ -49,9 +51,7 @@ from ._capacity_sweep import output_probe as output_probe
 from ._capacity_sweep import probe_hooks as probe_hooks
 from ._capacity_sweep import probe_manifolds as probe_manifolds
 from ._capacity_sweep import weight_change as weight_change
-from ._cifar_models import CifarModel as CifarModel
-from ._cifar_models import cifar_capacity_sweep as cifar_capacity_sweep
-from ._cifar_models import cifar_model as cifar_model
+from ._cifar_capacity import cifar_capacity_sweep as cifar_capacity_sweep
 from ._dichotomies import draw_dichotomies as draw_dichotomies
 from ._geometry_training import ChizatTwoLayer as ChizatTwoLayer
 from ._geometry_training import TwoLayerRun as TwoLayerRun
@@ -80,7 +80,7 @@ __all__ = [
     "balanced_probe", "convnet_features", "feature_probe", "geometry_over_sweep",
     "mlp_features", "model_features", "output_probe", "probe_hooks", "probe_manifolds",
     "weight_change",
-    "CifarModel", "cifar_capacity_sweep", "cifar_model",
+    "cifar_capacity_sweep",
     "cloud_task", "geometry_over_training", "ntk_sharpness", "plot_geometry_over_training",
     # deprecated (the former two-layer trainer; use lazyrich.sims.train)
     "ChizatTwoLayer", "TwoLayerRun", "train_two_layer",
@@ -90,3 +90,7 @@ __all__ = [
     # certified NNLS solvers
     "box_qp_ipm", "exact_nnls", "nnls_cpu", "polish_nnls", "projection_residual",
 ]
+
+# Model builders live with the other models in lazyrich.sims (one release of grace here).
+__getattr__ = _moved_names("lazyrich.geometry", "lazyrich.sims",
+                          {"CifarModel": "CifarModel", "cifar_model": "cifar_model"})

@@ -5,7 +5,7 @@ Manifold capacity and effective geometry moved to :mod:`lazyrich.geometry`; thei
 still resolve for one release, with a :class:`DeprecationWarning`.
 """
 
-from lazyrich._deprecation import moved_names
+from lazyrich._deprecation import moved_names as _moved_names
 
 from ._collapse import ClassScatter as ClassScatter
 from ._collapse import class_scatter as class_scatter
@@ -79,9 +79,7 @@ _MOVED_TO_GEOMETRY = frozenset({
     "probe_hooks",
     "probe_manifolds",
     "weight_change",
-    "CifarModel",
     "cifar_capacity_sweep",
-    "cifar_model",
     "draw_dichotomies",
     "ChizatTwoLayer",
     "TwoLayerRun",
@@ -102,5 +100,9 @@ _MOVED_TO_GEOMETRY = frozenset({
 })
 
 
-__getattr__ = moved_names("lazyrich.metrics", "lazyrich.geometry",
-                          {name: name for name in _MOVED_TO_GEOMETRY})
+# and the CIFAR model builders, which then moved on to lazyrich.sims
+_MOVED_TO_SIMS = frozenset({"CifarModel", "cifar_model"})
+
+__getattr__ = _moved_names("lazyrich.metrics", {
+    "lazyrich.geometry": {name: name for name in _MOVED_TO_GEOMETRY},
+    "lazyrich.sims": {name: name for name in _MOVED_TO_SIMS}})

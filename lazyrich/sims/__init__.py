@@ -2,6 +2,9 @@
 
 from ._cells import run_cells as run_cells
 from ._cells import scaled_sweep as scaled_sweep
+from ._cifar_models import CIFAR_ARCHS as CIFAR_ARCHS
+from ._cifar_models import CifarModel as CifarModel
+from ._cifar_models import cifar_model as cifar_model
 from ._linear import LinearTrajectory as LinearTrajectory
 from ._linear import chain_gd as chain_gd
 from ._linear import gd_two_layer as gd_two_layer
@@ -44,7 +47,8 @@ from ._train import scale_by_mup as scale_by_mup
 from ._train import seed_key as seed_key
 from ._train import train as train
 
-__all__ = ["run_cells", "scaled_sweep", "LinearTrajectory", "chain_gd", "gd_two_layer",
+__all__ = ["run_cells", "scaled_sweep", "CIFAR_ARCHS", "CifarModel", "cifar_model",
+           "LinearTrajectory", "chain_gd", "gd_two_layer",
            "ode_two_layer",
            "MLP", "ConvNet", "Model", "deep_linear", "from_apply", "from_flax",
            "PARAMETRIZATIONS", "eta_from_hat", "eta_hat", "eta_scale", "from_mup", "native",

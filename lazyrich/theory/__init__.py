@@ -1,6 +1,6 @@
 """Closed forms: exact learning dynamics and kernels."""
 
-from lazyrich._deprecation import moved_names
+from lazyrich._deprecation import moved_names as _moved_names
 
 from ._aligned import aligned_mode as aligned_mode
 from ._aligned import convergence_values as convergence_values
@@ -54,4 +54,4 @@ __all__ = ["aligned_mode", "convergence_values", "half_time", "reversal_time", "
            "whiten"]
 
 # Old name here -> name in lazyrich.sims (simulators live there; one release of grace).
-__getattr__ = moved_names("lazyrich.theory", "lazyrich.sims", {"chain_gd": "chain_gd"})
+__getattr__ = _moved_names("lazyrich.theory", "lazyrich.sims", {"chain_gd": "chain_gd"})

@@ -1,5 +1,5 @@
-r"""VGG-11 and ResNet-18 of the paper's deep-network experiments, as flax models for the sweep
-engine (manifold-capacity.md §4.6; the GPU tier of the capacity claims).
+r"""VGG-11 and ResNet-18 of the deep-network capacity experiments (Chou et al. 2025, section
+4.6), as flax models for the sweep engine.
 
 Architectures as in the paper's code: **no BatchNorm**, conv biases, Xavier-normal (gain 1)
 weights and zero biases, a linear head 512k → classes on the 512k-dimensional penultimate layer
@@ -14,7 +14,8 @@ weights and zero biases, a linear head 512k → classes on the 512k-dimensional 
 :func:`cifar_model` wraps the flax module with :func:`lazyrich.sims.from_flax` (the trainer
 centres and scales it: with ``parametrization="chizat"`` the sweep's ``gamma`` is the Chizat
 :math:`\alpha` and ``eta`` the step :math:`\eta_0`, §4.1) and returns the penultimate-feature
-function that :func:`lazyrich.geometry.feature_probe` records.
+function that :func:`lazyrich.geometry.feature_probe` records. The capacity pipeline on top of
+them is :func:`lazyrich.geometry.cifar_capacity_sweep`.
 """
 
 from collections.abc import Callable
@@ -24,7 +25,7 @@ import jax
 import numpy as np
 
 VGG11 = (64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M")
-ARCHS = ("vgg11", "resnet18")
+CIFAR_ARCHS = ("vgg11", "resnet18")
 
 
 def _xavier():
@@ -105,7 +106,7 @@ class CifarModel(NamedTuple):
 
 def cifar_model(arch: str = "vgg11", *, width_factor: float = 1.0, num_classes: int = 10,
                 image_shape=(32, 32, 3)) -> CifarModel:
-    """VGG-11 or ResNet-18 of the paper (§4.6), channels scaled by ``width_factor`` (k).
+    """VGG-11 or ResNet-18 of the paper, channels scaled by ``width_factor`` (k).
 
     Args:
         arch: ``"vgg11"`` or ``"resnet18"``.
@@ -113,8 +114,8 @@ def cifar_model(arch: str = "vgg11", *, width_factor: float = 1.0, num_classes: 
         num_classes: outputs of the linear head.
         image_shape: (H, W, C) of the inputs (32×32×3 for CIFAR-10).
     """
-    if arch not in ARCHS:
-        raise ValueError(f"arch must be one of {ARCHS}, got {arch!r}")
+    if arch not in CIFAR_ARCHS:
+        raise ValueError(f"arch must be one of {CIFAR_ARCHS}, got {arch!r}")
     if isinstance(width_factor, bool) or not np.isfinite(width_factor) or width_factor <= 0:
         raise ValueError(f"width_factor must be finite and > 0, got {width_factor!r}")
     if isinstance(num_classes, bool) or int(num_classes) != num_classes or num_classes < 1:
@@ -122,7 +123,7 @@ def cifar_model(arch: str = "vgg11", *, width_factor: float = 1.0, num_classes: 
     if len(image_shape) != 3 or image_shape[0] % 32 or image_shape[1] % 32:
         raise ValueError(f"image_shape must be (H, W, C) with H, W multiples of 32 (five "
                          f"2x downsamplings), got {image_shape}")
-    from lazyrich import sims
+    from ._models import from_flax
 
     def ch(c):
         return max(1, int(round(width_factor * c)))
@@ -133,56 +134,10 @@ def cifar_model(arch: str = "vgg11", *, width_factor: float = 1.0, num_classes: 
     else:
         module = ResNet(tuple(ch(c) for c in (64, 128, 256, 512)), int(num_classes))
     width = ch(512)
-    model = sims.from_flax(module, np.zeros((1,) + tuple(image_shape)), width=width, name=arch)
+    model = from_flax(module, np.zeros((1,) + tuple(image_shape)), width=width, name=arch)
 
     def features(params, x):
         with jax.numpy_dtype_promotion("standard"):
             return module.apply(params, x, return_features=True)
 
     return CifarModel(model, features, module)
-
-
-def cifar_capacity_sweep(data_dir: str, arch: str = "vgg11", *, alphas=(1.0, 10.0, 100.0),
-                         eta0: float | None = None, steps: int = 2500, log_points: int = 12,
-                         width_factor: float = 1.0, per_class: int = 50, seeds=(7,),
-                         n_t: int = 200, batch_size: int = 100, test_size: int | None = None,
-                         path: str | None = None, **capacity_options):
-    r"""The paper's deep-network pipeline (§4.6) on the sweep engine, then geometry over it.
-
-    CIFAR-10 from local files (``data_dir``: the python-version directory or archive, see
-    :func:`lazyrich.sims._data_files.load_cifar10`; per-channel standardised), VGG-11 or
-    ResNet-18 (:func:`cifar_model`), centred Chizat scaling with ``gamma`` = :math:`\alpha`
-    (``parametrization="chizat"``), MSE on one-hot targets, SGD with momentum 0.9, batch 100,
-    step :math:`\eta_0` (1.0 for VGG-11, 0.2 for ResNet-18 by default), float64. Capacity,
-    geometry and the §4.8 metrics of ``per_class`` test images per class (penultimate layer) at
-    ``log_points`` log-spaced steps (:func:`geometry_over_sweep`).
-
-    Not reproduced by the engine (report them with the numbers): the per-epoch schedule
-    :math:`\eta_0/(1+(e-1)/3)`, gradient-norm clipping at 1 and crop/flip augmentation.
-
-    Returns:
-        ``(geometry dataset, sweep dataset)``.
-    """
-    from lazyrich import sims
-
-    from ._capacity_sweep import balanced_probe, geometry_over_sweep, probe_hooks
-
-    m = cifar_model(arch, width_factor=width_factor)
-    eta0 = (1.0 if arch == "vgg11" else 0.2) if eta0 is None else eta0
-    opts = {"data_dir": str(data_dir), "image": True}
-    if test_size is not None:
-        opts["test_size"] = int(test_size)
-    cfg = sims.SweepConfig(model=m.model, task="cifar10", task_options=opts,
-                           parametrization="chizat", optimizer="momentum", momentum=0.9,
-                           batch_size=batch_size, steps=steps, log_points=log_points, loss="mse",
-                           dtype="float64")
-    from ._capacity_sweep import resolve_model
-
-    _, task = resolve_model(cfg)
-    data = task.build(cfg.data_seed, np.float64)
-    xp, yp = balanced_probe(data["test_x"], data["test_y"], per_class, jax.random.key(0))
-    ds = sims.sweep(cfg, gamma=list(alphas), eta=[eta0], seeds=list(seeds), path=path,
-                    metrics=probe_hooks(cfg, xp, feature_fn=m.features))
-    geo = geometry_over_sweep(ds, "features", yp, jax.random.key(1), n_t=n_t,
-                              **capacity_options)
-    return geo, ds
