@@ -61,20 +61,20 @@ def main():
     X = np.asarray(gaussian_clouds(jax.random.key(0), P, M, N, 20, 1.5))
     key = jax.random.key(1)
     t0 = time.perf_counter()
-    mean_field_capacity(X, key, n_t=n_t, solver="nnls")
+    mean_field_capacity(key, X, n_t=n_t, solver="nnls")
     t_cold = time.perf_counter() - t0
     print(f"lazyrich first call (includes JAX compiles of the samplers): {t_cold:.2f} s")
     # Steady state: what every further analysis of a training run costs (same shapes).
     t0 = time.perf_counter()
-    r = mean_field_capacity(X, key, n_t=n_t, solver="nnls")
+    r = mean_field_capacity(key, X, n_t=n_t, solver="nnls")
     t_ours = time.perf_counter() - t0
     print(f"lazyrich nnls (capacity + full geometry): {t_ours:7.2f} s  "
           f"({n_t / t_ours:6.1f} samples/s)  alpha = {r.capacity:.6f}")
 
     if args.ipm:
-        mean_field_capacity(X, key, n_t=8, solver="ipm", ipm_batch=8)  # compile
+        mean_field_capacity(key, X, n_t=8, solver="ipm", ipm_batch=8)  # compile
         t0 = time.perf_counter()
-        ri = mean_field_capacity(X, key, n_t=n_t, solver="ipm", ipm_batch=min(64, n_t))
+        ri = mean_field_capacity(key, X, n_t=n_t, solver="ipm", ipm_batch=min(64, n_t))
         t_ipm = time.perf_counter() - t0
         print(f"lazyrich ipm  (JAX, batched):              {t_ipm:7.2f} s  "
               f"({n_t / t_ipm:6.1f} samples/s)  alpha = {ri.capacity:.6f}  "

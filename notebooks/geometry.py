@@ -56,8 +56,8 @@ N_T = 60 if FAST else 300
 # %%
 P = 20
 X = point_manifolds(jax.random.key(0), P, 200, orthonormal=True)
-sim = simulated_capacity(X, jax.random.key(1), n_rep=40 if FAST else 300, n_boot=100)
-mf = mean_field_capacity(X, jax.random.key(1), n_t=N_T)
+sim = simulated_capacity(jax.random.key(1), X, n_rep=40 if FAST else 300, n_boot=100)
+mf = mean_field_capacity(jax.random.key(1), X, n_t=N_T)
 print(f"points: alpha_sim = {sim.capacity:.3f} (95% CI {sim.capacity_ci[0]:.3f}-"
       f"{sim.capacity_ci[1]:.3f}), alpha_MF = {mf.capacity:.3f} +- {mf.capacity_stderr:.3f}")
 
@@ -79,8 +79,9 @@ Ms = (10, 30) if FAST else (10, 25, 50, 100, 200)
 P_S, N_S = (8, 200) if FAST else (16, 600)
 fig, ax = plt.subplots(figsize=(5, 3.5))
 for D, R in ((3, 2.0),) if FAST else ((3, 2.0), (5, 1.0)):
-    caps = [mean_field_capacity(sphere_manifolds(jax.random.key(0), P_S, M, N_S, D, R),
-                                jax.random.key(1), n_t=N_T).capacity for M in Ms]
+    caps = [mean_field_capacity(jax.random.key(1),
+                                sphere_manifolds(jax.random.key(0), P_S, M, N_S, D, R),
+                                n_t=N_T).capacity for M in Ms]
     line, = ax.plot(Ms, caps, "o-", label=f"D={D}, R={R:g}")
     ax.axhline(float(ball_capacity(R, D)), color=line.get_color(), ls=":")
     print(f"D={D} R={R}: alpha_MF(M) = {np.round(caps, 3)}, alpha_B = {ball_capacity(R, D):.4f}")
@@ -118,7 +119,7 @@ results = {}
 for alpha in alphas:
     run = sims.train(cfg2, gamma=1 / alpha, eta=lr * C / (2 * alpha**2 * width),
                      keep_params=True)
-    g = geometry_over_training(run, model2, Xte, jax.random.key(2), n_t=N_T)
+    g = geometry_over_training(jax.random.key(2), run, model2, Xte, n_t=N_T)
     results[f"alpha={alpha:g}"] = g
     loss = run.loss[-1] * C / (2 * alpha**2)  # L_alpha from the engine's mean (f - y)^2
     print(f"alpha={alpha:>6g}: loss {loss:.2e}  capacity {g['capacity'][0]:.3f} -> "
@@ -166,12 +167,12 @@ cfg = sims.SweepConfig(model="convnet", task="digits", padding="SAME", width=8, 
                        log_points=3 if FAST else 10, loss="mse", dtype="float64")
 _, digits = sims.resolve(cfg)
 data = digits.build(cfg.data_seed, np.float64)
-x_probe, y_probe = geometry.balanced_probe(data["test_x"], data["test_y"], 20 if FAST else 30,
-                                           jax.random.key(0))
+x_probe, y_probe = geometry.balanced_probe(jax.random.key(0), data["test_x"], data["test_y"],
+                                           20 if FAST else 30)
 gammas = [0.01, 1.0, 5.0]
 ds = sims.sweep(cfg, gamma=gammas, eta_hat=[3.0], seeds=[0],
                 metrics=geometry.probe_hooks(cfg, x_probe))
-geo = geometry.geometry_over_sweep(ds, "features", y_probe, jax.random.key(1),
+geo = geometry.geometry_over_sweep(jax.random.key(1), ds, "features", y_probe,
                                    n_t=60 if FAST else 200)
 geo1 = geo.isel(eta_hat=0, seed=0)
 

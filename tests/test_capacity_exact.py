@@ -50,9 +50,9 @@ def test_every_sample_exact_on_correlated_features(kw):
     the interior point + polish gives the same capacity to 1e-10 (both exact: the polished
     projections agree, so a = ||p||^2 agrees to round-off)."""
     X = relu_features(**kw)
-    a = mean_field_capacity(X, jax.random.key(1), n_t=40)
+    a = mean_field_capacity(jax.random.key(1), X, n_t=40)
     assert np.max(a.samples["kkt"]) <= 1e-9
-    b = mean_field_capacity(X, jax.random.key(1), n_t=40, solver="ipm")
+    b = mean_field_capacity(jax.random.key(1), X, n_t=40, solver="ipm")
     assert np.max(b.samples["kkt"]) <= 1e-9
     assert abs(a.capacity / b.capacity - 1) <= 1e-10
     np.testing.assert_allclose(b.samples["a"], a.samples["a"], rtol=1e-9)
@@ -120,16 +120,16 @@ def test_unreachable_accuracy_is_an_error_not_a_result():
     remedy; a kkt_tol below float64 round-off is unreachable on these features."""
     X = relu_features(10, 25, 48, 0.3, 5)
     with pytest.raises(SolverAccuracyError, match=r"kkt_tol = 1e-18.*center=True"):
-        mean_field_capacity(X, jax.random.key(0), n_t=10, kkt_tol=1e-18)
+        mean_field_capacity(jax.random.key(0), X, n_t=10, kkt_tol=1e-18)
 
 
 def test_float64_whatever_the_global_precision():
     """With jax_enable_x64 off the estimator draws the same bits and computes in float64: the
     result is identical (it used to draw float32 normals: 0.3373 vs 0.3420 on the same data)."""
     X = relu_features(10, 8, 24, 0.5, 2)
-    ref = mean_field_capacity(X, jax.random.key(4), n_t=30)
+    ref = mean_field_capacity(jax.random.key(4), X, n_t=30)
     with jax.enable_x64(False):
-        off = mean_field_capacity(X, jax.random.key(4), n_t=30)
+        off = mean_field_capacity(jax.random.key(4), X, n_t=30)
         assert not jax.config.jax_enable_x64  # restored after the call
     assert off.capacity == ref.capacity
     np.testing.assert_array_equal(off.samples["a"], ref.samples["a"])

@@ -27,7 +27,7 @@ def clouds():
 
 @pytest.fixture(scope="module")
 def clouds_mf(clouds):
-    return mean_field_capacity(clouds, jax.random.key(1), n_t=200)
+    return mean_field_capacity(jax.random.key(1), clouds, n_t=200)
 
 
 def test_points_capacity_two():
@@ -36,7 +36,7 @@ def test_points_capacity_two():
     E[a] = P/2 exactly in expectation; the s.e. of alpha at n_t = 400 is ~0.05 (measured 0.048),
     so 0.15 is 3 s.e. (the spec's tolerance)."""
     X = point_manifolds(jax.random.key(0), 20, 200)
-    r = mean_field_capacity(X, jax.random.key(1), n_t=400)
+    r = mean_field_capacity(jax.random.key(1), X, n_t=400)
     assert abs(r.capacity - 2.0) <= 0.15
     assert abs(r.capacity - 2.0) <= 3.5 * r.capacity_stderr
     assert abs(r.active_fraction - 0.5) <= 0.05  # binomial s.e. sqrt(.25/8000) ~ 0.006, P-coupled
@@ -45,7 +45,7 @@ def test_points_capacity_two():
 def test_orthonormal_points_exact_per_sample():
     """C1 exact variant: for orthonormal points a = sum_mu max(0, y_mu t_mu)^2 sample by sample."""
     X = point_manifolds(jax.random.key(0), 10, 30, orthonormal=True)
-    r = mean_field_capacity(X, jax.random.key(3), n_t=50)
+    r = mean_field_capacity(jax.random.key(3), X, n_t=50)
     yt = r.samples["labels"] * r.samples["u"][:, :, 0]  # y_mu <x_mu, t>
     np.testing.assert_allclose(r.samples["a"], np.sum(np.maximum(yt, 0.0) ** 2, axis=1),
                                rtol=1e-10)
@@ -75,8 +75,8 @@ def test_ipm_agrees_with_nnls():
     K well conditioned) and every output to the same accuracy."""
     rng = np.random.default_rng(0)
     X = rng.standard_normal((4, 10, 60)) / np.sqrt(60) + rng.standard_normal((4, 1, 60)) / 4
-    a = mean_field_capacity(X, jax.random.key(0), n_t=16, solver="nnls")
-    b = mean_field_capacity(X, jax.random.key(0), n_t=16, solver="ipm", ipm_batch=16)
+    a = mean_field_capacity(jax.random.key(0), X, n_t=16, solver="nnls")
+    b = mean_field_capacity(jax.random.key(0), X, n_t=16, solver="ipm", ipm_batch=16)
     assert b.options["solver"] == "ipm" and a.options["solver"] == "nnls"
     np.testing.assert_allclose(b.anchor_weights, a.anchor_weights, atol=1e-8)
     np.testing.assert_array_equal(b.samples["active"], a.samples["active"])
@@ -113,9 +113,9 @@ def test_invariances_exact():
     K is invariant, and the Gram-space sampler only sees K)."""
     X = np.asarray(sphere_manifolds(jax.random.key(5), 6, 15, 30, 3, 1.0))
     Qr, _ = np.linalg.qr(np.random.default_rng(0).standard_normal((30, 30)))
-    base = mean_field_capacity(X, jax.random.key(0), n_t=30)
+    base = mean_field_capacity(jax.random.key(0), X, n_t=30)
     for Y in (X @ Qr, np.concatenate([X, np.zeros((6, 15, 7))], -1), 5.0 * X):
-        r = mean_field_capacity(Y, jax.random.key(0), n_t=30)
+        r = mean_field_capacity(jax.random.key(0), Y, n_t=30)
         for f in ("capacity", "radius", "dimension", "center_alignment", "axis_alignment",
                   "center_axis_alignment"):
             assert abs(getattr(r, f) - getattr(base, f)) <= 1e-8 * abs(getattr(base, f)), f
@@ -126,7 +126,7 @@ def test_spheres_approach_ball_from_above():
     ball formula alpha_B = 0.369 and never below it by more than 3% (finite M biases alpha up).
     s.e. of alpha at n_t = 300 is ~1.5%."""
     X = sphere_manifolds(jax.random.key(0), 16, 100, 600, 3, 2.0)
-    r = mean_field_capacity(X, jax.random.key(1), n_t=300)
+    r = mean_field_capacity(jax.random.key(1), X, n_t=300)
     ab = float(ball_capacity(2.0, 3))
     assert abs(r.capacity / ab - 1) <= 0.05, (r.capacity, ab)
     assert r.capacity >= ab * 0.97
@@ -140,22 +140,22 @@ def test_sphere_capacity_decreases_with_m():
     caps = []
     for M in (50, 200):
         X = sphere_manifolds(jax.random.key(0), 16, M, 600, 5, 1.0)
-        caps.append(mean_field_capacity(X, jax.random.key(1), n_t=300).capacity)
+        caps.append(mean_field_capacity(jax.random.key(1), X, n_t=300).capacity)
     assert caps[0] > caps[1] > ab * 0.97, caps
 
 
 def test_sim_and_mean_field_agree(clouds, clouds_mf):
     """C7(c): tiny Gaussian clouds (P=8, M=20, N=100, D=4), homogeneous, balanced: alpha_sim and
     alpha_MF within 10% (spec band for P = 8; finite-P corrections; measured 0.491 vs 0.479)."""
-    s = simulated_capacity(clouds, jax.random.key(1), n_rep=100, n_boot=200)
+    s = simulated_capacity(jax.random.key(1), clouds, n_rep=100, n_boot=200)
     assert abs(s.capacity / clouds_mf.capacity - 1) <= 0.10, (s.capacity, clouds_mf.capacity)
 
 
 def test_fixed_labels_and_ensembles(clouds):
     y = np.array([1, -1] * 4, dtype=float)
-    r = mean_field_capacity(clouds, jax.random.key(0), n_t=20, ensemble="fixed", labels=y)
+    r = mean_field_capacity(jax.random.key(0), clouds, n_t=20, ensemble="fixed", labels=y)
     assert np.all(r.samples["labels"] == y)
-    r = mean_field_capacity(clouds, jax.random.key(0), n_t=20, ensemble="one_vs_rest")
+    r = mean_field_capacity(jax.random.key(0), clouds, n_t=20, ensemble="one_vs_rest")
     assert np.all(np.abs(r.samples["labels"].sum(1)) == 6)
 
 
@@ -175,7 +175,7 @@ GOOD = np.random.default_rng(0).standard_normal((4, 5, 6))
 ])
 def test_mean_field_bad_input(X, kw, match):
     with pytest.raises(ValueError, match=match):
-        mean_field_capacity(X, jax.random.key(0), **kw)
+        mean_field_capacity(jax.random.key(0), X, **kw)
 
 
 def test_gpu_tier_claim_smoke_on_cpu():

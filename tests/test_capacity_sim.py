@@ -27,7 +27,7 @@ def test_points_follow_cover(points, bias, ensemble):
     scan of seeds 1..10 (bias, iid) seed 1 hit -3.5 s.e. at n=13, the others stayed within 2.1.
     """
     n_rep = 200
-    r = simulated_capacity(points, jax.random.key(2), n_rep=n_rep, bias=bias, ensemble=ensemble,
+    r = simulated_capacity(jax.random.key(2), points, n_rep=n_rep, bias=bias, ensemble=ensemble,
                            n_boot=200)
     sel = (r.n >= 6) & (r.n <= 14)
     p = cover_separability(P_PTS, r.n[sel], bias=bias)
@@ -47,10 +47,10 @@ def test_scaling_and_point_permutation_invariance():
     the per-trial critical dimensions must be identical, not just close.
     """
     X = np.asarray(gaussian_clouds(jax.random.key(3), 6, 8, 40, 3, 1.0))
-    base = simulated_capacity(X, jax.random.key(4), n_rep=30, n_max=40, n_boot=0)
-    scaled = simulated_capacity(3.7 * X, jax.random.key(4), n_rep=30, n_max=40, n_boot=0)
+    base = simulated_capacity(jax.random.key(4), X, n_rep=30, n_max=40, n_boot=0)
+    scaled = simulated_capacity(jax.random.key(4), 3.7 * X, n_rep=30, n_max=40, n_boot=0)
     np.testing.assert_array_equal(base.trial_critical_dims, scaled.trial_critical_dims)
-    perm = simulated_capacity(X[:, ::-1], jax.random.key(4), n_rep=30, n_max=40, n_boot=0)
+    perm = simulated_capacity(jax.random.key(4), X[:, ::-1], n_rep=30, n_max=40, n_boot=0)
     np.testing.assert_array_equal(base.trial_critical_dims, perm.trial_critical_dims)
     assert 0 < base.capacity < 2
 
@@ -60,7 +60,7 @@ def test_censoring_when_manifolds_are_too_big():
     # overlap is never separable -> all trials censored, capacity reported as 0 with a warning
     X = np.asarray(gaussian_clouds(jax.random.key(5), 4, 30, 11, 10, 50.0))
     with pytest.warns(RuntimeWarning, match="not separable at n_max"):
-        r = simulated_capacity(X, jax.random.key(0), n_rep=5, n_boot=0)
+        r = simulated_capacity(jax.random.key(0), X, n_rep=5, n_boot=0)
     assert r.censored_fraction == 1.0 and r.capacity == 0.0 and np.isinf(r.critical_dim)
 
 
@@ -88,9 +88,9 @@ GOOD = np.random.default_rng(0).standard_normal((4, 5, 6))
 ])
 def test_simulated_bad_input(X, kw, match):
     with pytest.raises(ValueError, match=match):
-        simulated_capacity(X, jax.random.key(0), **kw)
+        simulated_capacity(jax.random.key(0), X, **kw)
 
 
 def test_non_numeric_input():
     with pytest.raises(TypeError, match="real numeric array"):
-        simulated_capacity(np.full((2, 2, 2), "a"), jax.random.key(0))
+        simulated_capacity(jax.random.key(0), np.full((2, 2, 2), "a"))

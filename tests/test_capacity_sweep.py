@@ -15,7 +15,7 @@ CFG = sims.SweepConfig(task="gaussian-mixture", task_options={"classes": 4, "tes
 def swept():
     model, task = resolve_model(CFG)
     data = task.build(CFG.data_seed, np.float64)
-    xp, yp = geometry.balanced_probe(data["test_x"], data["test_y"], 10, jax.random.key(0))
+    xp, yp = geometry.balanced_probe(jax.random.key(0), data["test_x"], data["test_y"], 10)
     # gamma = 0.1 at this eta diverges (a NaN-masked cell); gamma = 3 trains
     ds = sims.sweep(CFG, gamma=[0.1, 3.0], eta=[0.5], seeds=[0, 1],
                     metrics=geometry.probe_hooks(CFG, xp), devices=1)
@@ -55,14 +55,14 @@ def test_geometry_over_sweep_equals_direct_calls(swept):
     features (same key, same manifolds): no hidden resampling between cells or steps."""
     _, xp, yp, ds = swept
     key = jax.random.key(3)
-    geo = geometry.geometry_over_sweep(ds, "features", yp, key, n_t=40)
+    geo = geometry.geometry_over_sweep(key, ds, "features", yp, n_t=40)
     assert geo["capacity"].dims == ("gamma", "eta", "seed", "step")
     for seed, t in ((0, 0), (1, 40)):
         F = ds["features"].sel(gamma=3.0, eta=0.5, seed=seed, step=t).values
         G = ds["outputs"].sel(gamma=3.0, eta=0.5, seed=seed, step=t).values
         F0 = ds["features"].sel(gamma=3.0, eta=0.5, seed=seed, step=0).values
         X = np.stack([F[yp == c] for c in np.unique(yp)])
-        r = geometry.mean_field_capacity(X, key, n_t=40)
+        r = geometry.mean_field_capacity(key, X, n_t=40)
         g = geo.sel(gamma=3.0, eta=0.5, seed=seed, step=t)
         for f in geometry._capacity_sweep.GEOMETRY_FIELDS:
             assert g[f].item() == getattr(r, f), f
@@ -96,13 +96,13 @@ def test_bad_input(swept):
     _, xp, yp, ds = swept
     key = jax.random.key(0)
     with pytest.raises(ValueError, match="not a variable"):
-        geometry.geometry_over_sweep(ds, "feats", yp, key)
+        geometry.geometry_over_sweep(key, ds, "feats", yp)
     with pytest.raises(ValueError, match="dims"):
-        geometry.geometry_over_sweep(ds, "weight_change", yp, key)
+        geometry.geometry_over_sweep(key, ds, "weight_change", yp)
     with pytest.raises(ValueError, match="labels must have shape"):
-        geometry.geometry_over_sweep(ds, "features", yp[:-1], key)
+        geometry.geometry_over_sweep(key, ds, "features", yp[:-1])
     with pytest.raises(ValueError, match="first logged step must be 0"):
-        geometry.geometry_over_sweep(ds.isel(step=slice(1, None)), "features", yp, key)
+        geometry.geometry_over_sweep(key, ds.isel(step=slice(1, None)), "features", yp)
     with pytest.raises(ValueError, match="M must be in"):
         geometry.probe_manifolds(np.zeros((8, 3)), np.repeat([0, 1], 4), M=5)
     with pytest.raises(TypeError, match="feature_fn"):
@@ -116,4 +116,4 @@ def test_bad_input(swept):
     with pytest.raises(TypeError, match="ConvNet"):
         geometry.convnet_features(sims.MLP(2, 4, 3))
     with pytest.raises(ValueError, match="fewer than per_class"):
-        geometry.balanced_probe(xp, yp, 11, key)
+        geometry.balanced_probe(key, xp, yp, 11)

@@ -178,7 +178,7 @@ def test_rich_raises_capacity_lazy_keeps_it(task, sharp):
     res = {}
     for a in (0.1, 1.0, 100.0):
         r, cfg = _train(task, a, LR / sharp, 300)
-        res[a] = geometry_over_training(r, sims.resolve(cfg)[0], Xte, jax.random.key(2),
+        res[a] = geometry_over_training(jax.random.key(2), r, sims.resolve(cfg)[0], Xte,
                                         n_t=150)
         np.testing.assert_array_equal(res[a]["step"], [0, 300])
         assert abs(res[a]["weight_change"][-1] - _rel_change(r)) < 1e-12
@@ -199,7 +199,7 @@ def test_deprecated_geometry_form_gives_the_same_numbers(task, sharp):
     the engine run it was built from."""
     _, _, Xte = task
     r, cfg = _train(task, 0.3, LR / sharp, 30, log_every=10)
-    new = geometry_over_training(r, sims.resolve(cfg)[0], Xte, jax.random.key(2), n_t=30)
+    new = geometry_over_training(jax.random.key(2), r, sims.resolve(cfg)[0], Xte, n_t=30)
     W, A = r.params_log["w"]
     with pytest.warns(DeprecationWarning, match="TwoLayerRun"):
         run = TwoLayerRun(tuple(int(s) for s in r.steps), W.transpose(0, 2, 1),
@@ -216,19 +216,21 @@ def test_training_bad_input(task, sharp):
     r, cfg = _train(task, 1.0, LR / sharp, 5)
     model = sims.resolve(cfg)[0]
     with pytest.raises(ValueError, match="keep_params=True"):
-        geometry_over_training(sims.train(cfg), model, Xte, jax.random.key(0))
+        geometry_over_training(jax.random.key(0), sims.train(cfg), model, Xte)
     with pytest.raises(TypeError, match="must be a lazyrich.sims.TrainResult"):
-        geometry_over_training({"params_log": r.params_log}, model, Xte, jax.random.key(0))
-    with pytest.raises(TypeError, match=r"needs model, X_eval and key"):
+        geometry_over_training(jax.random.key(0), {"params_log": r.params_log}, model, Xte)
+    with pytest.raises(TypeError, match=r"the key comes first"):
         geometry_over_training(r, model, Xte)
+    with pytest.raises(TypeError, match=r"needs key, model and X_eval"):
+        geometry_over_training(jax.random.key(0), r, model)
     with pytest.raises(TypeError, match=r"with features\(params, x\)"):
-        geometry_over_training(r, object(), Xte, jax.random.key(0))
+        geometry_over_training(jax.random.key(0), r, object(), Xte)
     with pytest.raises(ValueError, match="X_eval must have at least 3"):
-        geometry_over_training(r, model, Xte[0], jax.random.key(0))
+        geometry_over_training(jax.random.key(0), r, model, Xte[0])
     diverged, _ = _train(task, 1000.0, 3.0 / sharp, 100)
     assert diverged.diverged
     with pytest.raises(ValueError, match="the run diverged at step"):
-        geometry_over_training(diverged, model, Xte, jax.random.key(0))
+        geometry_over_training(jax.random.key(0), diverged, model, Xte)
     with pytest.raises(TypeError, match=r"with apply\(params, x\)"):
         ntk_sharpness(None, r.params0, Xtr)
     with pytest.raises(ValueError, match="x must be finite"):

@@ -95,11 +95,11 @@ def test_hessian_and_gauss_newton_match_dense(rng):
     loss = lambda q: jnp.mean((f(q) - Y) ** 2)  # noqa: E731
     flat, unravel = ravel_pytree(p)
     ev = np.linalg.eigvalsh(np.asarray(jax.hessian(lambda q: loss(unravel(q)))(flat)))
-    lo, hi = hessian_extremes(loss, p, jax.random.key(0), num_iters=flat.size)
+    lo, hi = hessian_extremes(jax.random.key(0), loss, p, num_iters=flat.size)
     np.testing.assert_allclose([lo, hi], [ev[0], ev[-1]], rtol=1e-9)  # full Krylov space: exact
     J = np.asarray(jax.jacobian(lambda q: f(unravel(q)).reshape(-1))(flat))
     gn = np.linalg.eigvalsh(2 / 32 * J.T @ J)[-1]
-    np.testing.assert_allclose(gauss_newton_top(f, p, jax.random.key(1), 32), gn, rtol=1e-9)
+    np.testing.assert_allclose(gauss_newton_top(jax.random.key(1), f, p, 32), gn, rtol=1e-9)
 
 
 def test_chain_gd_moved_to_sims_with_a_deprecated_alias():

@@ -9,6 +9,7 @@ import ast
 import pathlib
 import warnings
 
+import numpy as np
 import pytest
 
 import lazyrich
@@ -113,3 +114,28 @@ def test_model_builders_moved_on_to_sims(name):
             assert getattr(pkg, name) is getattr(lazyrich.sims, name)
         assert name not in pkg.__all__
     assert name in lazyrich.sims.__all__
+
+
+def test_key_first_with_the_old_order_deprecated():
+    """Functions that take a key take it first; the old order (key after the data) still gives
+    the same result for one release, with a DeprecationWarning that names the new order; key=
+    by keyword works either way, silently."""
+    import jax
+
+    import lazyrich.geometry as geo
+
+    X = geo.sphere_manifolds(jax.random.key(0), 4, 3, 12, 2, 0.5)
+    k = jax.random.key(1)
+    new = geo.mean_field_capacity(k, X, n_t=20).capacity
+    with pytest.warns(DeprecationWarning, match=r"mean_field_capacity\(key, \.\.\.\)"):
+        old = geo.mean_field_capacity(X, k, n_t=20).capacity
+    assert old == new
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert geo.mean_field_capacity(X, key=k, n_t=20).capacity == new
+        assert geo.mean_field_capacity(key=k, X=X, n_t=20).capacity == new
+    raw = jax.random.PRNGKey(3)  # legacy uint32[2] keys are keys too
+    with pytest.warns(DeprecationWarning):
+        a = geo.balanced_probe(np.arange(12.0)[:, None], np.arange(12) % 3, 2, raw)
+    b = geo.balanced_probe(raw, np.arange(12.0)[:, None], np.arange(12) % 3, 2)
+    np.testing.assert_array_equal(a[0], b[0])

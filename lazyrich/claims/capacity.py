@@ -21,7 +21,7 @@ def _c1(quick: bool) -> Outcome:
 
     n_t = 400 if quick else 2000
     X = point_manifolds(jax.random.key(0), 20, 200)
-    r = mean_field_capacity(X, jax.random.key(1), n_t=n_t)
+    r = mean_field_capacity(jax.random.key(1), X, n_t=n_t)
     a = r.samples["a"]
     k = np.arange(1, n_t + 1)
     running = 20.0 / (np.cumsum(a) / k)
@@ -47,7 +47,7 @@ def _c2(quick: bool) -> Outcome:
 
     n_rep = 200 if quick else 1000
     X = point_manifolds(jax.random.key(0), 20, 200, orthonormal=True)
-    r = simulated_capacity(X, jax.random.key(2), n_rep=n_rep, n_boot=200)
+    r = simulated_capacity(jax.random.key(2), X, n_rep=n_rep, n_boot=200)
     p = cover_separability(20, r.n)
     sel = (r.n >= 6) & (r.n <= 14)
     z = np.abs(r.separability[sel] - p[sel]) / np.sqrt(p[sel] * (1 - p[sel]) / n_rep)
@@ -68,7 +68,7 @@ def _c3(quick: bool) -> Outcome:
     from lazyrich.geometry import gaussian_clouds, mean_field_capacity
 
     X = gaussian_clouds(jax.random.key(2), 8, 20, 100, 4, 1.0)
-    r = mean_field_capacity(X, jax.random.key(1), n_t=100)
+    r = mean_field_capacity(jax.random.key(1), X, n_t=100)
     e1 = np.max(np.abs(r.samples["a_anchor"] / r.samples["a"] - 1))
     e2 = abs(r.capacity / (r.psi * r.approx_capacity) - 1)
     return Outcome.error_below(max(e1, e2), 1e-8, details={"C3": e1, "C9": e2,
@@ -112,7 +112,7 @@ def _c5(quick: bool) -> Outcome:
     caps, ses = [], []
     for M in Ms:
         X = sphere_manifolds(jax.random.key(0), 16, M, 600, 3, 2.0)
-        r = mean_field_capacity(X, jax.random.key(1), n_t=300)
+        r = mean_field_capacity(jax.random.key(1), X, n_t=300)
         caps.append(r.capacity)
         ses.append(r.capacity_stderr)
     plot = Plot([Series(Ms, np.full(len(Ms), ab), "ball (M = inf)"),
@@ -144,8 +144,8 @@ def _c7(quick: bool) -> Outcome:
         X, tol, n_rep = gaussian_clouds(jax.random.key(2), 8, 20, 100, 4, 1.0), 0.10, 100
     else:
         X, tol, n_rep = sphere_manifolds(jax.random.key(2), 16, 50, 600, 5, 1.0), 0.05, 200
-    mf = mean_field_capacity(X, jax.random.key(1), n_t=200 if quick else 400)
-    s = simulated_capacity(X, jax.random.key(1), n_rep=n_rep, n_boot=200)
+    mf = mean_field_capacity(jax.random.key(1), X, n_t=200 if quick else 400)
+    s = simulated_capacity(jax.random.key(1), X, n_rep=n_rep, n_boot=200)
     plot = Plot([Series(s.n, s.separability, "simulated p(n)", kind="sim"),
                  Series([X.shape[0] / mf.capacity] * 2, [0.0, 1.0], "mean-field N_c = P/alpha")],
                 xlabel="projection dimension n", ylabel="P(separable)")
@@ -183,7 +183,7 @@ def _train_geometry(alphas, steps, log_every, log_points, n_t, width, seed=1):
             if not np.array_equal(np.asarray(a), np.asarray(b)):
                 raise RuntimeError("the engine's theta_0 differs from the one the sharpness was "
                                    "computed at")
-        g = geometry_over_training(r, model, Xte, jax.random.key(2), n_t=n_t)
+        g = geometry_over_training(jax.random.key(2), r, model, Xte, n_t=n_t)
         g["final_loss"] = float(r.loss[-1]) * C / (2 * alpha**2)  # L_alpha
         out[alpha] = g
     return out, lr
@@ -240,8 +240,8 @@ def _ipm_gpu(quick: bool) -> Outcome:
 
     P, M, N, n_t = (6, 20, 128, 32) if quick else (10, 50, 512, 200)
     X = gaussian_clouds(jax.random.key(0), P, M, N, 20 if N > 200 else 5, 1.5)
-    a = mean_field_capacity(X, jax.random.key(1), n_t=n_t, solver="nnls")
-    b = mean_field_capacity(X, jax.random.key(1), n_t=n_t, solver="ipm", ipm_batch=n_t)
+    a = mean_field_capacity(jax.random.key(1), X, n_t=n_t, solver="nnls")
+    b = mean_field_capacity(jax.random.key(1), X, n_t=n_t, solver="ipm", ipm_batch=n_t)
     err = max(abs(getattr(b, f) / getattr(a, f) - 1) for f in ("capacity", "radius", "dimension"))
     return Outcome.error_below(err, 1e-7, details={"alpha_nnls": a.capacity,
                                                    "alpha_ipm": b.capacity,
@@ -270,10 +270,10 @@ def cnn_digits_geometry(quick: bool, *, n_t: int = 100):
                            loss="mse", dtype="float64")
     _, task = sims.resolve(cfg)
     data = task.build(cfg.data_seed, np.float64)
-    xp, yp = balanced_probe(data["test_x"], data["test_y"], per_class, jax.random.key(0))
+    xp, yp = balanced_probe(jax.random.key(0), data["test_x"], data["test_y"], per_class)
     ds = sims.sweep(cfg, gamma=list(gammas), eta_hat=[3.0], seeds=[0] if quick else [0, 1, 2],
                     metrics=probe_hooks(cfg, xp))
-    geo = geometry_over_sweep(ds, "features", yp, jax.random.key(1), n_t=n_t)
+    geo = geometry_over_sweep(jax.random.key(1), ds, "features", yp, n_t=n_t)
     return geo, gammas
 
 

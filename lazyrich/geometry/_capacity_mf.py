@@ -36,6 +36,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from lazyrich._deprecation import key_first
+
 from ._dichotomies import check_ensemble, draw_dichotomies
 from ._manifolds import as_manifolds, check_key, float64
 from ._qp import box_qp_ipm, exact_nnls, moreau_violation, nnls_cpu, projection_residual
@@ -239,8 +241,9 @@ def _solve_ipm(K, D, u, iters, batch):
     return np.concatenate(out_l)[:n], np.concatenate(out_k)[:n]
 
 
+@key_first(1)
 @float64
-def mean_field_capacity(X, key, *, n_t: int = 200, ensemble: str = "balanced", labels=None,
+def mean_field_capacity(key, X, *, n_t: int = 200, ensemble: str = "balanced", labels=None,
                         center: bool = False, center_policy: str = "all", solver: str = "auto",
                         ipm_iters: int = 40, ipm_batch: int = 32, rcond: float = 1e-10,
                         kkt_tol: float = 1e-9, blas_threads: int | None = 1) -> MeanFieldCapacity:

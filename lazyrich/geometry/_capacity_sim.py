@@ -26,6 +26,8 @@ import jax.numpy as jnp
 import numpy as np
 from scipy.optimize import linprog
 
+from lazyrich._deprecation import key_first
+
 from ._dichotomies import check_ensemble, draw_dichotomies
 from ._manifolds import as_manifolds, check_key, float64
 
@@ -126,8 +128,9 @@ def _nc_from_trials(nstar, n):
     return _crossing(n, p), p
 
 
+@key_first(1)
 @float64
-def simulated_capacity(X, key, *, n_rep: int = 100, ensemble: str = "balanced", labels=None,
+def simulated_capacity(key, X, *, n_rep: int = 100, ensemble: str = "balanced", labels=None,
                        bias: bool = False, center: bool = False, n_min: int = 1,
                        n_max: int | None = None, n_boot: int = 1000) -> SimulatedCapacity:
     r"""Simulated capacity :math:`\alpha_\text{sim} = P/N_c` of manifolds ``X`` (spec §2).

@@ -31,6 +31,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from lazyrich._deprecation import key_first
 from lazyrich.metrics import dlr, feature_kernel_distance, kernel_alignment, linear_cka
 
 from ._capacity_mf import mean_field_capacity
@@ -163,7 +164,7 @@ def probe_hooks(cfg, probe_x=None, *, feature_fn: Callable | None = None,
 
         hooks = geometry.probe_hooks(cfg, x_probe)
         ds = sims.sweep(cfg, gamma=[0.01, 1.0], metrics=hooks)
-        geo = geometry.geometry_over_sweep(ds, "features", y_probe, jax.random.key(0))
+        geo = geometry.geometry_over_sweep(jax.random.key(0), ds, "features", y_probe)
     """
     model, _ = resolve_model(cfg)
     fn = model_features(model) if feature_fn is None else feature_fn
@@ -172,7 +173,8 @@ def probe_hooks(cfg, probe_x=None, *, feature_fn: Callable | None = None,
             f"{prefix}weight_change": weight_change}
 
 
-def balanced_probe(x, labels, per_class: int, key):
+@key_first(3)
+def balanced_probe(key, x, labels, per_class: int):
     """A class-balanced probe set: ``per_class`` random points of every class, grouped by class
     (sorted labels). Returns ``(x_probe, labels_probe)``; ``labels`` may be one-hot."""
     y = np.asarray(labels)
@@ -234,7 +236,7 @@ def _one_cell(F, G, y, onehot, key, M, opts, out, i):
         Ft = F[t]
         if not np.all(np.isfinite(Ft)):  # diverged (NaN-masked by the trainer)
             continue
-        r = mean_field_capacity(probe_manifolds(Ft, y, M), key, **opts)
+        r = mean_field_capacity(key, probe_manifolds(Ft, y, M), **opts)
         for f in GEOMETRY_FIELDS:
             out[f][i, t] = getattr(r, f)
         out["kkt_max"][i, t] = float(np.max(r.samples["kkt"]))
@@ -248,7 +250,8 @@ def _one_cell(F, G, y, onehot, key, M, opts, out, i):
             out["dlr"][i, t] = dlr(Ft, G[t], warn=False)
 
 
-def geometry_over_sweep(ds, var: str, labels, key, *, outputs: str | None = "outputs",
+@key_first(3)
+def geometry_over_sweep(key, ds, var: str, labels, *, outputs: str | None = "outputs",
                         M: int | None = None, **capacity_options):
     r"""Capacity, effective geometry and the §4.8 metrics for every (cell, step) of a sweep.
 

@@ -58,9 +58,9 @@ def cifar_capacity_sweep(data_dir: str, arch: str = "vgg11", *, alphas=(1.0, 10.
     cfg = probe_cfg.replace(optimizer=optax.chain(*chain), mup_steps="sgd",
                             optimizer_label=label, log_points=log_points,
                             augment=sims.crop_flip(4) if augment else None)
-    xp, yp = balanced_probe(data["test_x"], data["test_y"], per_class, jax.random.key(0))
+    xp, yp = balanced_probe(jax.random.key(0), data["test_x"], data["test_y"], per_class)
     ds = sims.sweep(cfg, gamma=list(alphas), eta=[eta0], seeds=list(seeds), path=path,
                     metrics=probe_hooks(cfg, xp, feature_fn=m.features))
-    geo = geometry_over_sweep(ds, "features", yp, jax.random.key(1), n_t=n_t,
+    geo = geometry_over_sweep(jax.random.key(1), ds, "features", yp, n_t=n_t,
                               **capacity_options)
     return geo, ds

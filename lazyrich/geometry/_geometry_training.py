@@ -180,7 +180,7 @@ def _geometry(steps, params_log, params0, features, X_eval, key, mf_options) -> 
         for i in range(len(steps)):
             p = jax.tree.map(lambda a, i=i: a[i], params_log)
             H = np.asarray(fn(p, xs), dtype=np.float64).reshape(P, M, -1)
-            r = mean_field_capacity(H, key, **mf_options)
+            r = mean_field_capacity(key, H, **mf_options)
             for f in _FIELDS:
                 out[f].append(getattr(r, f))
             change.append(_weight_change(p, params0))
@@ -190,7 +190,7 @@ def _geometry(steps, params_log, params0, features, X_eval, key, mf_options) -> 
     return res
 
 
-def geometry_over_training(result, model=None, X_eval=None, key=None, **mf_options) -> dict:
+def geometry_over_training(key, result=None, model=None, X_eval=None, **mf_options) -> dict:
     r"""Capacity, effective geometry and weight change of the features at each logged step.
 
     At every logged step :math:`t` the features :math:`\Phi_t = \Phi(x;\theta_t)` (the input of
@@ -203,13 +203,13 @@ def geometry_over_training(result, model=None, X_eval=None, key=None, **mf_optio
     Chizat, Oyallon & Bach 2019, Theorem 2.3).
 
     Args:
+        key: key of the mean-field estimator, reused at every step.
         result: a :class:`lazyrich.sims.TrainResult` from ``sims.train(...,
             keep_params=True)`` (its ``params_log`` has a leading step axis).
         model: the model it trained, ``sims.resolve(cfg)[0]`` (needs ``features(params, x)``:
             the built-in MLP and ConvNet have it).
         X_eval: evaluation inputs as manifolds ``(P, M, ...)`` (e.g. held-out points per
             class; :func:`cloud_task`'s ``X_test``).
-        key: key of the mean-field estimator, reused at every step.
         **mf_options: passed to :func:`~lazyrich.geometry.mean_field_capacity` (e.g. ``n_t``).
 
     Returns:
@@ -222,9 +222,9 @@ def geometry_over_training(result, model=None, X_eval=None, key=None, **mf_optio
     """
     from lazyrich import sims
 
-    if isinstance(result, TwoLayerRun):
+    if isinstance(key, TwoLayerRun):  # the deprecated form (run, X_eval, key)
         _deprecated("geometry_over_training(TwoLayerRun, X_eval, key)")
-        rest = [a for a in (model, X_eval, key) if a is not None]
+        result, rest = key, [a for a in (result, model, X_eval) if a is not None]
         if len(rest) != 2:
             raise TypeError("geometry_over_training(run, X_eval, key) with a TwoLayerRun takes "
                             "X_eval and key")
@@ -235,6 +235,9 @@ def geometry_over_training(result, model=None, X_eval=None, key=None, **mf_optio
         log = {"w": (W.transpose(0, 2, 1), a.transpose(0, 2, 1))}
         p0 = {"w": (W[0].T, a[0].T)}
         return _geometry(result.steps, log, p0, mlp.features, rest[0], rest[1], mf_options)
+    if isinstance(key, sims.TrainResult):
+        raise TypeError("the key comes first: geometry_over_training(key, result, model, "
+                        "X_eval)")
     if not isinstance(result, sims.TrainResult):
         raise TypeError(f"result must be a lazyrich.sims.TrainResult (sims.train(..., "
                         f"keep_params=True)), got {type(result).__name__}")
@@ -245,8 +248,8 @@ def geometry_over_training(result, model=None, X_eval=None, key=None, **mf_optio
         raise ValueError(f"the run diverged at step {result.diverged_step}: its parameters "
                          f"stopped there, so its geometry after that step would be meaningless")
     if model is None or X_eval is None or key is None:
-        raise TypeError("geometry_over_training(result, model, X_eval, key) needs model, "
-                        "X_eval and key")
+        raise TypeError("geometry_over_training(key, result, model, X_eval) needs key, model "
+                        "and X_eval")
     _check_model(model, "features")
     n_log = {int(np.shape(a)[0]) for a in jax.tree.leaves(result.params_log)}
     if n_log != {len(result.steps)}:

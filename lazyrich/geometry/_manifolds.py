@@ -13,6 +13,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from lazyrich._deprecation import key_first
+
 # A manifold whose points are all equal to within this fraction of the data scale has no
 # extent: its "variance" is round-off.
 _ZERO_VAR_RTOL = 1e-12
@@ -119,7 +121,8 @@ def manifolds_from_lab_list(Xs) -> np.ndarray:
     return as_manifolds([np.asarray(x).T for x in Xs], name="Xs")
 
 
-def manifolds_from_labels(features, labels, M: int, key) -> np.ndarray:
+@key_first(3)
+def manifolds_from_labels(key, features, labels, M: int) -> np.ndarray:
     """Balanced subsample of ``M`` points per class from ``(n, N)`` features and ``(n,)`` labels.
 
     Classes are sorted by label value; each class with fewer than ``M`` points is an error.

@@ -19,6 +19,8 @@ import jax
 import jax.numpy as jnp
 from jax.flatten_util import ravel_pytree
 
+from lazyrich._deprecation import key_first
+
 from ._empirical_ntk import _ntk_operator
 
 
@@ -62,7 +64,8 @@ def lanczos_extremes(matvec, v0, num_iters: int = 30):
     return ritz[0], ritz[-1]
 
 
-def hessian_extremes(loss_fn, params, key, num_iters: int = 30):
+@key_first(2)
+def hessian_extremes(key, loss_fn, params, num_iters: int = 30):
     r"""Extreme eigenvalues :math:`(\lambda_{\min}, \lambda_{\max})` of :math:`\nabla^2\ell(\theta)`
     for any pytree ``params``, from Hessian-vector products (forward-over-reverse)."""
     flat, unravel = ravel_pytree(params)
@@ -76,7 +79,8 @@ def hessian_extremes(loss_fn, params, key, num_iters: int = 30):
     return lanczos_extremes(hvp, v0, num_iters)
 
 
-def gauss_newton_top(f_fn, params, key, num_iters: int = 30):
+@key_first(2)
+def gauss_newton_top(key, f_fn, params, num_iters: int = 30):
     r"""Top eigenvalue of the Gauss–Newton matrix :math:`\frac{2}{PC}J^\top J` of the MSE loss,
     computed in function space as the top eigenvalue of :math:`\frac{2}{PC}JJ^\top` (the NTK
     Gram) with one JVP and one VJP per Lanczos step (the operator of

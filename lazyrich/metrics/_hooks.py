@@ -105,13 +105,13 @@ def sharpness_hooks(x=None, y=None, *, n_eval: int = 64, num_iters: int = 20,
 
     def gn(ctx):
         xe, _ = _eval_set(ctx, x, y, n_eval)
-        return gauss_newton_top(lambda p: ctx.f(p, xe), ctx.params, key, num_iters)
+        return gauss_newton_top(key, lambda p: ctx.f(p, xe), ctx.params, num_iters)
 
     def hess(i):
         def hook(ctx):
             xe, ye = _eval_set(ctx, x, y, n_eval)
             loss = lambda p: jnp.mean((ctx.f(p, xe) - ye) ** 2)  # noqa: E731
-            return hessian_extremes(loss, ctx.params, key, num_iters)[i]
+            return hessian_extremes(key, loss, ctx.params, num_iters)[i]
         return hook
 
     hooks = {"gn_top": gn, "hess_min": hess(0), "hess_max": hess(1)}
