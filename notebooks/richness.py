@@ -133,11 +133,6 @@ ax.legend(fontsize="small")
 # %%
 P, width, every = 31, 256, 100
 gsteps = 2000 if FAST else 3000
-a, b = (m.ravel() for m in np.meshgrid(np.arange(P), np.arange(P), indexing="ij"))
-Xg = np.concatenate([np.eye(P)[a], np.eye(P)[b]], axis=1)
-yg = (a + b) % P
-pg = np.random.default_rng(0).permutation(P * P)
-gtr, gte = pg[: P * P // 2], pg[P * P // 2:]
 
 
 def features(p, x):  # Φ = h², h = x W⁰
@@ -156,13 +151,18 @@ def init(key, dtype):  # W⁰ ~ N(0, 9/D), W¹ ~ N(0, 1/N)
 
 adamw = optax.chain(optax.scale_by_adam(b1=0.9, b2=0.98), optax.add_decayed_weights(1.0))
 gcfg = sims.SweepConfig(model=sims.from_apply(apply, init, depth=2, name="quadratic-mlp"), depth=2,
-                        task=sims.array_task(Xg[gtr], yg[gtr], Xg[gte], yg[gte], classes=P),
+                        task="modular", task_options={"modulus": P, "train_fraction": 0.5},
                         loss="xent", full_batch=True, steps=gsteps, log_every=every,
                         optimizer=adamw, mup_steps="none", optimizer_label="adamw(wd=1)",
                         centred=False, dtype="float32")
 gr = sims.train(gcfg, gamma=1.0, eta=1e-3, seed=0, keep_params=True)
 assert not gr.diverged
 gapply = jax.jit(lambda p, x: (features(p, x), apply(p, x)))
+# all inputs of the addition table, the training half first
+gdata = sims.resolve(gcfg)[1].build(gcfg.data_seed, np.float32)
+Xg = np.concatenate([gdata["train_x"], gdata["test_x"]])
+yg = np.argmax(np.concatenate([gdata["train_y"], gdata["test_y"]]), axis=1)
+gtr, gte = np.arange(len(gdata["train_x"])), np.arange(len(gdata["train_x"]), len(Xg))
 
 # %%
 log = {"step": [], "D train": [], "D test": [], "test acc": []}

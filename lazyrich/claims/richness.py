@@ -387,7 +387,7 @@ _GROK_P, _GROK_WIDTH, _GROK_EVERY = 31, 256, 100
 _GROK_ETA, _GROK_WD = 1e-3, 1.0
 
 
-def _grok_config(X, y, tr, te, steps: int, *, P: int = _GROK_P, width: int = _GROK_WIDTH,
+def _grok_config(steps: int, *, P: int = _GROK_P, width: int = _GROK_WIDTH,
                  every: int = _GROK_EVERY, dtype: str = "float32"):
     r"""The grokking pilot (richness docs, "pilot B") as an engine config, and its features.
 
@@ -413,7 +413,7 @@ def _grok_config(X, y, tr, te, steps: int, *, P: int = _GROK_P, width: int = _GR
     from lazyrich.theory import get_activation
 
     quad = get_activation("quadratic")
-    D = X.shape[1]
+    D = 2 * P  # one-hot a ⊕ one-hot b
 
     def features(p, x):
         return quad(x @ p["w"][0])
@@ -429,8 +429,8 @@ def _grok_config(X, y, tr, te, steps: int, *, P: int = _GROK_P, width: int = _GR
     model = sims.from_apply(apply, init, depth=2, name="grokking-quadratic-mlp")
     adamw = optax.chain(optax.scale_by_adam(b1=0.9, b2=0.98),
                         optax.add_decayed_weights(_GROK_WD))
-    task = sims.array_task(X[tr], y[tr], X[te], y[te], classes=P)
-    cfg = sims.SweepConfig(model=model, depth=2, task=task, loss="xent", full_batch=True,
+    cfg = sims.SweepConfig(model=model, depth=2, task="modular", loss="xent", full_batch=True,
+                           task_options={"modulus": P, "train_fraction": 0.5},
                            steps=steps, log_every=every, optimizer=adamw, mup_steps="none",
                            optimizer_label=f"adamw(b1=0.9, b2=0.98, wd={_GROK_WD:g})",
                            centred=False, dtype=dtype, gamma=1.0, eta=_GROK_ETA)
@@ -459,14 +459,14 @@ def _grokking(quick: bool):
     from lazyrich import sims
     from lazyrich.metrics import dlr_report
 
-    P = _GROK_P
     steps = 3000 if quick else 6000
-    a, b = (m.ravel() for m in np.meshgrid(np.arange(P), np.arange(P), indexing="ij"))
-    X = np.concatenate([np.eye(P)[a], np.eye(P)[b]], axis=1)
-    y = (a + b) % P
-    perm = np.random.default_rng(0).permutation(P * P)
-    tr, te = perm[: P * P // 2], perm[P * P // 2:]
-    cfg, features = _grok_config(X, y, tr, te, steps)
+    cfg, features = _grok_config(steps)
+    # the engine's modular task: (a + b) mod P on one-hot a ⊕ b, a random half of the table
+    # trains (data_seed 0); all inputs in one array, training rows first
+    data = sims.resolve(cfg)[1].build(cfg.data_seed, np.float64)
+    X = np.concatenate([data["train_x"], data["test_x"]])
+    y = np.argmax(np.concatenate([data["train_y"], data["test_y"]]), axis=1)
+    tr, te = np.arange(len(data["train_x"])), np.arange(len(data["train_x"]), len(X))
     r = sims.train(cfg, seed=0, keep_params=True)
     _check_trained(r.diverged, "richness/grokking-dlr-leads-accuracy")
     fwd = jax.jit(lambda p, x: (features(p, x), cfg.model.apply(p, x)))  # one compile, T/100 calls
