@@ -67,7 +67,7 @@ def test_grokking_config_is_optax_adamw_on_the_pilot_network():
     X = np.concatenate([np.eye(P)[a], np.eye(P)[b]], axis=1)
     y = (a + b) % P
     perm = np.random.default_rng(0).permutation(P * P)
-    tr, te = perm[: P * P // 2], perm[P * P // 2:]
+    tr = perm[: P * P // 2]
     # the config trains on the engine's modular task: the hand-built table above (its split
     # drawn as the task does) is the independent reference of its data
     cfg, features = R._grok_config(steps, P=P, width=width, every=every, dtype="float64")

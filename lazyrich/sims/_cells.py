@@ -17,6 +17,7 @@ from ._train import (
     Engine,
     SweepConfig,
     _bool,
+    _compiled,
     _resolve,
     _static_part,
     _x64,
@@ -28,18 +29,79 @@ from ._train import (
 )
 
 
-@functools.lru_cache(maxsize=32)
-def _compiled(cfg: SweepConfig, dtype: str, metrics: tuple, keep_params: bool):
-    eng = Engine(cfg, dtype, metrics, keep_params)
+def _devices(devices):
+    n = len(jax.local_devices())
+    if devices is None:
+        return list(jax.local_devices())
+    if isinstance(devices, bool):
+        raise TypeError(f"devices must be a number of local devices (1..{n}) or a list of "
+                        f"devices, got {devices!r}")
+    if isinstance(devices, int | np.integer):
+        if devices < 1 or devices > n:
+            raise ValueError(f"devices must be between 1 and {n} (local devices), got {devices}")
+        return list(jax.local_devices()[:devices])
+    devs = list(devices)
+    if not devs or not all(isinstance(d, jax.Device) for d in devs):
+        raise TypeError(f"devices must be a number of local devices (1..{n}) or a non-empty list "
+                        f"of jax devices, got {devices!r}")
+    return devs
 
-    def run(hyper, data):
-        return jax.vmap(eng.run_cell, in_axes=(0, None))(hyper, data)
 
-    return eng, jax.jit(run)
+class _Runner:
+    """The one batched primitive: ``jit(vmap(run_cell))`` over a fixed number of cells, with the
+    cell axis sharded over a device set; compiled once per (engine, chunk size, devices)."""
+
+    def __init__(self, eng: Engine, chunk: int, devs: list, return_params: bool = False):
+        self.eng, self.chunk, self.return_params = eng, chunk, return_params
+        self.n_dev = len(devs) if chunk % len(devs) == 0 else 1
+        devs = devs[: self.n_dev]
+        mesh = jax.sharding.Mesh(np.array(devs), ("cells",))
+        self.cell_sharding = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("cells"))
+        self.repl = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
+
+        def run(hyper, data):
+            params, logs = jax.vmap(eng.run_cell, in_axes=(0, None))(hyper, data)
+            return (params, logs) if return_params else logs
+
+        self.fn = jax.jit(run, out_shardings=self.cell_sharding)
+        self.data = jax.device_put(eng.data, self.repl)
+
+    def __call__(self, table: dict, idx: np.ndarray) -> dict:
+        pad = self.chunk - idx.size
+        take = np.concatenate([idx, np.repeat(idx[-1:], pad)]) if pad else idx
+        hyper = {k: jnp.asarray(table[k][take], dtype=self.eng.dtype)
+                 for k in CELL_FIELDS if k != "seed"}
+        lo, hi = split_seeds(table["seed"][take])  # all 63 bits, nothing wraps
+        hyper["seed"], hyper["seed_hi"] = jnp.asarray(lo), jnp.asarray(hi)
+        hyper = {k: jax.device_put(v, self.cell_sharding) for k, v in hyper.items()}
+        out = self.fn(hyper, self.data)
+        params, logs = out if self.return_params else (None, out)
+        cut = functools.partial(jax.tree.map, lambda v: np.asarray(v)[: idx.size])
+        res = {k: cut(v) for k, v in logs.items() if k != "params"}
+        if self.eng.keep_params:
+            res["params_log"] = cut(logs["params"])
+        if params is not None:
+            res["params"] = cut(params)
+        return res
+
+
+_RUNNERS: dict = {}
+
+
+def _runner(eng: Engine, chunk: int, devs: list, return_params: bool = False) -> _Runner:
+    """Compiled chunk functions are reused across calls with the same config (no recompile)."""
+    key = (eng.cfg, str(eng.dtype), eng.metrics, eng.keep_params, chunk, tuple(devs),
+           return_params)
+    r = _RUNNERS.get(key)
+    if r is None:
+        if len(_RUNNERS) > 32:
+            _RUNNERS.clear()
+        r = _RUNNERS[key] = _Runner(eng, chunk, devs, return_params)
+    return r
 
 
 def run_cells(cfg: SweepConfig, *, metrics: dict | None = None, return_params: bool = False,
-              keep_params: bool = False, **cells) -> dict:
+              keep_params: bool = False, devices=None, **cells) -> dict:
     r"""Train the cells given as equal-length 1-D arrays (``gamma=…, eta=…, seed=…``; fields of
     :data:`lazyrich.sims._train.CELL_FIELDS`; scalars broadcast; missing ones take ``cfg``'s value).
 
@@ -47,11 +109,12 @@ def run_cells(cfg: SweepConfig, *, metrics: dict | None = None, return_params: b
     (``accuracy``), ``diverged``, ``diverged_step``, the requested ``metrics`` (each over
     ``(cell, step)``), ``steps`` (the logged steps) and, with ``return_params``, ``params``
     (the final parameter pytree, leading cell axis); with ``keep_params``, ``params_log`` (the
-    parameters at every logged step: leading axes cell, step).
+    parameters at every logged step: leading axes cell, step). ``devices``: the local devices
+    (or how many) the cell axis is sharded over (default: all).
 
-    This is the one batched primitive: :func:`sweep` is a grid of cells run through the same
-    per-cell function (so a cell gives the same numbers here as inside a sweep), and
-    :func:`train` is one cell of it.
+    This is the one batched primitive: :func:`sweep` runs a grid's cells through the same
+    compiled function, in chunks (so a cell gives the same numbers here as inside a sweep), and
+    :func:`train` is one cell of the same per-cell function.
     """
     if not isinstance(cfg, SweepConfig):
         raise TypeError(f"cfg must be a lazyrich.sims.SweepConfig, got {type(cfg).__name__}")
@@ -76,18 +139,11 @@ def run_cells(cfg: SweepConfig, *, metrics: dict | None = None, return_params: b
     table = {k: np.broadcast_to(arrs.get(k, np.asarray([getattr(cfg, k)])), (n,))
              for k in CELL_FIELDS}
     dtype = choose_dtype(cfg, _resolve(cfg)[0], table)
-    eng, fn = _compiled(_static_part(cfg), dtype, metrics, keep_params)
+    eng = _compiled(_static_part(cfg), dtype, metrics, keep_params)[0]
+    devs = _devices(devices)
+    chunk = n if n < len(devs) else -(-n // len(devs)) * len(devs)  # whole devices, padded
     with _x64(dtype):
-        hyper = {k: jnp.asarray(np.asarray(table[k], np.float64), dtype=eng.dtype)
-                 for k in CELL_FIELDS if k != "seed"}
-        lo, hi = split_seeds(table["seed"])  # all 63 bits of every seed: nothing wraps
-        hyper["seed"], hyper["seed_hi"] = jnp.asarray(lo), jnp.asarray(hi)
-        params, logs = fn(hyper, eng.data)
-        out = {k: np.asarray(v) for k, v in logs.items() if k != "params"}
-        if keep_params:
-            out["params_log"] = jax.tree.map(np.asarray, logs["params"])
-        if return_params:
-            out["params"] = jax.tree.map(np.asarray, params)
+        out = _runner(eng, chunk, devs, return_params)(table, np.arange(n))
     out["steps"] = np.asarray(eng.log_steps)
     return out
 

@@ -21,10 +21,10 @@ import os
 import shutil
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from . import _param
+from ._cells import _devices, _runner
 from ._results import fingerprint, flat_dataset, provenance, read_checked, to_grid, write_atomic
 from ._train import (
     CELL_FIELDS,
@@ -40,7 +40,6 @@ from ._train import (
     check_optimizer_option,
     check_seeds,
     choose_dtype,
-    split_seeds,
 )
 
 _DEFAULT_BUDGET = 2 * 1024**3
@@ -149,68 +148,6 @@ def _bytes_per_cell(eng: Engine) -> int:
     n_log = len(eng.log_steps) * (3 + len(eng.metrics))
     words = P * (6 + 2 * n_opt) + 4 * B * act + 2 * n_test * act + n_log + eng.cfg.divergence_window
     return int(words * item * 1.5)
-
-
-def _devices(devices):
-    n = len(jax.local_devices())
-    if devices is None:
-        return list(jax.local_devices())
-    if isinstance(devices, bool):
-        raise TypeError(f"devices must be a number of local devices (1..{n}) or a list of "
-                        f"devices, got {devices!r}")
-    if isinstance(devices, int | np.integer):
-        if devices < 1 or devices > n:
-            raise ValueError(f"devices must be between 1 and {n} (local devices), got {devices}")
-        return list(jax.local_devices()[:devices])
-    devs = list(devices)
-    if not devs or not all(isinstance(d, jax.Device) for d in devs):
-        raise TypeError(f"devices must be a number of local devices (1..{n}) or a non-empty list "
-                        f"of jax devices, got {devices!r}")
-    return devs
-
-
-class _Runner:
-    """Compiled chunk function for one engine, chunk size and device set."""
-
-    def __init__(self, eng: Engine, chunk: int, devs: list):
-        self.eng, self.chunk = eng, chunk
-        self.n_dev = len(devs) if chunk % len(devs) == 0 else 1
-        devs = devs[: self.n_dev]
-        mesh = jax.sharding.Mesh(np.array(devs), ("cells",))
-        self.cell_sharding = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("cells"))
-        self.repl = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
-
-        def run(hyper, data):
-            _, logs = jax.vmap(eng.run_cell, in_axes=(0, None))(hyper, data)
-            return logs
-
-        self.fn = jax.jit(run, out_shardings=self.cell_sharding)
-        self.data = jax.device_put(eng.data, self.repl)
-
-    def __call__(self, table: dict, idx: np.ndarray) -> dict:
-        pad = self.chunk - idx.size
-        take = np.concatenate([idx, np.repeat(idx[-1:], pad)]) if pad else idx
-        hyper = {k: jnp.asarray(table[k][take], dtype=self.eng.dtype)
-                 for k in CELL_FIELDS if k != "seed"}
-        lo, hi = split_seeds(table["seed"][take])  # all 63 bits, nothing wraps
-        hyper["seed"], hyper["seed_hi"] = jnp.asarray(lo), jnp.asarray(hi)
-        hyper = {k: jax.device_put(v, self.cell_sharding) for k, v in hyper.items()}
-        logs = self.fn(hyper, self.data)
-        return {k: np.asarray(v)[: idx.size] for k, v in logs.items()}
-
-
-_RUNNERS: dict = {}
-
-
-def _runner(eng: Engine, chunk: int, devs: list) -> _Runner:
-    """Compiled chunk functions are reused across calls with the same config (no recompile)."""
-    key = (eng.cfg, str(eng.dtype), eng.metrics, chunk, tuple(devs))
-    r = _RUNNERS.get(key)
-    if r is None:
-        if len(_RUNNERS) > 32:
-            _RUNNERS.clear()
-        r = _RUNNERS[key] = _Runner(eng, chunk, devs)
-    return r
 
 
 def _parse_shard(shard):
