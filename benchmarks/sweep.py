@@ -49,7 +49,7 @@ REPEATS = 1 if FAST else 2
 
 def cfg_for(width, steps):
     return sims.SweepConfig(model="mlp", depth=L, width=width, input_dim=D, task="single-index",
-                            batch_size=B, steps=steps, log_every=steps // 10, dtype="float32",
+                            batch_size=B, num_steps=steps, log_every=steps // 10, dtype="float32",
                             task_options={"test_size": N_TEST})
 
 

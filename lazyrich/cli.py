@@ -66,7 +66,7 @@ def _verify(args) -> int:
 
 
 _FLAG_FIELDS = {"model": str, "depth": int, "width": int, "input_dim": int, "activation": str,
-                "task": str, "loss": str, "batch_size": int, "steps": int, "optimizer": str,
+                "task": str, "loss": str, "batch_size": int, "num_steps": int, "optimizer": str,
                 "parametrization": str, "dtype": str, "log_every": int, "log_points": int,
                 "data_seed": int}
 
@@ -142,6 +142,14 @@ def _sweep(args) -> int:
                 raise ValueError(f"--sweep expects NAME=V1,V2,..., got {item!r}")
             k, v = item.split("=", 1)
             grid[k.strip()] = [_parse_value(x, f"--sweep {k.strip()}") for x in v.split(",")]
+        if args.steps_old is not None:
+            fields.setdefault("steps", args.steps_old)
+        if "steps" in fields:  # the old name of num_steps (config files, --set, --steps)
+            if "num_steps" in fields:
+                raise ValueError("give num_steps only (steps is its deprecated old name)")
+            print("lazyrich: 'steps' is deprecated, use 'num_steps' (--num-steps)",
+                  file=sys.stderr)
+            fields["num_steps"] = fields.pop("steps")
         unknown = set(fields) - set(sims.SweepConfig.__dataclass_fields__)
         if unknown:
             raise ValueError(f"unknown config field(s) {sorted(unknown)}; valid fields are "
@@ -212,6 +220,8 @@ def build_parser() -> argparse.ArgumentParser:
     sw.add_argument("--out", required=True, metavar="PATH", help="netCDF output (rerun to resume)")
     for name, typ in _FLAG_FIELDS.items():
         sw.add_argument("--" + name.replace("_", "-"), dest=name, type=typ, default=None)
+    sw.add_argument("--steps", dest="steps_old", type=int, default=None,
+                    help="deprecated: --num-steps")
     sw.add_argument("--set", action="append", metavar="KEY=VALUE", help="any SweepConfig field "
                     "(VALUE parsed as JSON, else a string)")
     sw.add_argument("--gamma", type=float, nargs="+")

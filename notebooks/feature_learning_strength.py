@@ -52,14 +52,14 @@ FIGDIR = os.environ.get("LAZYRICH_FIGDIR", ".")
 
 # %%
 L = 2
-cfg = sims.SweepConfig(depth=L, width=64, steps=200 if FAST else 300, batch_size=32,
+cfg = sims.SweepConfig(depth=L, width=64, num_steps=200 if FAST else 300, batch_size=32,
                        dtype="float64", log_every=10, task_options={"test_size": 256})
 gammas = 10.0 ** np.arange(-3, 3.01, 1.0 if FAST else 0.5)
 eta_hat = 10.0 ** np.arange(-2, 1.01, 0.5 if FAST else 0.25)
 ds = sims.sweep(cfg, gamma=gammas, eta_hat=eta_hat, seeds=range(1 if FAST else 3))
 fig, ax = plt.subplots(figsize=(6, 4.5))
 an.plot_phase_map(ds, "test_loss", ax=ax)
-ax.set_title(f"MLP L = {L}, N = 64, T = {cfg.steps}: final test loss")
+ax.set_title(f"MLP L = {L}, N = 64, T = {cfg.num_steps}: final test loss")
 fig.savefig(os.path.join(FIGDIR, "phase_map.png"), dpi=120, bbox_inches="tight")
 
 es = an.eta_star(ds, "test_loss", 3)
@@ -78,7 +78,7 @@ print("ultra-rich η* slope:", an.fit_slope(gammas[rich], es.values[rich]),
 # %%
 g_lazy = np.array([1e-4, 1e-3, 1e-2])
 out_lazy = sims.run_cells(cfg, gamma=g_lazy, eta=0.3 * g_lazy**2, seed=0)
-cfg3 = sims.SweepConfig(depth=3, width=64, steps=800 if FAST else 3000, batch_size=32,
+cfg3 = sims.SweepConfig(depth=3, width=64, num_steps=800 if FAST else 3000, batch_size=32,
                         dtype="float64", log_every=5, task_options={"test_size": 256})
 g_rich = np.array([10.0, 100.0, 1e3] if FAST else [10.0, 100.0, 1e3, 1e4])
 out_rich = sims.run_cells(cfg3, gamma=g_rich, eta=0.2 * g_rich ** (2 / 3), seed=0)
@@ -109,7 +109,7 @@ print("ultra-rich t_1/2:", np.round(t_half, 1), "slope:",
 
 # %%
 P = 48 if FAST else 128
-cfg_sa = sims.SweepConfig(depth=2, width=P, steps=800 if FAST else 2000, full_batch=True,
+cfg_sa = sims.SweepConfig(depth=2, width=P, num_steps=800 if FAST else 2000, full_batch=True,
                           dtype="float64", log_every=10,
                           task_options={"train_size": P, "whiten": True, "test_size": 64})
 data = sims.make_task("single-index", train_size=P, whiten=True, test_size=64).build(0, jnp.float64)

@@ -109,10 +109,10 @@ width, steps = (64, 300) if FAST else (256, 3000)
 C = Ytr.shape[1]
 cfg2 = sims.SweepConfig(model="mlp", depth=2, width=width, parametrization="ntk",
                         task=sims.array_task(np.asarray(Xtr), np.argmax(np.asarray(Ytr), axis=1)),
-                        full_batch=True, loss="mse", dtype="float64", steps=steps,
+                        full_batch=True, loss="mse", dtype="float64", num_steps=steps,
                         log_points=3 if FAST else 8, seed=1)
 model2, _ = sims.resolve(cfg2)
-theta0 = sims.train(cfg2.replace(steps=1, log_points=1)).params0  # this seed's init
+theta0 = sims.train(cfg2.replace(num_steps=1, log_points=1)).params0  # this seed's init
 lr = 0.5 / ntk_sharpness(model2, theta0, Xtr)
 alphas = (0.1, 1.0, 100.0) if FAST else (0.1, 0.3, 1.0, 3.0, 100.0)
 results = {}
@@ -163,7 +163,7 @@ print("capacity gain:", {k: round(float(v), 3) for k, v in gain.items()})
 from lazyrich import geometry  # noqa: E402
 
 cfg = sims.SweepConfig(model="convnet", task="digits", padding="SAME", width=8, depth=4,
-                       steps=300 if FAST else 1500, batch_size=32,
+                       num_steps=300 if FAST else 1500, batch_size=32,
                        log_points=3 if FAST else 10, loss="mse", dtype="float64")
 _, digits = sims.resolve(cfg)
 data = digits.build(cfg.data_seed, np.float64)

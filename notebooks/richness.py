@@ -69,7 +69,7 @@ steps = 200 if FAST else 1000
 gammas = np.array([0.01, 0.1, 1.0, 3.0] if FAST else [0.01, 0.03, 0.1, 0.3, 1.0, 3.0])
 digits = sims.array_task(X[tr], y[tr], X[te], y[te])  # integer labels: one-hot targets
 cfg = sims.SweepConfig(model="mlp", depth=L, width=N, task=digits, loss="mse", full_batch=True,
-                       steps=steps, log_every=steps, dtype="float32")
+                       num_steps=steps, log_every=steps, dtype="float32")
 model, _ = sims.resolve(cfg)
 s = gammas**2 / (1 + gammas ** (2 - 2 / L))
 out = sims.run_cells(cfg, gamma=gammas, eta=s, seed=0, keep_params=True)
@@ -152,7 +152,7 @@ def init(key, dtype):  # W⁰ ~ N(0, 9/D), W¹ ~ N(0, 1/N)
 adamw = optax.chain(optax.scale_by_adam(b1=0.9, b2=0.98), optax.add_decayed_weights(1.0))
 gcfg = sims.SweepConfig(model=sims.from_apply(apply, init, depth=2, name="quadratic-mlp"), depth=2,
                         task="modular", task_options={"modulus": P, "train_fraction": 0.5},
-                        loss="xent", full_batch=True, steps=gsteps, log_every=every,
+                        loss="xent", full_batch=True, num_steps=gsteps, log_every=every,
                         optimizer=adamw, mup_steps="none", optimizer_label="adamw(wd=1)",
                         centred=False, dtype="float32")
 gr = sims.train(gcfg, gamma=1.0, eta=1e-3, seed=0, keep_params=True)

@@ -37,7 +37,7 @@ from lazyrich import sims
 FAST = os.environ.get("LAZYRICH_FAST") == "1"
 L = 3
 cfg = sims.SweepConfig(model="mlp", depth=L, width=32 if FAST else 128, input_dim=16,
-                       task="single-index", batch_size=32, steps=200 if FAST else 1000,
+                       task="single-index", batch_size=32, num_steps=200 if FAST else 1000,
                        log_points=30, optimizer="sgd")
 gammas = np.logspace(-1, 2, 4 if FAST else 13)
 eta_hats = np.logspace(-2, 1, 5 if FAST else 13)

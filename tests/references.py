@@ -16,7 +16,7 @@ def _activation(name: str):
     raise ValueError(f"activation must be 'relu' or 'tanh', got {name!r}")
 
 
-def chizat_two_layer_gd(W0, W1, X, Y, *, alpha: float, lr: float, steps: int,
+def chizat_two_layer_gd(W0, W1, X, Y, *, alpha: float, lr: float, num_steps: int,
                         activation: str = "relu"):
     r"""Full-batch gradient descent on the Chizat-scaled two-layer network, by hand.
 
@@ -44,12 +44,12 @@ def chizat_two_layer_gd(W0, W1, X, Y, *, alpha: float, lr: float, steps: int,
     Args:
         W0: ``(d, m)``; W1: ``(m, C)``: the initial weights (float64 copies are made).
         X: ``(n, d)``; Y: ``(n, C)`` targets.
-        alpha, lr, steps: the scale :math:`\alpha`, the step and the number of steps.
+        alpha, lr, num_steps: the scale :math:`\alpha`, the step and the number of steps.
         activation: ``"relu"`` (with :math:`\sigma'(0) = 0`, as JAX) or ``"tanh"``.
 
     Returns:
-        ``(W0s, W1s, losses)``: the weights after 0..steps steps, ``(steps+1, d, m)`` and
-        ``(steps+1, m, C)``, and :math:`L_\alpha` before each step, ``(steps,)``.
+        ``(W0s, W1s, losses)``: the weights after 0..num_steps steps, ``(num_steps+1, d, m)`` and
+        ``(num_steps+1, m, C)``, and :math:`L_\alpha` before each step, ``(num_steps,)``.
     """
     sigma, dsigma = _activation(activation)
     W0 = np.array(W0, dtype=np.float64)
@@ -66,7 +66,7 @@ def chizat_two_layer_gd(W0, W1, X, Y, *, alpha: float, lr: float, steps: int,
 
     f0 = forward(W0, W1)[2]
     W0s, W1s, losses = [W0.copy()], [W1.copy()], []
-    for _ in range(steps):
+    for _ in range(num_steps):
         Z, A, f = forward(W0, W1)
         h = alpha * (f - f0)
         losses.append(0.5 * np.sum((h - Y) ** 2) / (n * alpha**2))

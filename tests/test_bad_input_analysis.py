@@ -150,7 +150,7 @@ def test_single_statistic_name_is_not_split_into_letters():
 
 def test_n_eval_beyond_the_test_set_is_refused():
     """n_eval = 64 with a 16-point test set used to evaluate the kernel on 16 points silently."""
-    cfg = sims.SweepConfig(depth=2, width=4, input_dim=4, steps=2, batch_size=4, log_every=1,
+    cfg = sims.SweepConfig(depth=2, width=4, input_dim=4, num_steps=2, batch_size=4, log_every=1,
                            dtype="float64", task_options={"test_size": 16})
     with pytest.raises(ValueError, match=r"n_eval=64 exceeds the task's 16 test points"):
         sims.run_cells(cfg, metrics=lm.ntk_hooks(n_eval=64, which=("ntk_norm",)))

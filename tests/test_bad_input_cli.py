@@ -16,8 +16,8 @@ from lazyrich import sims
 from lazyrich.cli import main
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TINY = ["--depth", "2", "--width", "8", "--input-dim", "4", "--steps", "5", "--batch-size", "4",
-        "--log-every", "5", "--dtype", "float64", "--no-progress",
+TINY = ["--depth", "2", "--width", "8", "--input-dim", "4", "--num-steps", "5",
+        "--batch-size", "4", "--log-every", "5", "--dtype", "float64", "--no-progress",
         "--set", 'task_options={"test_size": 16}']
 
 
@@ -120,7 +120,7 @@ def test_empty_shard_writes_a_valid_empty_part_that_merges(tmp_path, capsys):
     finally:
         os.umask(old)
     merged = xr.open_dataset(merged_path, engine="h5netcdf").load()
-    cfg = sims.SweepConfig(depth=2, width=8, input_dim=4, steps=5, batch_size=4, log_every=5,
+    cfg = sims.SweepConfig(depth=2, width=8, input_dim=4, num_steps=5, batch_size=4, log_every=5,
                            dtype="float64", task_options={"test_size": 16})
     ref = sims.sweep(cfg, gamma=[1.0], eta=[0.1], seeds=[0], devices=1)
     # the same cell computed alone: equal up to float64 round-off of the batched kernels

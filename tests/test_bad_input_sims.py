@@ -21,7 +21,7 @@ from lazyrich.sims._results import write_atomic
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # tiny but complete: every check below trains (when it trains) in a second or two
-TINY = dict(depth=2, width=8, input_dim=4, steps=5, batch_size=4, log_every=5, dtype="float64",
+TINY = dict(depth=2, width=8, input_dim=4, num_steps=5, batch_size=4, log_every=5, dtype="float64",
             task_options={"test_size": 16})
 CFG = sims.SweepConfig(**TINY)
 
@@ -32,7 +32,7 @@ BAD_CONFIGS = [
     # (fields, exception, regex naming the field and the expected value)
     ({"width": 0}, ValueError, r"width must be a positive integer, got 0"),
     ({"depth": 1.5}, ValueError, r"depth must be a positive integer, got 1.5"),
-    ({"steps": "5"}, ValueError, r"steps must be a positive integer, got '5'"),
+    ({"num_steps": "5"}, ValueError, r"num_steps must be a positive integer, got '5'"),
     ({"activation": "swish"}, ValueError, r"unknown activation 'swish'; expected one of .*'gelu'"),
     ({"task_options": {"nosie": 0.5}}, ValueError,
      r"unknown task option\(s\) \['nosie'\].*valid options are .*'noise'"),
@@ -300,7 +300,7 @@ def test_float64_is_used_without_a_false_warning_in_a_plain_process(tmp_path):
         "import numpy as np\n"
         "from lazyrich import sims\n"
         "cfg = sims.SweepConfig(model='mlp', depth=3, width=8, input_dim=16, task='single-index',"
-        " loss='mse', batch_size=8, steps=4, log_every=2, optimizer='sgd', dtype='float64',"
+        " loss='mse', batch_size=8, num_steps=4, log_every=2, optimizer='sgd', dtype='float64',"
         " task_options={'test_size': 16})\n"
         f"ds = sims.sweep(cfg, gamma=np.logspace(-3, 3, 3), eta_hat=np.logspace(-3, 1, 2),"
         f" seeds=[0, 1], path={str(tmp_path / 'scan.nc')!r})\n"
@@ -335,7 +335,7 @@ def test_gelu_mlp_is_the_exact_gelu_network_and_trains():
     np.testing.assert_allclose(m.apply(p, jnp.asarray(x)), ref, rtol=1e-12)
     # GELU is not positively homogeneous: no degree; ReLU is (degree L)
     assert m.degree is None and sims.MLP(2, 8, 4, activation="relu").degree == 2
-    cfg = CFG.replace(activation="gelu", steps=60, log_every=20, task_options={"test_size": 64})
+    cfg = CFG.replace(activation="gelu", num_steps=60, log_every=20, task_options={"test_size": 64})
     r = sims.train(cfg, gamma=1.0, eta=0.5)
     # 60 SGD steps at N·η = 4 on the single-index teacher: the loss falls well below its
     # initial value E[y²] (≈ 0.7); 0.8× leaves room for batch noise
@@ -346,7 +346,7 @@ def test_gelu_mlp_is_the_exact_gelu_network_and_trains():
 
 
 FIELDS = ("model", "depth", "width", "activation", "task", "task_options", "loss", "optimizer",
-          "parametrization", "dtype", "steps", "batch_size", "gamma", "eta", "seed", "momentum",
+          "parametrization", "dtype", "num_steps", "batch_size", "gamma", "eta", "seed", "momentum",
           "divergence_factor", "log_every", "full_batch", "input_dim", "bias", "init_scale")
 
 _float = st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.sampled_from([1e-40, 1e-6]))
@@ -365,7 +365,7 @@ ANY_VALUE = {
     "optimizer": st.sampled_from(["sgd", "momentum", "adam", "signsgd", "lion"]),
     "parametrization": st.sampled_from(["mup", "ntk", "dmft", "chizat", "sp"]),
     "dtype": st.sampled_from(["auto", "float32", "float64", "bfloat16"]),
-    "steps": st.one_of(st.integers(-1, 5), st.just(3.0)),
+    "num_steps": st.one_of(st.integers(-1, 5), st.just(3.0)),
     "batch_size": st.integers(-1, 4),
     "gamma": _float, "eta": _float, "init_scale": _float,
     "seed": st.one_of(st.integers(-2, 2**64), st.just(1.5)),
@@ -382,7 +382,7 @@ VALID_VALUE = {
     "optimizer": st.sampled_from(["sgd", "momentum", "adam", "signsgd"]),
     "parametrization": st.sampled_from(["mup", "ntk", "dmft", "chizat"]),
     "dtype": st.sampled_from(["auto", "float32", "float64"]),
-    "depth": st.integers(1, 3), "width": st.integers(1, 8), "steps": st.integers(1, 5),
+    "depth": st.integers(1, 3), "width": st.integers(1, 8), "num_steps": st.integers(1, 5),
     "batch_size": st.integers(1, 4), "gamma": st.floats(1e-2, 1e2), "eta": st.floats(1e-3, 1.0),
     "seed": st.integers(0, 2**63 - 1), "momentum": st.floats(0.0, 0.99),
     "divergence_factor": st.floats(1.5, 10.0), "init_scale": st.floats(0.5, 2.0),
@@ -390,7 +390,7 @@ VALID_VALUE = {
 
 
 def _small(draw_fields):
-    return {"depth": 2, "width": 4, "input_dim": 4, "steps": 3, "batch_size": 4, "log_every": 1,
+    return {"depth": 2, "width": 4, "input_dim": 4, "num_steps": 3, "batch_size": 4, "log_every": 1,
             "task_options": {"test_size": 8}, **draw_fields}
 
 

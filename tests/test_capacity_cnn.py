@@ -94,7 +94,7 @@ def test_cifar_pipeline_on_generated_files(tmp_path):
             pickle.dump({b"data": rng.integers(0, 256, (20, 3072)).astype(np.uint8),
                          b"labels": np.tile(np.arange(10), 2).tolist()}, f)
     # plain momentum SGD (no clipping, schedule or augmentation): the step is exactly O(1/alpha)
-    geo, ds = cifar_capacity_sweep(str(tmp_path), "vgg11", alphas=(1.0, 100.0), steps=3,
+    geo, ds = cifar_capacity_sweep(str(tmp_path), "vgg11", alphas=(1.0, 100.0), num_steps=3,
                                    log_points=2, width_factor=1 / 16, per_class=2, n_t=20,
                                    batch_size=10, clip_norm=None, schedule=False, augment=False)
     assert ds["features"].shape == (2, 1, 1, 3, 20, 32)
@@ -107,7 +107,7 @@ def test_cifar_pipeline_on_generated_files(tmp_path):
     assert 30 < wc[0] / wc[1] < 300, wc
     # ResNet-18 right after, in the same process (distinct compiled engine), with the paper's
     # full recipe: clipping at 1, the per-epoch schedule (10 steps/epoch here), crop/flip
-    geo, ds = cifar_capacity_sweep(str(tmp_path), "resnet18", alphas=(1.0,), steps=12,
+    geo, ds = cifar_capacity_sweep(str(tmp_path), "resnet18", alphas=(1.0,), num_steps=12,
                                    log_points=2, width_factor=1 / 16, per_class=2, n_t=20,
                                    batch_size=10)
     assert "schedule (10 steps/epoch)" in ds.attrs["config"]

@@ -8,7 +8,7 @@ from lazyrich import geometry, metrics, sims
 from lazyrich.geometry._capacity_sweep import resolve_model
 
 CFG = sims.SweepConfig(task="gaussian-mixture", task_options={"classes": 4, "test_size": 80},
-                       width=32, steps=40, batch_size=16, log_every=20, dtype="float64")
+                       width=32, num_steps=40, batch_size=16, log_every=20, dtype="float64")
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +29,7 @@ def test_hook_records_the_features_of_a_single_run(swept):
     feat = geometry.mlp_features(model)
     assert not bool(ds["diverged"].sel(gamma=3.0).any())
     for t in (20, 40):
-        r = sims.train(CFG.replace(steps=t), gamma=3.0, eta=0.5, seed=1)
+        r = sims.train(CFG.replace(num_steps=t), gamma=3.0, eta=0.5, seed=1)
         got = ds["features"].sel(gamma=3.0, eta=0.5, seed=1, step=t).values
         want = np.asarray(feat(r.params, xp))
         np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)

@@ -44,13 +44,13 @@ def _cfg(task, steps, *, width=WIDTH, activation="relu", log_every=None, seed=1)
     labels = np.argmax(Ytr, axis=1)  # the engine one-hot encodes them back to Ytr
     return sims.SweepConfig(model="mlp", depth=2, width=width, parametrization="ntk",
                             task=sims.array_task(Xtr, labels), full_batch=True, loss="mse",
-                            dtype="float64", activation=activation, steps=steps,
+                            dtype="float64", activation=activation, num_steps=steps,
                             log_every=log_every or steps, seed=seed)
 
 
 def _theta0(cfg):
     """theta_0 of the config's cell, from a 1-step run (the engine's own draw)."""
-    return sims.train(cfg.replace(steps=1, log_every=1)).params0
+    return sims.train(cfg.replace(num_steps=1, log_every=1)).params0
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +86,7 @@ def test_engine_is_the_chizat_network(task, sharp, activation):
         r, _ = _train(task, alpha, lr, 20, activation=activation, log_every=5)
         W0, W1 = r.params0["w"]
         ref0, ref1, ref_loss = chizat_two_layer_gd(W0, W1, Xtr, Ytr, alpha=alpha, lr=lr,
-                                                   steps=20, activation=activation)
+                                                   num_steps=20, activation=activation)
         np.testing.assert_allclose(r.params_log["w"][0], ref0[::5], rtol=0, atol=1e-12)
         np.testing.assert_allclose(r.params_log["w"][1], ref1[::5], rtol=0, atol=1e-12)
         # the weights really moved (rich: O(1); lazy: O(1/alpha)), so the check has teeth
@@ -111,7 +111,7 @@ def test_deprecated_trainer_returns_the_former_numbers(task, sharp):
     np.testing.assert_array_equal(run.W[0], jax.random.normal(k1, (WIDTH, 40), np.float64))
     np.testing.assert_array_equal(run.a[0], jax.random.normal(k2, (8, WIDTH), np.float64))
     ref0, ref1, ref_loss = chizat_two_layer_gd(run.W[0].T, run.a[0].T, Xtr, Ytr, alpha=0.3,
-                                               lr=lr, steps=20)
+                                               lr=lr, num_steps=20)
     np.testing.assert_allclose(run.W.transpose(0, 2, 1), ref0[[0, 7, 20]], rtol=0, atol=1e-12)
     np.testing.assert_allclose(run.a.transpose(0, 2, 1), ref1[[0, 7, 20]], rtol=0, atol=1e-12)
     assert run.loss.shape == (20,)

@@ -151,8 +151,8 @@ def test_alignment_and_ranks_exact():
 
 @pytest.fixture(scope="module")
 def hooked_sweep():
-    cfg = sims.SweepConfig(depth=2, width=16, steps=20, batch_size=8, dtype="float64", log_every=10,
-                           task_options={"test_size": 16})
+    cfg = sims.SweepConfig(depth=2, width=16, num_steps=20, batch_size=8, dtype="float64",
+                           log_every=10, task_options={"test_size": 16})
     hooks = {**lm.ntk_hooks(n_eval=16, chunk=8), **lm.sharpness_hooks(n_eval=16, num_iters=40)}
     ds = sims.sweep(cfg, gamma=[0.5, 5.0], eta=[0.05], seeds=[0], metrics=hooks)
     return cfg, ds
@@ -241,7 +241,8 @@ def test_kernel_machine_exact_for_a_linear_model():
 
 
 def test_run_cells_reproduces_sweep_cells_and_bisection():
-    cfg = sims.SweepConfig(depth=2, width=16, steps=40, batch_size=8, dtype="float64", log_every=10)
+    cfg = sims.SweepConfig(depth=2, width=16, num_steps=40, batch_size=8, dtype="float64",
+                           log_every=10)
     eh = 10.0 ** np.arange(-1, 1.6, 0.5)
     ds = sims.sweep(cfg, gamma=[1e-2, 10.0], eta_hat=eh, seeds=[0, 1])
     out = sims.run_cells(cfg, gamma=np.array([10.0, 1e-2]), eta=np.array([ds["eta"].values[1, 2],

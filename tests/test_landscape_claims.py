@@ -83,7 +83,7 @@ def test_gpu_tier_runs_at_tiny_size_on_cpu():
 
     set_precision("float64")
     sizes = dict(widths=(8, 16), depths=(2,), gammas=(1e-3, 1e-2, 10.0, 100.0), seeds=range(2),
-                 steps=20, k=np.arange(-1.0, 1.0001, 0.5), batch=8, test_size=32)
+                 num_steps=20, k=np.arange(-1.0, 1.0001, 0.5), batch=8, test_size=32)
     out = C._figure1_outcome(True, sizes)
     fits = out.details["fits"]
     assert set(fits) == {"N8_L2", "N16_L2"}

@@ -157,7 +157,7 @@ def test_sweep_on_a_tampered_cifar_folder_refuses_without_running_it(tmp_path, r
     _write_folder(root, _batches(rng))
     (root / "test_batch").write_bytes(pickle.dumps(_System(str(marker))))
     cfg = sims.SweepConfig(task="cifar10", task_options={"data_dir": str(tmp_path)}, width=8,
-                           steps=2, batch_size=4, log_every=1, dtype="float64")
+                           num_steps=2, batch_size=4, log_every=1, dtype="float64")
     with pytest.raises(ValueError, match=re.escape(str(root / "test_batch")) +
                        r"' refers to the global (posix|os)\.system"):
         sims.sweep(cfg, gamma=[1.0], eta=[0.01], seeds=[0], devices=1)

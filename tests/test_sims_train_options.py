@@ -11,7 +11,7 @@ import pytest
 
 from lazyrich import sims
 
-BASE = sims.SweepConfig(depth=2, width=32, input_dim=8, steps=40, batch_size=16, log_every=5,
+BASE = sims.SweepConfig(depth=2, width=32, input_dim=8, num_steps=40, batch_size=16, log_every=5,
                         dtype="float64")
 
 
@@ -52,7 +52,7 @@ def test_adamw_chain_is_optax_adamw():
     task = sims.array_task(x, y)
     eta, wd, gamma = 1e-2, 0.5, 2.0
     tx = optax.chain(optax.scale_by_adam(b1=0.9, b2=0.98), optax.add_decayed_weights(wd))
-    cfg = BASE.replace(task=task, input_dim=None, full_batch=True, steps=30, log_every=1,
+    cfg = BASE.replace(task=task, input_dim=None, full_batch=True, num_steps=30, log_every=1,
                        optimizer=tx, mup_steps="none", optimizer_label="adamw")
     r = sims.train(cfg, gamma=gamma, eta=eta)
     model, _ = sims.resolve(cfg)
@@ -81,7 +81,7 @@ def test_readout_only_is_linear_regression_on_frozen_features():
     :math:`f_{t+1} = f_t - \frac{2\eta}{nC\gamma^2 N}\Phi\Phi^\top(f_t - y)` (μP readout 1/N,
     step Nη, MSE mean over n samples and C outputs). NumPy float64 reference; round-off only."""
     x, y = _regression()
-    cfg = BASE.replace(task=sims.array_task(x, y), input_dim=None, full_batch=True, steps=25,
+    cfg = BASE.replace(task=sims.array_task(x, y), input_dim=None, full_batch=True, num_steps=25,
                        log_every=1, trainable="readout")
     gamma, eta = 0.5, 0.4
     r = sims.train(cfg, gamma=gamma, eta=eta, keep_params=True)
@@ -93,7 +93,7 @@ def test_readout_only_is_linear_regression_on_frozen_features():
     n, C = y.shape
     N = cfg.width
     f, curve = np.zeros_like(y), []
-    for _ in range(cfg.steps + 1):
+    for _ in range(cfg.num_steps + 1):
         curve.append(np.mean((f - y) ** 2))
         f = f - 2 * eta / (n * C * gamma**2 * N) * phi @ (phi.T @ (f - y))
     assert curve[-1] < 0.9 * curve[0]
@@ -105,7 +105,7 @@ def test_uncentred_output_starts_at_g0_over_gamma():
     mean(y²); the centred run starts at mean(y²) exactly (f ≡ 0 at θ₀)."""
     x, y = _regression()
     task = sims.array_task(x, y)
-    cfg = BASE.replace(task=task, input_dim=None, full_batch=True, steps=5, log_every=5)
+    cfg = BASE.replace(task=task, input_dim=None, full_batch=True, num_steps=5, log_every=5)
     gamma = 0.25
     unc = sims.train(cfg.replace(centred=False), gamma=gamma, eta=0.05)
     cen = sims.train(cfg, gamma=gamma, eta=0.05)
@@ -131,7 +131,7 @@ def test_array_task_labels_identity_and_fingerprint():
     d1 = BASE.replace(task=t, input_dim=None).to_dict()["task"]
     d2 = BASE.replace(task=other, input_dim=None).to_dict()["task"]
     assert d1["sha256"] != d2["sha256"] and d1["train_size"] == 30
-    r = sims.train(BASE.replace(task=t, input_dim=None, loss="xent", full_batch=True, steps=10),
+    r = sims.train(BASE.replace(task=t, input_dim=None, loss="xent", full_batch=True, num_steps=10),
                    gamma=1.0, eta=1.0)
     assert r.accuracy is not None and np.all((r.accuracy >= 0) & (r.accuracy <= 1))
 
@@ -245,7 +245,7 @@ def test_readme_training_stack_example_runs():
     text = (pathlib.Path(__file__).parents[1] / "README.md").read_text()
     block = text.split("**One training stack.**", 1)[1]
     code = re.search(r"```python\n(.*?)```", block, flags=re.S).group(1)
-    code = code.replace("steps=2000, log_every=100", "steps=20, log_every=10")
+    code = code.replace("num_steps=2000, log_every=100", "num_steps=20, log_every=10")
     rng = np.random.default_rng(0)
     ns = {"x_train": rng.normal(size=(30, 6)), "labels_train": np.arange(30) % 3,
           "x_test": rng.normal(size=(12, 6)), "labels_test": np.arange(12) % 3}
@@ -280,7 +280,7 @@ def test_augment_reaches_training_batches_only():
     """An identity augmentation changes nothing (bit for bit, online SGD); a real one changes
     the trajectory but not the test-set evaluation at step 0."""
     cfg = sims.SweepConfig(model="convnet", depth=4, width=4, task="digits", padding="SAME",
-                           task_options={"test_size": 100}, steps=6, log_every=3,
+                           task_options={"test_size": 100}, num_steps=6, log_every=3,
                            batch_size=16, loss="xent", dtype="float64")
     base = sims.train(cfg, gamma=1.0, eta=0.5)
     same = sims.train(cfg.replace(augment=lambda key, x: x), gamma=1.0, eta=0.5)
@@ -298,7 +298,7 @@ def test_schedule_and_clipping_compose_with_the_mup_steps():
     global-norm clip that never binds (huge bound) changes nothing."""
     x, y = _regression()
     sched = optax.scale_by_schedule(lambda t: 1.0 / (1.0 + t / 3.0))
-    cfg = BASE.replace(task=sims.array_task(x, y), input_dim=None, full_batch=True, steps=12,
+    cfg = BASE.replace(task=sims.array_task(x, y), input_dim=None, full_batch=True, num_steps=12,
                        log_every=1, trainable="readout", optimizer=sched, mup_steps="sgd",
                        optimizer_label="1/(1+t/3)")
     gamma, eta = 0.5, 0.4
@@ -307,7 +307,7 @@ def test_schedule_and_clipping_compose_with_the_mup_steps():
     phi = np.asarray(model.features(r.params0, jnp.asarray(x)))
     n, C = y.shape
     f, curve = np.zeros_like(y), []
-    for t in range(cfg.steps + 1):
+    for t in range(cfg.num_steps + 1):
         curve.append(np.mean((f - y) ** 2))
         eta_t = eta / (1 + t / 3)
         f = f - 2 * eta_t / (n * C * gamma**2 * cfg.width) * phi @ (phi.T @ (f - y))
@@ -329,3 +329,43 @@ def test_sweep_is_run_cells_on_a_grid():
     np.testing.assert_allclose(one["loss"], out["loss"], rtol=1e-12)
     with pytest.raises(ValueError, match="devices must be between 1 and"):
         sims.run_cells(BASE, gamma=1.0, devices=0)
+
+
+def test_steps_is_the_deprecated_name_of_num_steps(tmp_path, capsys):
+    """``num_steps`` is the one name for T. ``SweepConfig(steps=...)``, ``replace(steps=...)``,
+    ``cfg.steps``, ``lazyrich sweep --steps`` and results files whose recorded config says
+    ``steps`` keep working for one release (the code warns, the CLI says so on stderr)."""
+    import json
+
+    import xarray as xr
+
+    from lazyrich.cli import main
+    from lazyrich.sims._results import write_atomic
+
+    with pytest.warns(DeprecationWarning, match="use num_steps"):
+        cfg = sims.SweepConfig(steps=7)
+    assert cfg.num_steps == 7
+    with pytest.warns(DeprecationWarning, match="use num_steps"):
+        assert cfg.replace(steps=9).num_steps == 9
+    with pytest.warns(DeprecationWarning, match="SweepConfig.steps is deprecated"):
+        assert cfg.steps == 7
+    with pytest.raises(TypeError, match="give num_steps only"):
+        sims.SweepConfig(steps=3, num_steps=4)
+    # a results file written before the rename resumes (fingerprint config with "steps")
+    path = tmp_path / "old.nc"
+    small = BASE.replace(num_steps=4, log_every=2)
+    ds = sims.sweep(small, gamma=[1.0], eta=[0.05], path=str(path))
+    with xr.open_dataset(path, engine="h5netcdf") as f:
+        old = f.load()
+    fp = json.loads(old.attrs["lazyrich_fingerprint"])
+    fp["config"]["steps"] = fp["config"].pop("num_steps")
+    old.attrs["lazyrich_fingerprint"] = json.dumps(fp, sort_keys=True)
+    write_atomic(old, str(path))
+    again = sims.sweep(small, gamma=[1.0], eta=[0.05], path=str(path))
+    np.testing.assert_array_equal(again["loss"].values, ds["loss"].values)
+    out = tmp_path / "cli.nc"
+    assert main(["sweep", "--out", str(out), "--depth", "2", "--width", "8", "--input-dim", "4",
+                 "--steps", "3", "--batch-size", "4", "--log-every", "3", "--dtype", "float64",
+                 "--no-progress", "--set", 'task_options={"test_size": 16}']) == 0
+    assert "'steps' is deprecated, use 'num_steps'" in capsys.readouterr().err
+    assert json.loads(xr.open_dataset(out, engine="h5netcdf").attrs["config"])["num_steps"] == 3

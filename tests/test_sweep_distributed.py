@@ -15,7 +15,7 @@ from lazyrich import sims
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 GRID = {"gamma": [0.5, 2.0], "eta": [0.02, 0.1], "seeds": [0, 1, 2]}
-FIELDS = {"depth": 2, "width": 16, "input_dim": 8, "steps": 40, "batch_size": 8,
+FIELDS = {"depth": 2, "width": 16, "input_dim": 8, "num_steps": 40, "batch_size": 8,
           "log_every": 10, "dtype": "float64"}
 
 SCRIPT = textwrap.dedent("""

@@ -15,7 +15,7 @@ import xarray as xr
 from lazyrich import sims
 
 CFG = sims.SweepConfig(model="mlp", depth=3, width=32, input_dim=8, task="single-index",
-                       batch_size=16, steps=60, log_every=10, dtype="float64")
+                       batch_size=16, num_steps=60, log_every=10, dtype="float64")
 GAMMA = [0.1, 1.0, 10.0]
 ETA = [0.05, 0.5]
 SEEDS = [0, 3]
@@ -131,7 +131,7 @@ def test_sigkill_midrun_then_rerun_gives_same_dataset(tmp_path):
     """Run the CLI in a subprocess, SIGKILL it once the first chunk has landed, rerun the same
     command, and compare with an uninterrupted run."""
     out = str(tmp_path / "k.nc")
-    cfg = {"depth": 2, "width": 32, "input_dim": 8, "steps": 3000, "batch_size": 16,
+    cfg = {"depth": 2, "width": 32, "input_dim": 8, "num_steps": 3000, "batch_size": 16,
            "log_every": 500, "dtype": "float64",
            "grid": {"gamma": [0.5, 2.0], "eta": [0.02, 0.1], "seeds": [0, 1, 2]}}
     cfile = tmp_path / "cfg.json"
@@ -166,13 +166,13 @@ def test_sigkill_midrun_then_rerun_gives_same_dataset(tmp_path):
 
 
 def test_eta_hat_and_extra_axis_and_metrics():
-    ds = sims.sweep(CFG.replace(steps=20), gamma=[0.1, 10.0], eta_hat=[0.1, 1.0], seeds=[0],
+    ds = sims.sweep(CFG.replace(num_steps=20), gamma=[0.1, 10.0], eta_hat=[0.1, 1.0], seeds=[0],
                     init_scale=[0.5, 1.0], metrics={"wnorm": lambda c: sum(
                         (w**2).sum() for w in c.params["w"])})
     assert ds["loss"].dims == ("gamma", "eta_hat", "init_scale", "seed", "step")
     np.testing.assert_allclose(ds["eta"].sel(gamma=10.0, eta_hat=1.0),
                                sims.eta_scale(10.0, CFG.depth), rtol=1e-14)
-    r = sims.train(CFG.replace(steps=20), gamma=10.0, eta=float(sims.eta_scale(10.0, 3)),
+    r = sims.train(CFG.replace(num_steps=20), gamma=10.0, eta=float(sims.eta_scale(10.0, 3)),
                    init_scale=0.5, metrics={"wnorm": lambda c: sum((w**2).sum()
                                                                   for w in c.params["w"])})
     np.testing.assert_allclose(ds["wnorm"].sel(gamma=10.0, eta_hat=1.0, init_scale=0.5, seed=0),
@@ -181,7 +181,7 @@ def test_eta_hat_and_extra_axis_and_metrics():
 
 def test_float64_policy():
     """dtype='auto' runs float64 when min γ < 1e-2 (spec §1.5), float32 otherwise."""
-    cfg = CFG.replace(dtype="auto", steps=10)
+    cfg = CFG.replace(dtype="auto", num_steps=10)
     assert cfg.resolve_dtype([1e-3, 1.0]) == "float64"
     assert cfg.resolve_dtype([1e-2, 1.0]) == "float32"
     assert CFG.replace(dtype="float32").resolve_dtype([1e-3]) == "float32"  # config overrides
@@ -216,9 +216,9 @@ def test_bad_input(tmp_path):
     with pytest.raises(ValueError, match="not written by a lazyrich sweep"):
         sims.sweep(CFG, path=str(foreign))
     other = tmp_path / "other.nc"
-    sims.sweep(CFG.replace(steps=10), gamma=[1.0], eta=[0.1], devices=1, path=str(other))
+    sims.sweep(CFG.replace(num_steps=10), gamma=[1.0], eta=[0.1], devices=1, path=str(other))
     with pytest.raises(ValueError, match="belongs to a different sweep"):
-        sims.sweep(CFG.replace(steps=10), gamma=[2.0], eta=[0.1], devices=1, path=str(other))
+        sims.sweep(CFG.replace(num_steps=10), gamma=[2.0], eta=[0.1], devices=1, path=str(other))
     with pytest.raises(ValueError, match="shard must"):
         sims.sweep(CFG, shard="3/2")
 

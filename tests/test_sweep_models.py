@@ -12,7 +12,7 @@ import pytest
 
 from lazyrich import sims
 
-BASE = sims.SweepConfig(depth=2, width=32, input_dim=8, steps=60, batch_size=16, log_every=10,
+BASE = sims.SweepConfig(depth=2, width=32, input_dim=8, num_steps=60, batch_size=16, log_every=10,
                         dtype="float64")
 
 
@@ -58,7 +58,7 @@ def test_convnet_shapes_homogeneity_and_conv():
 def test_convnet_trains_on_digits_with_cross_entropy():
     """The §1.7 CNN (padding SAME for 8×8 digits) learns: accuracy well above chance (0.1)."""
     cfg = sims.SweepConfig(model="convnet", depth=4, width=4, padding="SAME", task="digits",
-                           loss="xent", steps=60, batch_size=32, log_every=30, dtype="float32")
+                           loss="xent", num_steps=60, batch_size=32, log_every=30, dtype="float32")
     r = sims.train(cfg, gamma=1.0, eta=0.5)
     assert r.accuracy is not None and r.accuracy[-1] > 0.3
     assert r.test_loss[-1] < r.test_loss[0]
@@ -77,7 +77,7 @@ def test_flax_cnn_is_centred_gamma_scaled_and_swept():
             return nn.Dense(10, use_bias=False)(x)
 
     model = sims.from_flax(CNN(), np.zeros((1, 8, 8, 1)), width=4, degree=2)
-    cfg = sims.SweepConfig(model=model, task="digits", task_options={"image": True}, steps=40,
+    cfg = sims.SweepConfig(model=model, task="digits", task_options={"image": True}, num_steps=40,
                            batch_size=32, log_every=10, dtype="float64")
     # one compiled sweep holds both sides of the identity: (γ=4, η) and (1, η/4, θ₀/2)
     ds = sims.sweep(cfg, gamma=[1.0, 4.0], eta=[0.0125, 0.05], init_scale=[0.5, 1.0], seeds=[0],
@@ -117,7 +117,7 @@ def test_nnx_model_and_custom_apply():
 @pytest.mark.parametrize("opt", ["momentum", "adam", "signsgd"])
 def test_optax_optimizers_with_mup_rates(opt):
     """The optax path with per-layer μP rates (§1.8) equals a hand-written update."""
-    cfg = BASE.replace(optimizer=opt, depth=3, steps=5, log_every=1)
+    cfg = BASE.replace(optimizer=opt, depth=3, num_steps=5, log_every=1)
     eta = 1e-3
     r = sims.train(cfg, gamma=1.0, eta=eta)
     # hand-written reference on the same stream
@@ -242,7 +242,7 @@ def test_mnist_and_cifar_loaders(tmp_path, rng):
     np.testing.assert_array_equal(xa[0, :, :, 1].ravel(), imgs["data_batch_1"][0, 1024:2048])
     # through the task, with an MLP
     cfg = sims.SweepConfig(task="mnist", task_options={"data_dir": str(mdir)}, width=16,
-                           steps=10, batch_size=4, log_every=5, dtype="float64")
+                           num_steps=10, batch_size=4, log_every=5, dtype="float64")
     r = sims.train(cfg, gamma=1.0, eta=0.01)
     assert r.accuracy.shape == r.loss.shape
     bad = tmp_path / "bad"
@@ -270,7 +270,7 @@ def test_wrapped_models_are_distinct_in_the_engine_cache():
     m1 = sims.from_apply(lambda p, x: jnp.tanh(x @ p["a"])[:, :1], init, width=8)
     m2 = sims.from_apply(lambda p, x: jnp.sin(x @ p["a"])[:, :1], init, width=8)
     assert m1 != m2 and hash(m1) != hash(m2) and m1 == m1
-    base = dict(task="single-index", steps=20, batch_size=8, dtype="float64", log_every=10)
+    base = dict(task="single-index", num_steps=20, batch_size=8, dtype="float64", log_every=10)
     r1 = sims.train(sims.SweepConfig(model=m1, **base), gamma=1.0, eta=0.05)
     r2 = sims.train(sims.SweepConfig(model=m2, **base), gamma=1.0, eta=0.05)
     assert not (r1.diverged or r2.diverged)

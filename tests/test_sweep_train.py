@@ -5,7 +5,7 @@ import pytest
 
 from lazyrich import sims
 
-BASE = sims.SweepConfig(depth=2, width=64, input_dim=16, steps=120, batch_size=32, log_every=1,
+BASE = sims.SweepConfig(depth=2, width=64, input_dim=16, num_steps=120, batch_size=32, log_every=1,
                         dtype="float64")
 
 
@@ -20,7 +20,7 @@ def test_c1_gamma_init_scale_identity_float64(depth):
     Same data stream, same θ₀ draw; only round-off differs: the spec measured 9e-16 / 4e-15,
     so 1e-10 leaves room for accumulation over 300 steps and still catches any wrong power of γ
     (a wrong exponent changes the loss at O(1))."""
-    cfg = BASE.replace(depth=depth, width=128, steps=300)
+    cfg = BASE.replace(depth=depth, width=128, num_steps=300)
     g = 100.0
     eta = 0.2 * g ** (2 / depth)
     a = sims.train(cfg, gamma=g, eta=eta)
@@ -41,7 +41,7 @@ def test_c1_gamma_init_scale_identity_float64(depth):
 ])
 def test_c1_identity_float32(depth):
     """C1 in float32 (spec tolerance < 1e-4): round-off ~1e-7 per operation."""
-    cfg = BASE.replace(depth=depth, width=128, steps=300, dtype="float32")
+    cfg = BASE.replace(depth=depth, width=128, num_steps=300, dtype="float32")
     g = 100.0
     eta = 0.2 * g ** (2 / depth)
     a = sims.train(cfg, gamma=g, eta=eta)
@@ -53,7 +53,7 @@ def test_c1_identity_float32(depth):
 def test_c1_fails_for_non_homogeneous_net():
     """The identity needs homogeneity: with tanh it must break at O(1) (guards against a test
     that passes whatever the model)."""
-    cfg = BASE.replace(activation="tanh", steps=100)
+    cfg = BASE.replace(activation="tanh", num_steps=100)
     g = 100.0
     a = sims.train(cfg, gamma=g, eta=0.2 * g)
     b = sims.train(cfg, gamma=1.0, eta=0.2, init_scale=g ** (-1 / 2))
@@ -66,7 +66,7 @@ def test_c19_lazy_collapse_onto_linearized_model():
     Smooth activation (tanh): the Taylor remainder is (γ/2)uᵀHu, so the relative difference is
     C·γ with C = O(1); we fit its log-log slope over γ ∈ {1e-5, 1e-4, 1e-3} (prediction 1,
     tolerance ±0.1 for the O(γ²) next term) and check the spec's bound 20γ."""
-    cfg = BASE.replace(activation="tanh", steps=200)
+    cfg = BASE.replace(activation="tanh", num_steps=200)
     c = 0.3
     lin = sims.train(cfg.replace(linearize=True), gamma=1.0, eta=c)
     lin_b = sims.train(cfg.replace(linearize=True), gamma=1e-3, eta=c * 1e-6)
@@ -84,7 +84,7 @@ def test_c19_lazy_collapse_onto_linearized_model():
 def test_parametrization_dictionary_is_exact(name):
     """§1.4: each convention, run natively with its own variables, reproduces the μP run
     (γ, η) mapped by to_mup. Different multiplier placement → round-off only (< 1e-10)."""
-    cfg = BASE.replace(depth=3, steps=80)
+    cfg = BASE.replace(depth=3, num_steps=80)
     g, eta = 0.5, 0.05
     ref = sims.train(cfg, gamma=g, eta=eta)
     a, b = sims.from_mup(name, g, eta, cfg.width)
@@ -124,7 +124,7 @@ def test_log_spaced_schedule_and_full_batch():
     # full-batch GD on an exactly whitened finite training set: the loss is monotone for a
     # small step (GD on a smooth objective below the stability edge)
     cfg = BASE.replace(full_batch=True, task="linear", depth=2, log_every=None, log_points=30,
-                       steps=300,
+                       num_steps=300,
                        task_options={"train_size": 64, "whiten": True})
     r = sims.train(cfg, gamma=1.0, eta=0.05)
     assert r.steps.shape == r.loss.shape and np.all(np.diff(r.loss) <= 1e-12)
@@ -133,7 +133,7 @@ def test_log_spaced_schedule_and_full_batch():
 
 def test_centred_output_is_zero_at_init():
     """f ≡ 0 at t = 0 for every γ, so the initial loss is E[y²] whatever γ (spec §1.2)."""
-    losses = [sims.train(BASE.replace(steps=1), gamma=g, eta=1e-9).test_loss[0]
+    losses = [sims.train(BASE.replace(num_steps=1), gamma=g, eta=1e-9).test_loss[0]
               for g in (1e-3, 1.0, 1e3)]
     assert np.ptp(losses) < 1e-14
 

@@ -167,7 +167,7 @@ def _train_geometry(alphas, steps, log_every, log_points, n_t, width, seed=1):
     labels = np.argmax(np.asarray(Ytr), axis=1)  # one-hot classes -> the same one-hot targets
     cfg = sims.SweepConfig(model="mlp", depth=2, width=width, parametrization="ntk",
                            task=sims.array_task(np.asarray(Xtr), labels), full_batch=True,
-                           loss="mse", dtype="float64", steps=steps, log_every=log_every,
+                           loss="mse", dtype="float64", num_steps=steps, log_every=log_every,
                            log_points=log_points, seed=seed)
     model, _ = sims.resolve(cfg)
     # theta_0 of the engine's cell (init key fold_in(key(0), seed)); checked against the first
@@ -266,7 +266,7 @@ def cnn_digits_geometry(quick: bool, *, n_t: int = 100):
     width, steps, per_class = (8, 400, 25) if quick else (16, 2000, 28)
     gammas = (0.01, 1.0, 5.0) if quick else (0.01, 0.1, 1.0, 5.0)
     cfg = sims.SweepConfig(model="convnet", task="digits", padding="SAME", width=width, depth=4,
-                           steps=steps, batch_size=32, log_points=3 if quick else 12,
+                           num_steps=steps, batch_size=32, log_points=3 if quick else 12,
                            loss="mse", dtype="float64")
     _, task = sims.resolve(cfg)
     data = task.build(cfg.data_seed, np.float64)
@@ -338,7 +338,7 @@ def _cifar_vgg(quick: bool) -> Outcome:
         raise RuntimeError("set LAZYRICH_CIFAR10 to the CIFAR-10 python-version directory or "
                            "archive (cifar-10-batches-py); nothing is downloaded")
     alphas = (1.0, 10.0, 100.0)
-    geo, _ = cifar_capacity_sweep(path, "vgg11", alphas=alphas, steps=500 if quick else 2500,
+    geo, _ = cifar_capacity_sweep(path, "vgg11", alphas=alphas, num_steps=500 if quick else 2500,
                                   log_points=6 if quick else 12,
                                   seeds=(7,) if quick else (7, 13, 17))
     cap = geo["capacity"].mean("seed").isel(eta=0)

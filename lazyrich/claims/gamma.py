@@ -104,8 +104,8 @@ def _slope_outcome(x, y, pred, tol, *, label, ylabel, extra=None):
 def _cfg2(quick):
     from lazyrich.sims import SweepConfig
 
-    return SweepConfig(depth=2, width=64, steps=300, batch_size=32, dtype="float64", log_every=10,
-                       task_options={"test_size": 256 if quick else 1024})
+    return SweepConfig(depth=2, width=64, num_steps=300, batch_size=32, dtype="float64",
+                       log_every=10, task_options={"test_size": 256 if quick else 1024})
 
 
 @functools.lru_cache(maxsize=2)
@@ -123,7 +123,7 @@ def _sweep2(quick: bool):
 def _cfg3(quick):
     from lazyrich.sims import SweepConfig
 
-    return SweepConfig(depth=3, width=64 if quick else 128, steps=600 if quick else 1000,
+    return SweepConfig(depth=3, width=64 if quick else 128, num_steps=600 if quick else 1000,
                        batch_size=32, dtype="float64", log_every=10,
                        task_options={"test_size": 256 if quick else 1024})
 
@@ -314,12 +314,12 @@ def _plateau_runs(L: int, quick: bool):
     from lazyrich.sims import SweepConfig
 
     if L == 3:
-        cfg = SweepConfig(depth=3, width=64 if quick else 128, steps=3000 if quick else 6000,
+        cfg = SweepConfig(depth=3, width=64 if quick else 128, num_steps=3000 if quick else 6000,
                           batch_size=32, dtype="float64", log_every=10,
                           task_options={"test_size": 256 if quick else 1024})
         c, gam = 0.2, (10.0, 100.0, 1e3, 1e4)
     else:
-        cfg = SweepConfig(depth=2, width=64 if quick else 128, steps=300 if quick else 1500,
+        cfg = SweepConfig(depth=2, width=64 if quick else 128, num_steps=300 if quick else 1500,
                           batch_size=32, dtype="float64", log_every=2,
                           task_options={"test_size": 256 if quick else 1024})
         c, gam = 0.3, (10.0, 100.0, 1e3, 1e4)
@@ -388,7 +388,7 @@ def _end_sharpness(quick: bool):
     n_eval = 128 if quick else 1024
     hooks = sharpness_hooks(n_eval=n_eval, num_iters=20, which=("hess_max", "gn_top"))
     with _x64():
-        out = run_cells(cfg.replace(log_every=cfg.steps), metrics=hooks, gamma=g[G.ravel()],
+        out = run_cells(cfg.replace(log_every=cfg.num_steps), metrics=hooks, gamma=g[G.ravel()],
                         eta=es[G.ravel()], seed=S.ravel())
     N = cfg.width
     lam = N * out["hess_max"][:, -1].reshape(G.shape)
@@ -495,7 +495,7 @@ def _sa_cfg(quick: bool):
     from lazyrich.sims import SweepConfig
 
     P = 64 if quick else 200
-    return SweepConfig(depth=2, width=P, steps=1500 if quick else 4000, full_batch=True,
+    return SweepConfig(depth=2, width=P, num_steps=1500 if quick else 4000, full_batch=True,
                        dtype="float64", log_every=10,
                        task_options={"train_size": P, "whiten": True, "test_size": 128})
 
@@ -526,7 +526,7 @@ def _interpolate(quick: bool):
     cfg, model, data, g, _ = _silent(quick)
     T = 40000 if quick else 200000
     with _x64():
-        out = run_cells(cfg.replace(steps=T, log_every=T // 10), return_params=True, gamma=g,
+        out = run_cells(cfg.replace(num_steps=T, log_every=T // 10), return_params=True, gamma=g,
                         eta=0.03 * g, seed=np.zeros(2, np.int64))
     return model, data, g, out
 
@@ -648,7 +648,7 @@ def _whitened_gd(model, L: int, Bstar, eta: float, steps: int, log_every: int, s
     C, D = Bstar.shape
     X = np.linalg.qr(np.random.default_rng(100 + L).normal(size=(2 * D, D)))[0] * np.sqrt(2 * D)
     task = sims.array_task(X, X @ Bstar.T)
-    cfg = sims.SweepConfig(model=model, depth=L, task=task, full_batch=True, steps=steps,
+    cfg = sims.SweepConfig(model=model, depth=L, task=task, full_batch=True, num_steps=steps,
                            log_every=log_every, centred=False, optimizer="sgd",
                            mup_steps="none", dtype="float64")
     run = sims.train(cfg, metrics=metrics, gamma=1.0, eta=eta * C / 2, seed=seed)
@@ -788,8 +788,9 @@ def _c18(quick: bool) -> Outcome:
 def _signsgd(quick: bool):
     from lazyrich.sims import SweepConfig
 
-    cfg = SweepConfig(depth=2, width=64, steps=300, batch_size=32, dtype="float64", log_every=10,
-                      optimizer="signsgd", task_options={"test_size": 256 if quick else 1024})
+    cfg = SweepConfig(depth=2, width=64, num_steps=300, batch_size=32, dtype="float64",
+                      log_every=10, optimizer="signsgd",
+                      task_options={"test_size": 256 if quick else 1024})
     k = np.arange(-2.0, 0.0001, 0.25) if quick else np.arange(-4.0, 1.0001, 0.25)
     with _x64():
         ds = scaled_sweep(cfg, LAZY + (10.0, 100.0, 1e3), k, range(3 if quick else 5),
@@ -823,8 +824,8 @@ def _c21(quick: bool) -> Outcome:
 def _xent(quick: bool):
     from lazyrich.sims import SweepConfig
 
-    cfg = SweepConfig(depth=3, width=64, steps=300, batch_size=32, dtype="float64", log_every=10,
-                      loss="xent", task="gaussian-mixture", divergence_factor=1e6,
+    cfg = SweepConfig(depth=3, width=64, num_steps=300, batch_size=32, dtype="float64",
+                      log_every=10, loss="xent", task="gaussian-mixture", divergence_factor=1e6,
                       task_options={"test_size": 256 if quick else 1024})
     k = np.arange(0.5, 2.0001, 0.25) if quick else np.arange(-1.0, 3.0001, 0.25)
     with _x64():
@@ -868,7 +869,7 @@ def _c22(quick: bool) -> Outcome:
 FIG1_GAMMAS = tuple(10.0 ** np.arange(-5.0, 5.0001, 0.5))  # 21 values
 
 
-def _figure1_run(widths, depths, gammas, seeds, steps, k, batch=128, test_size=1024):
+def _figure1_run(widths, depths, gammas, seeds, num_steps, k, batch=128, test_size=1024):
     r"""The Figure 1(c) stand-in: for each (N, L) a (γ, η = s(γ)10^k, seed) sweep of the MLP on the
     single-index task (float64 for γ < 1e-2, float32 above, as the authors do), returning
     {(N, L): (gamma, eta_star, eta_max, eta_min)} with arrays over (γ, seed)."""
@@ -883,8 +884,8 @@ def _figure1_run(widths, depths, gammas, seeds, steps, k, batch=128, test_size=1
             for sel, dt in ((gammas < 1e-2, "float64"), (gammas >= 1e-2, "float32")):
                 if not sel.any():
                     continue
-                cfg = SweepConfig(depth=L, width=N, steps=steps, batch_size=batch, dtype=dt,
-                                  log_every=max(1, steps // 100),
+                cfg = SweepConfig(depth=L, width=N, num_steps=num_steps, batch_size=batch,
+                                  dtype=dt, log_every=max(1, num_steps // 100),
                                   task_options={"test_size": test_size})
                 ds = scaled_sweep(cfg, gammas[sel], k, seeds, _smooth(L))
                 w = max(1, min(STAR_WINDOW, ds.sizes["step"] - 1))
@@ -898,7 +899,7 @@ def _figure1_outcome(quick: bool, sizes: dict | None = None) -> Outcome:
     if sizes is None:
         sizes = dict(widths=(256,) if quick else (64, 256, 1024),
                      depths=(2, 3) if quick else (2, 3, 4),
-                     gammas=FIG1_GAMMAS, seeds=range(3 if quick else 5), steps=1000,
+                     gammas=FIG1_GAMMAS, seeds=range(3 if quick else 5), num_steps=1000,
                      k=np.arange(-3.0, 1.0001, 0.25))
     res = _figure1_run(**sizes)
     rows, ok, series = {}, True, []
@@ -982,7 +983,7 @@ def _c1(quick: bool) -> Outcome:
 
     errs, series = [], []
     for L in (2, 3):
-        cfg = sims.SweepConfig(depth=L, width=128, input_dim=16, steps=300, batch_size=32,
+        cfg = sims.SweepConfig(depth=L, width=128, input_dim=16, num_steps=300, batch_size=32,
                                log_every=5, dtype="float64")
         g = 100.0
         eta = 0.2 * g ** (2 / L)
@@ -1010,7 +1011,7 @@ def _c19(quick: bool) -> Outcome:
     from lazyrich import sims
 
     c = 0.3
-    cfg = sims.SweepConfig(depth=2, width=128, input_dim=16, steps=300, batch_size=32,
+    cfg = sims.SweepConfig(depth=2, width=128, input_dim=16, num_steps=300, batch_size=32,
                            log_every=5, dtype="float64")
     lin = sims.train(cfg.replace(linearize=True), gamma=1.0, eta=c)
     ratios, series = {}, [Series(lin.steps, lin.test_loss, "linearised (jax.linearize)")]

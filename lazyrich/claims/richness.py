@@ -223,7 +223,7 @@ def _digits_config(X, y, tr, te, steps: int, *, width: int = _DIGITS_WIDTH,
 
     task = sims.array_task(X[tr], y[tr], X[te], y[te], classes=10)
     return sims.SweepConfig(model="mlp", depth=_DEPTH, width=width, task=task, loss="mse",
-                            full_batch=True, steps=steps, log_every=steps, dtype=dtype, **kw)
+                            full_batch=True, num_steps=steps, log_every=steps, dtype=dtype, **kw)
 
 
 def _at(tree, *index):
@@ -366,7 +366,7 @@ def _label_encoded(quick: bool) -> Outcome:
     # both runs use seed 0, hence the same θ₀; the last-layer control trains the readout only
     runs = {"rich": (3.0, sims.train(cfg, gamma=3.0, eta=float(_lr_scale(3.0)), seed=0)),
             "last_layer": (1.0, sims.train(
-                cfg.replace(steps=2000 * scale, log_every=2000 * scale, trainable="readout"),
+                cfg.replace(num_steps=2000 * scale, log_every=2000 * scale, trainable="readout"),
                 gamma=1.0, eta=4.0 * float(_lr_scale(1.0)), seed=0))}
     res = {}
     for name, (gamma, r) in runs.items():
@@ -431,7 +431,7 @@ def _grok_config(steps: int, *, P: int = _GROK_P, width: int = _GROK_WIDTH,
                         optax.add_decayed_weights(_GROK_WD))
     cfg = sims.SweepConfig(model=model, depth=2, task="modular", loss="xent", full_batch=True,
                            task_options={"modulus": P, "train_fraction": 0.5},
-                           steps=steps, log_every=every, optimizer=adamw, mup_steps="none",
+                           num_steps=steps, log_every=every, optimizer=adamw, mup_steps="none",
                            optimizer_label=f"adamw(b1=0.9, b2=0.98, wd={_GROK_WD:g})",
                            centred=False, dtype=dtype, gamma=1.0, eta=_GROK_ETA)
     return cfg, features

@@ -7,11 +7,12 @@ import numpy as np
 
 
 def cifar_capacity_sweep(data_dir: str, arch: str = "vgg11", *, alphas=(1.0, 10.0, 100.0),
-                         eta0: float | None = None, steps: int = 2500, log_points: int = 12,
+                         eta0: float | None = None, num_steps: int = 2500, log_points: int = 12,
                          width_factor: float = 1.0, per_class: int = 50, seeds=(7,),
                          n_t: int = 200, batch_size: int = 100, test_size: int | None = None,
                          schedule: bool = True, clip_norm: float | None = 1.0,
-                         augment: bool = True, path: str | None = None, **capacity_options):
+                         augment: bool = True, path: str | None = None, steps=None,
+                         **capacity_options):
     r"""The paper's deep-network pipeline on the sweep engine, then geometry over it.
 
     CIFAR-10 from local files (``data_dir``: the python-version directory or archive, or the
@@ -26,12 +27,21 @@ def cifar_capacity_sweep(data_dir: str, arch: str = "vgg11", *, alphas=(1.0, 10.
     weight/kernel metrics of ``per_class`` test images per class (penultimate layer) at
     ``log_points`` log-spaced steps (:func:`geometry_over_sweep`).
 
+    ``steps`` is the deprecated old name of ``num_steps``.
+
     Returns:
         ``(geometry dataset, sweep dataset)``.
     """
+    import warnings
+
     import optax
 
     from lazyrich import sims
+
+    if steps is not None:  # the deprecated old name of num_steps
+        warnings.warn("cifar_capacity_sweep(steps=...) is deprecated and will be removed in the "
+                      "next release; use num_steps", DeprecationWarning, stacklevel=2)
+        num_steps = steps
 
     from ._capacity_sweep import balanced_probe, geometry_over_sweep, probe_hooks, resolve_model
 
@@ -44,8 +54,8 @@ def cifar_capacity_sweep(data_dir: str, arch: str = "vgg11", *, alphas=(1.0, 10.
     if test_size is not None:
         opts["test_size"] = int(test_size)
     probe_cfg = sims.SweepConfig(model=m.model, task="cifar10", task_options=opts,
-                                 parametrization="chizat", batch_size=batch_size, steps=steps,
-                                 loss="mse", dtype="float64")
+                                 parametrization="chizat", batch_size=batch_size,
+                                 num_steps=num_steps, loss="mse", dtype="float64")
     _, task = resolve_model(probe_cfg)
     data = task.build(probe_cfg.data_seed, np.float64)
     per_epoch = max(1, data["train_x"].shape[0] // batch_size)

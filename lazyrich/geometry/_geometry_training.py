@@ -24,7 +24,7 @@ two-layer MLP in the NTK parametrisation,
 
     cfg = sims.SweepConfig(model="mlp", depth=2, width=m, parametrization="ntk",
                            task=sims.array_task(X, labels), full_batch=True, loss="mse",
-                           dtype="float64", activation="relu", steps=T)
+                           dtype="float64", activation="relu", num_steps=T)
     result = sims.train(cfg, gamma=1 / alpha, eta=lr * C / (2 * alpha**2 * m),
                         keep_params=True)
 
@@ -59,7 +59,7 @@ _FIELDS = ("capacity", "capacity_stderr", "radius", "dimension", "center_alignme
 
 _NEW_WAY = ("train with lazyrich.sims.train(sims.SweepConfig(model='mlp', depth=2, width=m, "
             "parametrization='ntk', task=sims.array_task(X, Y), full_batch=True, loss='mse', "
-            "dtype='float64', steps=T), gamma=1/alpha, eta=lr*C/(2*alpha**2*m), "
+            "dtype='float64', num_steps=T), gamma=1/alpha, eta=lr*C/(2*alpha**2*m), "
             "keep_params=True) and measure with "
             "lazyrich.geometry.geometry_over_training(result, model, X_eval, key)")
 
@@ -407,7 +407,7 @@ def train_two_layer(key, hp: ChizatTwoLayer, X, Y) -> TwoLayerRun:
     # samples and outputs of (f - y)^2 = (2/C) L_alpha, step tau (width=1): tau = lr*C/2.
     model = sims.from_apply(apply, init, width=1, name="chizat-two-layer")
     cfg = sims.SweepConfig(model=model, task=sims.array_task(X, Y), full_batch=True, loss="mse",
-                           steps=int(hp.num_steps), log_every=1, parametrization="chizat",
+                           num_steps=int(hp.num_steps), log_every=1, parametrization="chizat",
                            dtype=dtype)
     alpha, lr = float(hp.alpha), float(hp.lr)
     r = sims.train(cfg, gamma=alpha, eta=lr * C / 2, keep_params=True)

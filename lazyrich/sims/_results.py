@@ -42,6 +42,19 @@ def _jsonable(v):
     return int(v) if isinstance(v, int | np.integer) else float(v)
 
 
+def _renamed(fp: str):
+    """A fingerprint with config fields under their current names (``steps`` became
+    ``num_steps``): files written before a rename still resume and merge."""
+    try:
+        d = json.loads(fp)
+    except ValueError:
+        return fp
+    cfg = d.get("config")
+    if isinstance(cfg, dict) and "steps" in cfg and "num_steps" not in cfg:
+        cfg["num_steps"] = cfg.pop("steps")
+    return d
+
+
 def fingerprint_hash(fp: str) -> str:
     return hashlib.sha256(fp.encode()).hexdigest()[:16]
 
@@ -146,7 +159,7 @@ def read_checked(path: str, fp: str | None = None, *, what: str = "results file"
         raise ValueError(f"{what} {path!r} was not written by a lazyrich sweep (no fingerprint); "
                          f"refusing to resume into or merge it: use another path")
     check_format(ds.attrs, path, what=what)
-    if fp is not None and got != fp:
+    if fp is not None and got != fp and _renamed(got) != _renamed(fp):
         raise ValueError(f"{what} {path!r} belongs to a different sweep (config, grid, dtype or "
                          f"metrics differ: fingerprint {fingerprint_hash(got)} != "
                          f"{fingerprint_hash(fp)}); use another path or delete it")

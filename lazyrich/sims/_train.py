@@ -195,7 +195,7 @@ class SweepConfig:
     Task: ``task`` (a name of :data:`TASKS` with ``task_options``, a dict; or a :class:`Task`,
     e.g. your own arrays from :func:`array_task`).
     Training: ``loss`` (``"mse"``/``"xent"``), ``batch_size`` B, ``full_batch`` (GD on the
-    training set), ``steps`` T, ``optimizer`` (sgd, momentum, adam, signsgd, or any
+    training set), ``num_steps`` T, ``optimizer`` (sgd, momentum, adam, signsgd, or any
     ``optax.GradientTransformation``: the update direction, before the μP per-layer multipliers
     ``mup_steps`` and the per-cell rate η; ``optimizer_label`` names it in results files),
     ``trainable`` (``"all"``, or ``"readout"``: only the last layer learns), ``augment`` (a
@@ -205,7 +205,7 @@ class SweepConfig:
     ``parametrization`` (mup, dmft, ntk, chizat: how ``gamma``/``eta`` are read, spec §1.4),
     ``linearize`` (train the ``jax.linearize`` model at θ₀: the lazy limit), ``dtype`` (``"auto"``:
     float64 when γ < 1e-2). Logging: ``log_every`` k or ``log_points`` n log-spaced steps
-    (default: every ``steps // 100``). ``data_seed`` fixes teacher and data stream;
+    (default: every ``num_steps // 100``). ``data_seed`` fixes teacher and data stream;
     ``data_per_seed`` gives each seed its own stream.
     Defaults of the sweepable values: ``gamma``, ``eta``, ``seed``, ``init_scale`` (θ₀ is
     multiplied by it), ``momentum``, ``b1``, ``b2``.
@@ -223,7 +223,7 @@ class SweepConfig:
     loss: str = "mse"
     batch_size: int = 32
     full_batch: bool = False
-    steps: int = 1000
+    num_steps: int = 1000
     optimizer: Any = "sgd"
     mup_steps: str | None = None
     optimizer_label: str | None = None
@@ -284,7 +284,7 @@ class SweepConfig:
             raise ValueError(f"dtype must be one of {DTYPES}, got {self.dtype!r}")
         for name in ("bias", "full_batch", "linearize", "data_per_seed", "centred"):
             _bool(name, getattr(self, name))
-        for name in ("depth", "width", "batch_size", "steps", "divergence_window"):
+        for name in ("depth", "width", "batch_size", "num_steps", "divergence_window"):
             _pos_int(name, getattr(self, name))
         _pos_int("input_dim", self.input_dim, allow_none=True)
         _pos_int("log_every", self.log_every, allow_none=True)
@@ -372,6 +372,12 @@ class SweepConfig:
                              f"got model={m!r}")
 
     def replace(self, **kw) -> "SweepConfig":
+        if "steps" in kw:  # the deprecated old name of num_steps
+            import warnings
+
+            warnings.warn("SweepConfig.replace(steps=...) is deprecated and will be removed in "
+                          "the next release; use num_steps", DeprecationWarning, stacklevel=2)
+            kw["num_steps"] = kw.pop("steps")
         return dataclasses.replace(self, **kw)
 
     def to_dict(self) -> dict:
@@ -402,6 +408,35 @@ class SweepConfig:
         return "float64" if np.min(g) < FLOAT64_BELOW else "float32"
 
 
+def _accept_old_steps(init):
+    """``SweepConfig(steps=T)`` (the old name of ``num_steps``) still works for one release."""
+
+    @functools.wraps(init)
+    def __init__(self, *args, steps=None, **kwargs):
+        if steps is not None:
+            import warnings
+
+            if "num_steps" in kwargs:
+                raise TypeError("give num_steps only (steps is its deprecated old name)")
+            warnings.warn("SweepConfig(steps=...) is deprecated and will be removed in the next "
+                          "release; use num_steps", DeprecationWarning, stacklevel=2)
+            kwargs["num_steps"] = steps
+        init(self, *args, **kwargs)
+
+    return __init__
+
+
+def _old_steps(self) -> int:
+    """Deprecated: :attr:`num_steps`."""
+    import warnings
+
+    warnings.warn("SweepConfig.steps is deprecated and will be removed in the next release; use "
+                  "num_steps", DeprecationWarning, stacklevel=2)
+    return self.num_steps
+
+
+SweepConfig.__init__ = _accept_old_steps(SweepConfig.__init__)
+SweepConfig.steps = property(_old_steps)
 _DEFAULTS = {k: f.default for k, f in SweepConfig.__dataclass_fields__.items()}
 #: Fields added after results files existed: recorded only when set.
 _OMIT_AT_DEFAULT = ("mup_steps", "optimizer_label", "trainable", "centred", "augment")
@@ -524,9 +559,10 @@ class MetricContext(NamedTuple):
     y_test: jax.Array
 
 
-def log_schedule(steps: int, log_every=None, log_points=None) -> np.ndarray:
+def log_schedule(num_steps: int, log_every=None, log_points=None) -> np.ndarray:
     """The logged steps: 0, k, 2k, …, T, or ~n log-spaced steps in [1, T] plus 0."""
-    _pos_int("steps", steps)
+    _pos_int("num_steps", num_steps)
+    steps = num_steps
     _pos_int("log_every", log_every, allow_none=True)
     _pos_int("log_points", log_points, allow_none=True)
     if log_every is not None and log_points is not None:
@@ -658,7 +694,7 @@ class Engine:
         self.cfg = cfg
         self.model, self.task = _resolve(cfg)
         self.dtype = jnp.dtype(dtype)
-        self.log_steps = log_schedule(cfg.steps, cfg.log_every, cfg.log_points)
+        self.log_steps = log_schedule(cfg.num_steps, cfg.log_every, cfg.log_points)
         self.metrics = tuple(metrics)  # ((name, fn), ...)
         self.keep_params = bool(keep_params)
 
