@@ -20,7 +20,7 @@ SEEDS = np.array([0, 1, 2])
 
 def hat_sweep():
     """A synthetic η̂ sweep: η = γ²·10^k, loss parabola around η* = 0.1γ²(1+0.05 s) in log η,
-    divergence above η = 3γ² — the same numbers as tests/test_phase_analysis.py, on a γ-dependent
+    divergence above η = 3γ² — the same numbers as tests/test_analysis_phase.py, on a γ-dependent
     η grid."""
     eta = GAMMAS[:, None] ** 2 * 10.0 ** KS[None, :]
     star = 0.1 * GAMMAS[:, None, None] ** 2 * (1 + 0.05 * SEEDS[None, None, :])

@@ -54,6 +54,6 @@ def test_two_process_distributed_sweep_matches_single_process(tmp_path):
         assert "cells 12" in so
     dist = xr.open_dataset(out, engine="h5netcdf").load()
     ref = sims.sweep(sims.SweepConfig(**FIELDS), devices=1, **GRID)
-    # independent cells; only reduction order differs (float64): see test_sweep_engine.RTOL
+    # independent cells; only reduction order differs (float64): see test_sims_sweep.RTOL
     xr.testing.assert_allclose(dist[["loss", "test_loss"]], ref[["loss", "test_loss"]], rtol=1e-10)
     np.testing.assert_array_equal(dist["diverged"].values, ref["diverged"].values)
