@@ -33,12 +33,12 @@ import numpy as np
 
 import lazyrich
 from lazyrich import sims
+from lazyrich.analysis import plot_geometry_over_training
 from lazyrich.geometry import (
     cloud_task,
     geometry_over_training,
     mean_field_capacity,
     ntk_sharpness,
-    plot_geometry_over_training,
     point_manifolds,
     simulated_capacity,
     sphere_manifolds,

@@ -35,14 +35,13 @@ from sklearn.datasets import load_digits
 
 import lazyrich
 from lazyrich import sims
+from lazyrich.analysis import plot_dlr_trajectory, plot_eigencurves
 from lazyrich.metrics import (
     dlr_report,
     eigencurves,
     feature_kernel_distance,
     nc1,
     param_change,
-    plot_dlr_trajectory,
-    plot_eigencurves,
 )
 
 lazyrich.set_precision("float64")

@@ -24,7 +24,7 @@ MOVED = (
     "geometry_over_sweep", "mlp_features", "model_features", "output_probe", "probe_hooks",
     "probe_manifolds", "weight_change", "cifar_capacity_sweep",
     "draw_dichotomies", "ChizatTwoLayer", "TwoLayerRun", "geometry_over_training",
-    "plot_geometry_over_training", "train_two_layer", "as_manifolds", "gaussian_clouds",
+    "train_two_layer", "as_manifolds", "gaussian_clouds",
     "manifolds_from_lab_list", "manifolds_from_labels", "point_manifolds", "sphere_manifolds",
     "box_qp_ipm", "exact_nnls", "nnls_cpu", "polish_nnls", "projection_residual",
 )
@@ -139,3 +139,20 @@ def test_key_first_with_the_old_order_deprecated():
         a = geo.balanced_probe(np.arange(12.0)[:, None], np.arange(12) % 3, 2, raw)
     b = geo.balanced_probe(raw, np.arange(12.0)[:, None], np.arange(12) % 3, 2)
     np.testing.assert_array_equal(a[0], b[0])
+
+
+@pytest.mark.parametrize(("pkg", "name"), [("metrics", "plot_eigencurves"),
+                                            ("metrics", "plot_dlr_trajectory"),
+                                            ("metrics", "plot_geometry_over_training"),
+                                            ("geometry", "plot_geometry_over_training")])
+def test_figures_moved_to_analysis(pkg, name):
+    """Plotting lives in one place, lazyrich.analysis; the old names warn and forward."""
+    import importlib
+
+    import lazyrich.analysis
+
+    old = importlib.import_module(f"lazyrich.{pkg}")
+    with pytest.warns(DeprecationWarning, match=rf"lazyrich\.{pkg}\.{name} moved to "
+                                                rf"lazyrich\.analysis\.{name}\b"):
+        assert getattr(old, name) is getattr(lazyrich.analysis, name)
+    assert name in lazyrich.analysis.__all__ and name not in old.__all__

@@ -14,13 +14,13 @@ import pytest
 from references import chizat_two_layer_gd, two_layer_ntk
 
 from lazyrich import sims
+from lazyrich.analysis import plot_geometry_over_training
 from lazyrich.geometry import (
     ChizatTwoLayer,
     TwoLayerRun,
     cloud_task,
     geometry_over_training,
     ntk_sharpness,
-    plot_geometry_over_training,
     train_two_layer,
 )
 

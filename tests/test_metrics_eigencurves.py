@@ -7,7 +7,8 @@ import matplotlib
 import numpy as np
 import pytest
 
-from lazyrich.metrics import eigencurves, plot_eigencurves
+from lazyrich.analysis import plot_eigencurves
+from lazyrich.metrics import eigencurves
 
 matplotlib.use("Agg")
 

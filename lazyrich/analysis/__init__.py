@@ -30,6 +30,9 @@ from ._phase import fit_slope as fit_slope
 from ._phase import refine_eta_max as refine_eta_max
 from ._plot import PhaseMapData as PhaseMapData
 from ._plot import phase_map_data as phase_map_data
+from ._plot import plot_dlr_trajectory as plot_dlr_trajectory
+from ._plot import plot_eigencurves as plot_eigencurves
+from ._plot import plot_geometry_over_training as plot_geometry_over_training
 from ._plot import plot_phase_map as plot_phase_map
 
 __all__ = ["align_by_drop", "collapse_error", "drop_time",
@@ -37,7 +40,8 @@ __all__ = ["align_by_drop", "collapse_error", "drop_time",
            "KernelMachineCheck", "kernel_machine_check", "kernel_regression",
            "SlopeFit", "bisect_edge", "catapult", "eta_bracket", "eta_dim", "eta_grid", "eta_max",
            "eta_min", "eta_star", "final_loss", "fit_slope", "refine_eta_max",
-           "PhaseMapData", "phase_map_data", "plot_phase_map"]
+           "PhaseMapData", "phase_map_data", "plot_phase_map",
+           "plot_dlr_trajectory", "plot_eigencurves", "plot_geometry_over_training"]
 
 # Old name here -> name in lazyrich.metrics (one release of grace, then removed).
 _MOVED_TO_METRICS = {

@@ -1,7 +1,9 @@
-r"""The (γ, η) phase-map figure: Figure 1 of [OL] on our tasks (gamma-scaling.md §2.1, §3.2).
+r"""The toolkit's figures, in one place: the (γ, η) phase map (Figure 1 of [OL] on our tasks,
+gamma-scaling.md §2.1, §3.2), the eigen-curves and D_LR trajectories of the richness measure, and
+capacity and effective geometry over training.
 
-House style (engineering.md §6.3): ``ax=None``, returns the axes, never shows. The data behind
-the picture is returned by :func:`phase_map_data` so tests check numbers, not pixels.
+House style: ``ax=None`` (or ``axes=None``), returns the axes (or figure), never shows. The data
+behind the phase map is returned by :func:`phase_map_data` so tests check numbers, not pixels.
 """
 
 import dataclasses
@@ -141,3 +143,114 @@ def plot_phase_map(ds: xr.Dataset, var: str = "test_loss", *, window: int = 3,
     ax.set_ylabel(r"$\log_{10}\eta$")
     ax.legend(fontsize=7, loc="lower right")
     return ax
+
+
+# -- richness measures (lazyrich.metrics) -------------------------------------------------
+
+def plot_eigencurves(curves, labels=None, axes=None, *, k_max: int | None = None,
+                     logx: bool = False):
+    r"""The paper's three-panel figure (richness-metric.md §3) for one or several models.
+
+    Panels: cumulative quality :math:`\Pi^*(k)` (skipped lines when a model has no targets),
+    cumulative utilisation :math:`\hat\Pi(k)`, relative eigenvalue :math:`\rho_k/\rho_1` (log).
+
+    Args:
+        curves: one :class:`~lazyrich.metrics.EigenCurves` or a sequence of them.
+        labels: one label per model (default "model i").
+        axes: three matplotlib axes; a new ``1×3`` figure if ``None``.
+        k_max: truncate the x-axis. logx: logarithmic mode axis.
+
+    Returns:
+        The three axes.
+    """
+    import matplotlib.pyplot as plt
+
+    if not isinstance(curves, list | tuple):
+        curves = [curves]
+    if not curves:
+        raise ValueError("need at least one EigenCurves")
+    labels = [f"model {i}" for i in range(len(curves))] if labels is None else list(labels)
+    if len(labels) != len(curves):
+        raise ValueError(f"got {len(labels)} labels for {len(curves)} models")
+    if axes is None:
+        _, axes = plt.subplots(1, 3, figsize=(12, 3.4), constrained_layout=True)
+    if len(axes) != 3:
+        raise ValueError(f"axes must hold 3 axes, got {len(axes)}")
+    colors = plt.get_cmap("viridis")(np.linspace(0.0, 0.9, len(curves)))
+    for c, lab, col in zip(curves, labels, colors, strict=True):
+        sl = slice(None) if k_max is None else slice(0, k_max)
+        if c.pi_star is not None:
+            axes[0].plot(c.k[sl], c.pi_star[sl], "-o", ms=2.5, color=col, label=lab)
+        axes[1].plot(c.k[sl], c.pi_hat[sl], "-o", ms=2.5, color=col, label=lab)
+        axes[2].semilogy(c.k[sl], c.rel_eig[sl], "-o", ms=2.5, color=col, label=lab)
+    for ax, yl in zip(axes, [r"quality $\Pi^*(k)$", r"utilisation $\hat\Pi(k)$",
+                             r"relative eigenvalue $\rho_k/\rho_1$"], strict=True):
+        ax.set_xlabel("eigen-index k")
+        ax.set_ylabel(yl)
+        if logx:
+            ax.set_xscale("log")
+    axes[0].set_ylim(-0.02, 1.02)
+    axes[1].set_ylim(-0.02, 1.02)
+    axes[1].legend(fontsize="small")
+    return axes
+
+
+def plot_dlr_trajectory(steps, dlr_values, accuracy=None, ax=None, *,
+                        labels=("D_LR", "test accuracy")):
+    """D_LR against training step, with accuracy on a twin axis (e.g. through grokking).
+
+    ``dlr_values`` may be a dict ``{name: values}`` (e.g. train and test splits). Returns the
+    D_LR axes (the twin is ``ax.accuracy_axis`` when accuracy is given).
+    """
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5, 3.4), constrained_layout=True)
+    series = dlr_values if isinstance(dlr_values, dict) else {labels[0]: dlr_values}
+    for name, v in series.items():
+        if len(v) != len(steps):
+            raise ValueError(f"{name}: {len(v)} values for {len(steps)} steps")
+        ax.plot(steps, v, "-", label=name)
+    ax.set_xlabel("step")
+    ax.set_ylabel("D_LR")
+    ax.set_ylim(0, 1)
+    if accuracy is not None:
+        tw = ax.twinx()
+        tw.plot(steps, accuracy, "--", color="k", label=labels[1])
+        tw.set_ylabel(labels[1])
+        tw.set_ylim(0, 1.02)
+        ax.accuracy_axis = tw
+    ax.legend(loc="center left", fontsize="small")
+    return ax
+
+
+# -- capacity and geometry over training (lazyrich.geometry) -------------------------------
+
+def plot_geometry_over_training(results: dict, *, axes=None):
+    """Plot capacity and each effective measure against step (log x), one line per run.
+
+    Args:
+        results: ``{label: geometry_over_training(...) dict}``.
+        axes: optional array of 6 matplotlib axes.
+
+    Returns:
+        The matplotlib figure.
+    """
+    import matplotlib.pyplot as plt
+
+    names = [("capacity", "capacity"), ("radius", "R_eff"), ("dimension", "D_eff"),
+             ("center_alignment", "center align."), ("axis_alignment", "axis align."),
+             ("center_axis_alignment", "center-axis align.")]
+    if axes is None:
+        fig, axes = plt.subplots(2, 3, figsize=(11, 6), constrained_layout=True)
+    axes = np.asarray(axes).ravel()
+    fig = axes[0].figure
+    for label, res in results.items():
+        x = np.maximum(res["step"], 0.5)  # step 0 drawn at 0.5 on the log axis
+        for ax, (key, title) in zip(axes, names, strict=True):
+            ax.plot(x, res[key], marker="o", ms=3, label=str(label))
+            ax.set_xscale("log")
+            ax.set_title(title)
+            ax.set_xlabel("step")
+    axes[0].legend(fontsize=8)
+    return fig

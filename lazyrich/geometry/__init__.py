@@ -58,7 +58,6 @@ from ._geometry_training import TwoLayerRun as TwoLayerRun
 from ._geometry_training import cloud_task as cloud_task
 from ._geometry_training import geometry_over_training as geometry_over_training
 from ._geometry_training import ntk_sharpness as ntk_sharpness
-from ._geometry_training import plot_geometry_over_training as plot_geometry_over_training
 from ._geometry_training import train_two_layer as train_two_layer
 from ._manifolds import as_manifolds as as_manifolds
 from ._manifolds import gaussian_clouds as gaussian_clouds
@@ -81,7 +80,7 @@ __all__ = [
     "mlp_features", "model_features", "output_probe", "probe_hooks", "probe_manifolds",
     "weight_change",
     "cifar_capacity_sweep",
-    "cloud_task", "geometry_over_training", "ntk_sharpness", "plot_geometry_over_training",
+    "cloud_task", "geometry_over_training", "ntk_sharpness",
     # deprecated (the former two-layer trainer; use lazyrich.sims.train)
     "ChizatTwoLayer", "TwoLayerRun", "train_two_layer",
     # manifolds and dichotomies
@@ -91,6 +90,8 @@ __all__ = [
     "box_qp_ipm", "exact_nnls", "nnls_cpu", "polish_nnls", "projection_residual",
 ]
 
-# Model builders live with the other models in lazyrich.sims (one release of grace here).
-__getattr__ = _moved_names("lazyrich.geometry", "lazyrich.sims",
-                          {"CifarModel": "CifarModel", "cifar_model": "cifar_model"})
+# Model builders live with the other models in lazyrich.sims, figures in lazyrich.analysis (one
+# release of grace here).
+__getattr__ = _moved_names("lazyrich.geometry", {
+    "lazyrich.sims": {"CifarModel": "CifarModel", "cifar_model": "cifar_model"},
+    "lazyrich.analysis": {"plot_geometry_over_training": "plot_geometry_over_training"}})

@@ -37,7 +37,7 @@ engine's weights are :math:`W_0 = W^\top` ``(d, m)`` and :math:`W_1 = a^\top` ``
 Here: :func:`cloud_task` (the Gaussian-cloud classification task), :func:`ntk_sharpness` (the
 gradient-descent stability edge at initialisation), :func:`geometry_over_training` (capacity,
 geometry and weight change at each logged step of a :class:`lazyrich.sims.TrainResult`) and
-:func:`plot_geometry_over_training`. The former private trainer's names
+:func:`lazyrich.analysis.plot_geometry_over_training`. The former private trainer's names
 (:class:`ChizatTwoLayer`, :class:`TwoLayerRun`, :func:`train_two_layer`) still work for one
 release, on top of the same engine, with a :class:`DeprecationWarning`.
 """
@@ -257,36 +257,6 @@ def geometry_over_training(key, result=None, model=None, X_eval=None, **mf_optio
                          f"{len(result.steps)} logged steps, got lengths {sorted(n_log)}")
     return _geometry(result.steps, result.params_log, result.params0, model.features, X_eval,
                      key, mf_options)
-
-
-def plot_geometry_over_training(results: dict, *, axes=None):
-    """Plot capacity and each effective measure against step (log x), one line per run.
-
-    Args:
-        results: ``{label: geometry_over_training(...) dict}``.
-        axes: optional array of 6 matplotlib axes.
-
-    Returns:
-        The matplotlib figure.
-    """
-    import matplotlib.pyplot as plt
-
-    names = [("capacity", "capacity"), ("radius", "R_eff"), ("dimension", "D_eff"),
-             ("center_alignment", "center align."), ("axis_alignment", "axis align."),
-             ("center_axis_alignment", "center-axis align.")]
-    if axes is None:
-        fig, axes = plt.subplots(2, 3, figsize=(11, 6), constrained_layout=True)
-    axes = np.asarray(axes).ravel()
-    fig = axes[0].figure
-    for label, res in results.items():
-        x = np.maximum(res["step"], 0.5)  # step 0 drawn at 0.5 on the log axis
-        for ax, (key, title) in zip(axes, names, strict=True):
-            ax.plot(x, res[key], marker="o", ms=3, label=str(label))
-            ax.set_xscale("log")
-            ax.set_title(title)
-            ax.set_xlabel("step")
-    axes[0].legend(fontsize=8)
-    return fig
 
 
 # -- deprecated: the former private trainer's API, on top of lazyrich.sims ----------------------

@@ -49,8 +49,6 @@ from ._hooks import SHARPNESS_STATS as SHARPNESS_STATS
 from ._hooks import ntk_hooks as ntk_hooks
 from ._hooks import ntk_stats as ntk_stats
 from ._hooks import sharpness_hooks as sharpness_hooks
-from ._plot import plot_dlr_trajectory as plot_dlr_trajectory
-from ._plot import plot_eigencurves as plot_eigencurves
 
 __all__ = ["ClassScatter", "class_scatter", "dlr_labels", "etf_error", "nc1", "nc_factors",
            "activation_stability", "entropy_rank", "feature_kernel_distance", "kernel_alignment",
@@ -60,8 +58,7 @@ __all__ = ["ClassScatter", "class_scatter", "dlr_labels", "etf_error", "nc1", "n
            "dlr_stability", "output_isotropy", "stats_from_apply", "EigenCurves", "eigencurves",
            "NTKMoments", "empirical_ntk", "jacobian", "ntk_gram", "ntk_moments", "ntk_vp",
            "gauss_newton_top", "hessian_extremes", "lanczos_extremes", "NTK_STATS",
-           "SHARPNESS_STATS", "ntk_hooks", "ntk_stats", "sharpness_hooks", "plot_dlr_trajectory",
-           "plot_eigencurves"]
+           "SHARPNESS_STATS", "ntk_hooks", "ntk_stats", "sharpness_hooks"]
 # Names that moved to lazyrich.geometry; importing them from here still works for one release.
 _MOVED_TO_GEOMETRY = frozenset({
     "MeanFieldCapacity",
@@ -84,7 +81,6 @@ _MOVED_TO_GEOMETRY = frozenset({
     "ChizatTwoLayer",
     "TwoLayerRun",
     "geometry_over_training",
-    "plot_geometry_over_training",
     "train_two_layer",
     "as_manifolds",
     "gaussian_clouds",
@@ -100,9 +96,12 @@ _MOVED_TO_GEOMETRY = frozenset({
 })
 
 
-# and the CIFAR model builders, which then moved on to lazyrich.sims
+# and the CIFAR model builders, which then moved on to lazyrich.sims; figures live in analysis
 _MOVED_TO_SIMS = frozenset({"CifarModel", "cifar_model"})
+_MOVED_TO_ANALYSIS = frozenset({"plot_dlr_trajectory", "plot_eigencurves",
+                                "plot_geometry_over_training"})
 
 __getattr__ = _moved_names("lazyrich.metrics", {
     "lazyrich.geometry": {name: name for name in _MOVED_TO_GEOMETRY},
-    "lazyrich.sims": {name: name for name in _MOVED_TO_SIMS}})
+    "lazyrich.sims": {name: name for name in _MOVED_TO_SIMS},
+    "lazyrich.analysis": {name: name for name in _MOVED_TO_ANALYSIS}})
