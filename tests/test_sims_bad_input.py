@@ -418,7 +418,8 @@ def test_valid_config_is_accepted_by_the_trainer(fields):
     if kw.get("task") == "gaussian-mixture":
         kw["task_options"] = {"test_size": 8, "classes": 3}
     cfg = sims.SweepConfig(**kw)
-    from lazyrich.sims._train import Engine, _x64, choose_dtype
+    from lazyrich.sims._config import choose_dtype
+    from lazyrich.sims._engine import Engine, _x64
 
     model, _ = sims.resolve(cfg)
     dtype = choose_dtype(cfg, model, {"gamma": np.asarray([cfg.gamma]),

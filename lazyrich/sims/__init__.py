@@ -5,6 +5,18 @@ from ._cells import scaled_sweep as scaled_sweep
 from ._cifar_models import CIFAR_ARCHS as CIFAR_ARCHS
 from ._cifar_models import CifarModel as CifarModel
 from ._cifar_models import cifar_model as cifar_model
+from ._config import MUP_STEPS as MUP_STEPS
+from ._config import OPTIMIZERS as OPTIMIZERS
+from ._config import SWEEPABLE as SWEEPABLE
+from ._config import TRAINABLE as TRAINABLE
+from ._config import SweepConfig as SweepConfig
+from ._config import log_schedule as log_schedule
+from ._config import resolve as resolve
+from ._config import seed_key as seed_key
+from ._engine import Engine as Engine
+from ._engine import MetricContext as MetricContext
+from ._engine import crop_flip as crop_flip
+from ._engine import scale_by_mup as scale_by_mup
 from ._linear import LinearTrajectory as LinearTrajectory
 from ._linear import chain_gd as chain_gd
 from ._linear import gd_two_layer as gd_two_layer
@@ -32,19 +44,7 @@ from ._tasks import ArrayTask as ArrayTask
 from ._tasks import Task as Task
 from ._tasks import array_task as array_task
 from ._tasks import make_task as make_task
-from ._train import MUP_STEPS as MUP_STEPS
-from ._train import OPTIMIZERS as OPTIMIZERS
-from ._train import SWEEPABLE as SWEEPABLE
-from ._train import TRAINABLE as TRAINABLE
-from ._train import Engine as Engine
-from ._train import MetricContext as MetricContext
-from ._train import SweepConfig as SweepConfig
 from ._train import TrainResult as TrainResult
-from ._train import crop_flip as crop_flip
-from ._train import log_schedule as log_schedule
-from ._train import resolve as resolve
-from ._train import scale_by_mup as scale_by_mup
-from ._train import seed_key as seed_key
 from ._train import train as train
 
 __all__ = ["run_cells", "scaled_sweep", "CIFAR_ARCHS", "CifarModel", "cifar_model",

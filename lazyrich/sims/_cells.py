@@ -12,21 +12,20 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ._train import (
+from ._config import (
     CELL_FIELDS,
-    Engine,
     SweepConfig,
     _bool,
-    _compiled,
     _resolve,
     _static_part,
-    _x64,
     check_cell_values,
     check_metrics,
     check_optimizer_option,
     choose_dtype,
     split_seeds,
 )
+from ._engine import Engine, _x64
+from ._train import _compiled
 
 
 def _devices(devices):
@@ -103,7 +102,8 @@ def _runner(eng: Engine, chunk: int, devs: list, return_params: bool = False) ->
 def run_cells(cfg: SweepConfig, *, metrics: dict | None = None, return_params: bool = False,
               keep_params: bool = False, devices=None, **cells) -> dict:
     r"""Train the cells given as equal-length 1-D arrays (``gamma=…, eta=…, seed=…``; fields of
-    :data:`lazyrich.sims._train.CELL_FIELDS`; scalars broadcast; missing ones take ``cfg``'s value).
+    ``gamma, eta, seed, init_scale, momentum, b1, b2``; scalars broadcast; missing ones take
+    ``cfg``'s value).
 
     Returns a dict of NumPy arrays with a leading cell axis: ``loss``, ``test_loss``
     (``accuracy``), ``diverged``, ``diverged_step``, the requested ``metrics`` (each over

@@ -25,22 +25,21 @@ import numpy as np
 
 from . import _param
 from ._cells import _devices, _runner
-from ._results import fingerprint, flat_dataset, provenance, read_checked, to_grid, write_atomic
-from ._train import (
+from ._config import (
     CELL_FIELDS,
     SWEEPABLE,
-    Engine,
     SweepConfig,
-    _compiled,
     _resolve,
     _static_part,
-    _x64,
     check_cell_values,
     check_metrics,
     check_optimizer_option,
     check_seeds,
     choose_dtype,
 )
+from ._engine import Engine, _x64
+from ._results import fingerprint, flat_dataset, provenance, read_checked, to_grid, write_atomic
+from ._train import _compiled
 
 _DEFAULT_BUDGET = 2 * 1024**3
 

@@ -144,7 +144,7 @@ class Task:
     # -- building ------------------------------------------------------------------------------
     def build(self, data_seed: int, dtype) -> dict:
         """Teacher and/or data arrays, and a fixed test set, from the integer ``data_seed``."""
-        from ._train import seed_key
+        from ._config import seed_key
 
         key = seed_key(data_seed, "data_seed")
         k_teacher, k_test, k_train = (jax.random.fold_in(key, i) for i in range(3))
