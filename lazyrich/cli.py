@@ -160,7 +160,7 @@ def _sweep(args) -> int:
             raise IsADirectoryError(f"--out {out!r} is a directory; expected the path of a "
                                     f"netCDF file, e.g. {os.path.join(out, 'sweep.nc')!r}")
         if args.shard:
-            i, n = sims._sweep._parse_shard(args.shard)
+            i, n = sims.parse_shard(args.shard)
             stem = out[:-3] if out.endswith(".nc") else out
             out = f"{stem}.shard-{i}-of-{n}.nc"
         ds = sims.sweep(cfg, path=out, shard=args.shard, chunk_size=args.chunk_size,

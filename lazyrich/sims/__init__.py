@@ -36,6 +36,7 @@ from ._param import native as native
 from ._param import to_mup as to_mup
 from ._sweep import make_grid as make_grid
 from ._sweep import merge as merge
+from ._sweep import parse_shard as parse_shard
 from ._sweep import shard_cells as shard_cells
 from ._sweep import sweep as sweep
 from ._tasks import TASK_OPTIONS as TASK_OPTIONS
@@ -53,7 +54,7 @@ __all__ = ["run_cells", "scaled_sweep", "CIFAR_ARCHS", "CifarModel", "cifar_mode
            "MLP", "ConvNet", "Model", "deep_linear", "from_apply", "from_flax",
            "PARAMETRIZATIONS", "eta_from_hat", "eta_hat", "eta_scale", "from_mup", "native",
            "to_mup",
-           "make_grid", "merge", "shard_cells", "sweep",
+           "make_grid", "merge", "parse_shard", "shard_cells", "sweep",
            "TASK_OPTIONS", "TASKS", "Task", "make_task", "ArrayTask", "array_task",
            "MUP_STEPS", "Engine", "OPTIMIZERS", "SWEEPABLE", "TRAINABLE", "MetricContext",
            "SweepConfig", "TrainResult", "log_schedule", "crop_flip", "resolve", "scale_by_mup",

@@ -149,6 +149,12 @@ def _bytes_per_cell(eng: Engine) -> int:
     return int(words * item * 1.5)
 
 
+def parse_shard(shard) -> tuple[int, int] | None:
+    """A shard ``(i, N)`` from ``"i/N"`` (e.g. built from a job array's task id) or a pair of
+    integers, validated (``0 <= i < N``); ``None`` stays ``None``."""
+    return _parse_shard(shard)
+
+
 def _parse_shard(shard):
     if shard is None:
         return None
