@@ -62,8 +62,9 @@ CASES = [
      r"seeds must be non-negative integers in \[0, 2\*\*63 - 1\]"),
     (["sweep", "--out", "{d}/x.nc", "--shard", "3/2"],
      r"shard must be \(i, N\) with integers 0 <= i < N, got '3/2'"),
-    (["sweep", "--out", "{d}/x.nc", "--sweep", "width=8,16"], r"config field 'width' is not "
-                                                              r"sweepable"),
+    (["sweep", "--out", "{d}/x.nc", "--sweep", "input_dim=8,16"], r"config field 'input_dim' is "
+                                                                  r"not sweepable"),
+    (["sweep", "--out", "{d}/x.nc", "--sweep", "width=8,8"], r"width has repeated values"),
     (["sweep", "--out", "{d}/x.nc", "--activation", "swish"],
      r"unknown activation 'swish'; expected one of .*'gelu'"),
     (["verify", "--report", "{d}/bad.json", "--list"],

@@ -195,8 +195,8 @@ def test_bad_input(tmp_path):
         sims.sweep(CFG, gamma=[0.0, 1.0])
     with pytest.raises(ValueError, match="eta must be finite and > 0"):
         sims.sweep(CFG, eta=[-0.1])
-    with pytest.raises(ValueError, match="'width' is not sweepable"):
-        sims.sweep(CFG, width=[32, 64])
+    with pytest.raises(ValueError, match="'activation' is not sweepable"):
+        sims.sweep(CFG, activation=["relu", "tanh"])
     with pytest.raises(ValueError, match="unknown sweep axis"):
         sims.sweep(CFG, lr=[0.1])
     with pytest.raises(ValueError, match="seeds must be non-negative integers"):

@@ -14,8 +14,10 @@ seed and pooled with :func:`fit_slope`.
 """
 
 import dataclasses
+import functools
 
 import numpy as np
+import pandas as pd
 import xarray as xr
 
 _ETA_DIMS = ("eta", "eta_hat")
@@ -75,6 +77,31 @@ def _check(ds: xr.Dataset, var: str = "loss") -> str:
     return e
 
 
+def _per_extra_dim(fn):
+    """Let a phase-map function written for (gamma, eta, seed, step) run on a sweep with more
+    grid dimensions (the shape axes width, depth, batch_size, or swept init_scale, momentum, ...):
+    it is applied to each slice and the results are stacked along those dimensions (results
+    come out with them first, e.g. (width, gamma, seed))."""
+
+    @functools.wraps(fn)
+    def wrapper(ds, *args, **kwargs):
+        if not isinstance(ds, xr.Dataset) or "loss" not in ds:
+            return fn(ds, *args, **kwargs)
+        core = {"gamma", "eta", "eta_hat", "seed", "step"}
+        extra = [d for d in ds["loss"].dims if d not in core]
+        if not extra:
+            return fn(ds, *args, **kwargs)
+        d = extra[0]
+        outs = [wrapper(ds.isel({d: i}), *args, **kwargs) for i in range(ds.sizes[d])]
+        index = pd.Index(ds[d].values, name=d)
+        if isinstance(outs[0], tuple):
+            return tuple(xr.concat([o[j].drop_vars(d, errors="ignore") for o in outs], index)
+                         for j in range(len(outs[0])))
+        return xr.concat([o.drop_vars(d, errors="ignore") for o in outs], index)
+
+    return wrapper
+
+
 def _check_window(ds, window) -> int:
     """The final-loss window: an integer in [1, n_steps − 1], so it never reaches step 0."""
     n = ds.sizes["step"]
@@ -101,6 +128,7 @@ def _sorted(ds, arr_gse):
     return etas, arr
 
 
+@_per_extra_dim
 def final_loss(ds: xr.Dataset, var: str = "loss", window: int = 20) -> xr.DataArray:
     """Mean of ``var`` over the last ``window`` logged steps (online SGD noise, spec §5);
     NaN for diverged cells."""
@@ -110,6 +138,7 @@ def final_loss(ds: xr.Dataset, var: str = "loss", window: int = 20) -> xr.DataAr
     return out.where(~ds["diverged"])
 
 
+@_per_extra_dim
 def eta_max(ds: xr.Dataset) -> xr.DataArray:
     r"""Divergence edge on the grid: the largest η below the smallest diverged η, per (γ, seed).
 
@@ -126,6 +155,7 @@ def eta_max(ds: xr.Dataset) -> xr.DataArray:
     return _out(ds, np.where(idx >= 0, vals, np.nan), "eta_max")
 
 
+@_per_extra_dim
 def eta_bracket(ds: xr.Dataset) -> tuple[xr.DataArray, xr.DataArray]:
     """The grid bracket of the divergence edge: (last stable η, first diverging η) per (γ, seed);
     the upper end is NaN where nothing diverged."""
@@ -139,6 +169,7 @@ def eta_bracket(ds: xr.Dataset) -> tuple[xr.DataArray, xr.DataArray]:
             _out(ds, np.where(first_bad < n, hi, np.nan), "eta_hi"))
 
 
+@_per_extra_dim
 def eta_star(ds: xr.Dataset, var: str = "loss", window: int = 20,
              refine: bool = True) -> xr.DataArray:
     r"""Optimal learning rate: argmin over η of the final loss, per (γ, seed).
@@ -170,6 +201,7 @@ def eta_star(ds: xr.Dataset, var: str = "loss", window: int = 20,
     return _out(ds, out, "eta_star")
 
 
+@_per_extra_dim
 def eta_min(ds: xr.Dataset, threshold: float = 0.5, var: str = "loss",
             window: int = 20) -> xr.DataArray:
     r"""No-training edge :math:`\eta_{\min}(T)`: the smallest η whose final loss is below
@@ -187,6 +219,7 @@ def eta_min(ds: xr.Dataset, threshold: float = 0.5, var: str = "loss",
     return _out(ds, np.where(idx >= 0, vals, np.nan), "eta_min")
 
 
+@_per_extra_dim
 def catapult(ds: xr.Dataset, var: str = "loss", rise: float = 1.5,
              window: int = 20) -> xr.DataArray:
     r"""Catapult cells: the loss first rises above ``rise`` × its initial value, then ends below

@@ -34,6 +34,7 @@ from ._param import eta_scale as eta_scale
 from ._param import from_mup as from_mup
 from ._param import native as native
 from ._param import to_mup as to_mup
+from ._sweep import SHAPE_AXES as SHAPE_AXES
 from ._sweep import make_grid as make_grid
 from ._sweep import merge as merge
 from ._sweep import parse_shard as parse_shard
@@ -54,7 +55,7 @@ __all__ = ["run_cells", "scaled_sweep", "CIFAR_ARCHS", "CifarModel", "cifar_mode
            "MLP", "ConvNet", "Model", "deep_linear", "from_apply", "from_flax",
            "PARAMETRIZATIONS", "eta_from_hat", "eta_hat", "eta_scale", "from_mup", "native",
            "to_mup",
-           "make_grid", "merge", "parse_shard", "shard_cells", "sweep",
+           "SHAPE_AXES", "make_grid", "merge", "parse_shard", "shard_cells", "sweep",
            "TASK_OPTIONS", "TASKS", "Task", "make_task", "ArrayTask", "array_task",
            "MUP_STEPS", "Engine", "OPTIMIZERS", "SWEEPABLE", "TRAINABLE", "MetricContext",
            "SweepConfig", "TrainResult", "log_schedule", "crop_flip", "resolve", "scale_by_mup",

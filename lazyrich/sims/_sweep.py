@@ -60,21 +60,51 @@ def _values(name, v):
     return arr
 
 
+#: Config fields a sweep may vary that change array shapes: one compiled engine per value
+#: combination, all stored in one dataset with these as its leading dimensions.
+SHAPE_AXES = ("width", "depth", "batch_size")
+
+
+def _shape_values(cfg, name, v):
+    arr = np.atleast_1d(np.asarray(v, dtype=object))
+    if arr.ndim != 1 or arr.size == 0:
+        raise ValueError(f"{name} must be a non-empty 1-D list of positive integers, got {v!r}")
+    if not all(isinstance(x, int | np.integer) and not isinstance(x, bool) and x >= 1
+               for x in arr):
+        raise ValueError(f"{name} must be positive integers, got {arr.tolist()}")
+    arr = arr.astype(np.int64)
+    if np.unique(arr).size != arr.size:
+        raise ValueError(f"{name} has repeated values: {arr.tolist()}; each value must appear once")
+    if not isinstance(cfg.model, str) and name in ("width", "depth"):
+        raise ValueError(f"a {name} axis needs a built-in model ('mlp', 'deep-linear', "
+                         f"'convnet'); a wrapped model fixes its own {name}")
+    if name == "depth" and cfg.model == "convnet":
+        raise ValueError("model='convnet' has 4 weight layers: a depth axis needs model='mlp' or "
+                         "'deep-linear'")
+    if name == "batch_size" and cfg.full_batch:
+        raise ValueError("a batch_size axis has no effect with full_batch=True")
+    return arr
+
+
 def make_grid(cfg: SweepConfig, *, gamma=None, eta=None, eta_hat=None, seeds=None, **extra):
-    """The ordered grid {dim: values}: gamma, eta | eta_hat, extras (spec order), seed."""
+    """The ordered grid {dim: values}: shape axes (width, depth, batch_size: one compiled
+    engine each), gamma, eta | eta_hat, extras (spec order), seed."""
     if not isinstance(cfg, SweepConfig):
         raise TypeError(f"cfg must be a lazyrich.sims.SweepConfig, got {type(cfg).__name__}")
     fields = {f for f in SweepConfig.__dataclass_fields__}
+    shapes = {k: _shape_values(cfg, k, extra.pop(k)) for k in SHAPE_AXES if k in extra}
     for k in extra:
         if k not in fields:
             raise ValueError(f"unknown sweep axis {k!r}: not a SweepConfig field; sweepable "
                              f"fields are {SWEEPABLE}")
         if k not in SWEEPABLE or k in ("gamma", "eta", "eta_hat", "seed"):
-            raise ValueError(f"config field {k!r} is not sweepable (it changes shapes or is "
-                             f"static); sweepable fields are {SWEEPABLE}. Run one sweep per value")
+            raise ValueError(f"config field {k!r} is not sweepable (it is static); sweepable "
+                             f"fields are {SWEEPABLE} and the shape axes {SHAPE_AXES}. Run one "
+                             f"sweep per value")
     if eta is not None and eta_hat is not None:
         raise ValueError("give eta or eta_hat, not both (eta_hat is eta/s(gamma))")
-    grid = {"gamma": _values("gamma", cfg.gamma if gamma is None else gamma)}
+    grid = dict(shapes)
+    grid["gamma"] = _values("gamma", cfg.gamma if gamma is None else gamma)
     if eta_hat is not None:
         grid["eta_hat"] = _values("eta_hat", eta_hat)
     else:
@@ -111,10 +141,18 @@ def _cell_table(cfg, grid, depth_for_hat):
     mesh = np.meshgrid(*grid.values(), indexing="ij")
     flat = {k: m.ravel() for k, m in zip(grid, mesh, strict=True)}
     if "eta_hat" in flat:
-        flat["eta"] = _param.eta_from_hat(flat.pop("eta_hat"), flat["gamma"], depth_for_hat,
-                                          cfg.eta_scale)
+        hat = flat.pop("eta_hat")
+        if "depth" in flat:  # s(gamma) depends on each cell's own depth
+            eta = np.empty_like(hat)
+            for L in np.unique(flat["depth"]):
+                sel = flat["depth"] == L
+                eta[sel] = _param.eta_from_hat(hat[sel], flat["gamma"][sel], int(L),
+                                               cfg.eta_scale)
+        else:
+            eta = _param.eta_from_hat(hat, flat["gamma"], depth_for_hat, cfg.eta_scale)
+        flat["eta"] = eta
     n = flat["gamma"].size
-    out = {}
+    out = {k: flat[k] for k in SHAPE_AXES if k in flat}
     for k in CELL_FIELDS:
         if k in flat:
             out[k] = flat[k]
@@ -212,7 +250,10 @@ def sweep(cfg: SweepConfig, *, gamma=None, eta=None, eta_hat=None, seeds=None, p
             spec's η; the actual SGD step is ``N * eta``.
         eta_hat: instead of ``eta``, the normalised rate η̂ = η/s(γ) (spec §1.9); the dataset
             then has dimension ``eta_hat`` and a 2-D coordinate ``eta(gamma, eta_hat)``.
-        **extra: other sweepable fields (see :data:`SWEEPABLE`), e.g. ``init_scale=[...]``.
+        **extra: other sweepable fields (see :data:`SWEEPABLE`), e.g. ``init_scale=[...]``, and
+            the shape axes ``width``, ``depth``, ``batch_size`` (lists of positive integers; one
+            compiled engine per combination, all in one dataset whose leading dimensions they
+            are; ``eta_hat`` then uses each cell's own depth in s(γ)).
         path: netCDF file to write; a rerun with the same arguments resumes (finished chunks
             are kept in ``path + ".parts"``), and returns the file's content once complete.
         chunk_size: cells per compiled call (default: as many as ``memory_budget`` allows).
@@ -253,8 +294,7 @@ def sweep(cfg: SweepConfig, *, gamma=None, eta=None, eta_hat=None, seeds=None, p
         raise ValueError(f"memory_budget must be a positive number of bytes (int), got "
                          f"{memory_budget!r}")
     table = _cell_table(cfg, grid, cfg.depth)
-    dtype = choose_dtype(cfg, _resolve(cfg)[0], table)
-    eng = _compiled(_static_part(cfg), dtype, metrics)[0]
+    groups, dtype = _engines(cfg, grid, table, metrics)
     n_cells = table["gamma"].size
     names = [k for k, _ in metrics]
     fp = fingerprint(cfg.to_dict(), grid, dtype, names)
@@ -264,22 +304,22 @@ def sweep(cfg: SweepConfig, *, gamma=None, eta=None, eta_hat=None, seeds=None, p
 
     shard = _parse_shard(shard)
     if shard is None and jax.process_count() > 1:
-        return _distributed(cfg, grid, eng, table, fp, attrs, path, chunk_size, memory_budget,
-                            devices, progress)
+        return _distributed(cfg, grid, groups, table, fp, attrs, path, chunk_size,
+                            memory_budget, devices, progress)
     if path is not None and shard is None and os.path.exists(path):
         return read_checked(path, fp)
     cells = np.arange(n_cells) if shard is None else shard_cells(n_cells, shard)
     if path is not None and shard is not None and os.path.exists(path):
         return read_checked(path, fp)
 
-    flat = _run_cells(eng, table, cells, attrs, fp, path, chunk_size, memory_budget, devices,
+    flat = _run_cells(groups, table, cells, attrs, fp, path, chunk_size, memory_budget, devices,
                       progress)
     if shard is not None:
         if path is not None:
             write_atomic(flat, path)
             shutil.rmtree(path + ".parts", ignore_errors=True)
         return flat
-    ds = _finish(flat, grid, table, eng)
+    ds = _finish(flat, grid, cfg)
     if path is not None:
         write_atomic(ds, path)
         shutil.rmtree(path + ".parts", ignore_errors=True)
@@ -287,15 +327,40 @@ def sweep(cfg: SweepConfig, *, gamma=None, eta=None, eta_hat=None, seeds=None, p
 
 
 def _eta_coords(grid, depth, kind):
-    """For η̂ sweeps: the 2-D coordinate eta(gamma, eta_hat) = η̂·s(γ)."""
+    """For η̂ sweeps: the coordinate eta(gamma, eta_hat) = η̂·s(γ), or eta(depth, gamma,
+    eta_hat) when depth is an axis (s depends on L)."""
     if "eta_hat" not in grid:
         return {}
+    if "depth" in grid:
+        eta = np.stack([_param.eta_from_hat(grid["eta_hat"][None, :], grid["gamma"][:, None],
+                                            int(L), kind) for L in grid["depth"]])
+        return {"eta": (("depth", "gamma", "eta_hat"), eta)}
     eta = _param.eta_from_hat(grid["eta_hat"][None, :], grid["gamma"][:, None], depth, kind)
     return {"eta": (("gamma", "eta_hat"), eta)}
 
 
-def _finish(flat, grid, table, eng):
-    return to_grid(flat, grid, _eta_coords(grid, eng.cfg.depth, eng.cfg.eta_scale))
+def _finish(flat, grid, cfg):
+    return to_grid(flat, grid, _eta_coords(grid, cfg.depth, cfg.eta_scale))
+
+
+def _engines(cfg, grid, table, metrics):
+    """``([(engine, cell indices), ...], dtype)``: one compiled engine per combination of the
+    shape axes (width, depth, batch_size) in the grid, all in one dtype (for ``"auto"`` the widest
+    any group needs: float64 represents whatever float32 does)."""
+    n = table["gamma"].size
+    axes = [k for k in SHAPE_AXES if k in grid]
+    if not axes:
+        dtype = choose_dtype(cfg, _resolve(cfg)[0], table)
+        return [(_compiled(_static_part(cfg), dtype, metrics)[0], np.arange(n))], dtype
+    keys = np.stack([table[k] for k in axes], axis=1)
+    groups = []
+    for combo in np.unique(keys, axis=0):
+        sel = np.nonzero(np.all(keys == combo, axis=1))[0]
+        groups.append((cfg.replace(**{k: int(v) for k, v in zip(axes, combo, strict=True)}), sel))
+    dtypes = {choose_dtype(c, _resolve(c)[0], {k: v[sel] for k, v in table.items()})
+              for c, sel in groups}
+    dtype = "float64" if "float64" in dtypes else "float32"
+    return [(_compiled(_static_part(c), dtype, metrics)[0], sel) for c, sel in groups], dtype
 
 
 def _chunk_size(eng, n_cells, chunk_size, memory_budget, n_dev):
@@ -320,7 +385,8 @@ def _chunk_size(eng, n_cells, chunk_size, memory_budget, n_dev):
     return max(1, n)
 
 
-def _run_cells(eng, table, cells, attrs, fp, path, chunk_size, memory_budget, devices, progress):
+def _run_cells(groups, table, cells, attrs, fp, path, chunk_size, memory_budget, devices,
+               progress):
     import xarray as xr
 
     devs = _devices(devices)
@@ -341,17 +407,20 @@ def _run_cells(eng, table, cells, attrs, fp, path, chunk_size, memory_budget, de
     parts = [p for p in parts if p.sizes["cell"]]
     done = (np.concatenate([p["cell"].values for p in parts]) if parts else np.zeros(0, int))
     todo = np.setdiff1d(cells, done)
-    chunk = _chunk_size(eng, max(todo.size, 1), chunk_size, memory_budget, len(devs))
     bar = None
     if progress:
         from tqdm.auto import tqdm
 
         bar = tqdm(total=cells.size, initial=cells.size - todo.size, unit="cell", desc="sweep")
-    if todo.size:
+    for eng, sel in groups:  # one compiled engine per shape (width, depth, batch_size)
+        g_todo = np.intersect1d(todo, sel)
+        if not g_todo.size:
+            continue
+        chunk = _chunk_size(eng, g_todo.size, chunk_size, memory_budget, len(devs))
         with _x64(eng.dtype):
             runner = _runner(eng, chunk, devs)
-            for start in range(0, todo.size, chunk):
-                idx = todo[start: start + chunk]
+            for start in range(0, g_todo.size, chunk):
+                idx = g_todo[start: start + chunk]
                 logs = runner(table, idx)
                 part = flat_dataset(idx, logs, eng.log_steps, attrs)
                 if parts_dir is not None:
@@ -363,7 +432,7 @@ def _run_cells(eng, table, cells, attrs, fp, path, chunk_size, memory_budget, de
     if bar is not None:
         bar.close()
     if not parts:  # an empty shard (more shards than cells): a valid file with no cells
-        return _empty_flat(eng, attrs)
+        return _empty_flat(groups[0][0], attrs)
     flat = xr.concat(parts, dim="cell") if len(parts) > 1 else parts[0]
     flat = flat.sortby("cell")
     flat.attrs = dict(attrs)
@@ -418,7 +487,7 @@ def merge(paths, out: str | None = None):
     return ds
 
 
-def _distributed(cfg, grid, eng, table, fp, attrs, path, chunk_size, memory_budget, devices,
+def _distributed(cfg, grid, groups, table, fp, attrs, path, chunk_size, memory_budget, devices,
                  progress):
     """Multi-process run (``jax.distributed``): each process runs its slice on its local
     devices and writes it; process 0 merges after a barrier; everyone returns the result."""
@@ -431,7 +500,7 @@ def _distributed(cfg, grid, eng, table, fp, attrs, path, chunk_size, memory_budg
         part = f"{path}.proc-{pid}-of-{n}.nc"
         if not os.path.exists(part):
             cells = shard_cells(table["gamma"].size, (pid, n))
-            flat = _run_cells(eng, table, cells, attrs, fp, part, chunk_size, memory_budget,
+            flat = _run_cells(groups, table, cells, attrs, fp, part, chunk_size, memory_budget,
                               devices, progress and pid == 0)
             write_atomic(flat, part)
             shutil.rmtree(part + ".parts", ignore_errors=True)
