@@ -369,3 +369,29 @@ def test_steps_is_the_deprecated_name_of_num_steps(tmp_path, capsys):
                  "--no-progress", "--set", 'task_options={"test_size": 16}']) == 0
     assert "'steps' is deprecated, use 'num_steps'" in capsys.readouterr().err
     assert json.loads(xr.open_dataset(out, engine="h5netcdf").attrs["config"])["num_steps"] == 3
+
+
+def test_sp_steps_are_the_standard_parametrisation():
+    r"""``parametrization="ntk", mup_steps="sp"`` is the standard parametrisation: the effective
+    weights :math:`W/\sqrt{\text{fan-in}}` (readout included) move by exactly η times the
+    gradient with respect to themselves (reference: plain GD on the effective weights, JAX
+    autodiff of the same loss; float64 round-off over 5 steps)."""
+    import jax
+
+    x, y = _regression()
+    cfg = BASE.replace(task=sims.array_task(x, y), input_dim=None, full_batch=True, num_steps=5,
+                       log_every=1, parametrization="ntk", mup_steps="sp", centred=False)
+    eta = 0.05
+    r = sims.train(cfg, gamma=1.0, eta=eta, keep_params=True)
+    fans = [w.shape[0] for w in r.params0["w"]]
+    eff = [jnp.asarray(w) / np.sqrt(f) for w, f in zip(r.params0["w"], fans, strict=True)]
+    xj, yj = jnp.asarray(x), jnp.asarray(y)
+
+    def loss(ws):
+        return jnp.mean((jax.nn.relu(xj @ ws[0]) @ ws[1] - yj) ** 2)
+
+    for t in range(1, 6):
+        eff = [w - eta * g for w, g in zip(eff, jax.grad(loss)(eff), strict=True)]
+        got = [r.params_log["w"][i][t] / np.sqrt(fans[i]) for i in range(2)]
+        for a, b in zip(got, eff, strict=True):
+            np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)

@@ -9,6 +9,11 @@ one release, with a :class:`DeprecationWarning`.
 
 from lazyrich._deprecation import moved_names as _moved_names
 
+from ._coord import COORD_EXPONENTS as COORD_EXPONENTS
+from ._coord import COORD_PARAMETRIZATIONS as COORD_PARAMETRIZATIONS
+from ._coord import coord_check as coord_check
+from ._coord import coord_exponents as coord_exponents
+from ._coord import eta_star_width_exponent as eta_star_width_exponent
 from ._curves import align_by_drop as align_by_drop
 from ._curves import collapse_error as collapse_error
 from ._curves import drop_time as drop_time
@@ -30,18 +35,21 @@ from ._phase import fit_slope as fit_slope
 from ._phase import refine_eta_max as refine_eta_max
 from ._plot import PhaseMapData as PhaseMapData
 from ._plot import phase_map_data as phase_map_data
+from ._plot import plot_coord_check as plot_coord_check
 from ._plot import plot_dlr_trajectory as plot_dlr_trajectory
 from ._plot import plot_eigencurves as plot_eigencurves
 from ._plot import plot_geometry_over_training as plot_geometry_over_training
 from ._plot import plot_phase_map as plot_phase_map
 
-__all__ = ["align_by_drop", "collapse_error", "drop_time",
+__all__ = ["COORD_EXPONENTS", "COORD_PARAMETRIZATIONS", "coord_check", "coord_exponents",
+           "eta_star_width_exponent", "align_by_drop", "collapse_error", "drop_time",
            "staircase_steps",
            "KernelMachineCheck", "kernel_machine_check", "kernel_regression",
            "SlopeFit", "bisect_edge", "catapult", "eta_bracket", "eta_dim", "eta_grid", "eta_max",
            "eta_min", "eta_star", "final_loss", "fit_slope", "refine_eta_max",
            "PhaseMapData", "phase_map_data", "plot_phase_map",
-           "plot_dlr_trajectory", "plot_eigencurves", "plot_geometry_over_training"]
+           "plot_coord_check", "plot_dlr_trajectory", "plot_eigencurves",
+           "plot_geometry_over_training"]
 
 # Old name here -> name in lazyrich.metrics (one release of grace, then removed).
 _MOVED_TO_METRICS = {

@@ -254,3 +254,41 @@ def plot_geometry_over_training(results: dict, *, axes=None):
             ax.set_xlabel("step")
     axes[0].legend(fontsize=8)
     return fig
+
+
+# -- coord check (lazyrich.analysis.coord_check) --------------------------------------------
+
+def plot_coord_check(result, *, quantity: str = "change", step: int = 1, axes=None):
+    """One panel per parametrisation: the coordinate size of every layer's ``quantity``
+    (``"change"``: mean |h_t − h_0|, or ``"size"``: mean |h_t|) at ``step`` against width,
+    log–log, seed mean with the seed range shaded. Flat lines are width-consistent (μP).
+
+    Returns:
+        The axes (one per parametrisation).
+    """
+    import matplotlib.pyplot as plt
+
+    if quantity not in ("change", "size"):
+        raise ValueError(f"quantity must be 'change' or 'size', got {quantity!r}")
+    if step not in result["step"].values:
+        raise ValueError(f"step must be one of {result['step'].values.tolist()}, got {step!r}")
+    names = list(result["parametrization"].values)
+    if axes is None:
+        _, axes = plt.subplots(1, len(names), figsize=(3.6 * len(names), 3.2),
+                               constrained_layout=True, squeeze=False)
+    axes = np.asarray(axes).ravel()
+    ws = result["width"].values
+    for ax, p in zip(axes, names, strict=True):
+        v = result[quantity].sel(parametrization=p, step=step)  # (width, seed, layer)
+        for ell in result["layer"].values:
+            y = v.sel(layer=ell).values
+            label = "output" if ell == result["layer"].values[-1] else f"h{ell}"
+            line, = ax.plot(ws, y.mean(axis=1), marker="o", label=label)
+            ax.fill_between(ws, y.min(axis=1), y.max(axis=1), color=line.get_color(), alpha=0.2)
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log")
+        ax.set_title(f"{p}: {quantity} at t = {step}")
+        ax.set_xlabel("width N")
+    axes[0].set_ylabel("mean |·|")
+    axes[0].legend(fontsize=8)
+    return axes

@@ -22,10 +22,13 @@ from ._tasks import CLASSIFICATION_TASKS, IMAGE_TASKS, TASKS, Task, make_task
 
 MODELS = ("mlp", "deep-linear", "convnet")
 OPTIMIZERS = ("sgd", "momentum", "adam", "signsgd")
-#: Which μP per-layer step multipliers an optimizer takes (``SweepConfig.mup_steps``): ``"sgd"``
-#: (N on every layer: the step Nη), ``"adam"`` (μP Adam/SignSGD: 1, 1/√N, 1) or ``"none"``
-#: (every multiplier 1: η is the step, the standard parametrisation's rule).
-MUP_STEPS = ("sgd", "adam", "none")
+#: Which per-layer step multipliers an optimizer takes (``SweepConfig.mup_steps``): ``"sgd"``
+#: (N on every layer: the μP step Nη), ``"adam"`` (μP Adam/SignSGD: 1, 1/√N, 1), ``"none"``
+#: (every multiplier 1: η is the step of every N(0,1) weight, the NTK parametrisation's rule) or
+#: ``"sp"`` (each weight's fan-in: with parametrization="ntk", whose 1/√fan-in multipliers put
+#: the scales in the forward pass, the effective weights W/√fan-in then move exactly as in the
+#: standard parametrisation trained with step η).
+MUP_STEPS = ("sgd", "adam", "none", "sp")
 #: The built-in optimizers' multipliers.
 _MUP_STEPS_OF = {"sgd": "sgd", "momentum": "sgd", "adam": "adam", "signsgd": "adam"}
 #: Which parameters train (``SweepConfig.trainable``).
@@ -453,6 +456,9 @@ def _step_scales(cfg, model) -> np.ndarray:
 def _step_scales_of(model, rule) -> np.ndarray:
     if rule == "none":
         return np.asarray([1.0])
+    if rule == "sp":
+        shapes = jax.eval_shape(lambda: model.init(jax.random.key(0), jnp.float32))
+        return np.unique([fan_in(s.shape) for s in jax.tree.leaves(shapes)])
     optimizer = "sgd" if rule == "sgd" else "adam"
     try:
         shapes = jax.eval_shape(lambda: model.init(jax.random.key(0), jnp.float32))
@@ -463,6 +469,11 @@ def _step_scales_of(model, rule) -> np.ndarray:
     except Exception:  # a user's lr_scales may need concrete arrays: fall back to N
         pass
     return np.asarray([float(model.width)])
+
+
+def fan_in(shape) -> float:
+    """A weight's fan-in: the product of all but its last dimension (1 for a bias vector)."""
+    return float(np.prod(shape[:-1])) if len(shape) >= 2 else 1.0
 
 
 def _dtype_problem(cfg, model, cells: dict, dtype: str) -> str | None:

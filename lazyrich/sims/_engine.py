@@ -45,6 +45,7 @@ from ._config import (
     _resolve,
     cell_key,
     check_seeds,
+    fan_in,
     log_schedule,
     seed_key,
     split_seeds,
@@ -271,6 +272,8 @@ def _step_multipliers(cfg, model, params, base_lr):
     rule = cfg.step_rule
     if rule == "none":
         scales = jax.tree.map(lambda _: 1.0, params)
+    elif rule == "sp":
+        scales = jax.tree.map(lambda p: fan_in(p.shape), params)
     else:
         scales = model.lr_scales("sgd" if rule == "sgd" else "adam", params)
     steps = jax.tree.map(lambda s: base_lr * s, scales)

@@ -174,6 +174,21 @@ class MLP(Model):
             return 1.0 / fan_in if self.readout == "mup" else 1.0 / math.sqrt(fan_in)
         return 1.0 / math.sqrt(fan_in)
 
+    def preactivations(self, params, x) -> list:
+        r"""Every layer's pre-activation :math:`[h^1, \dots, h^{L-1}, g]` on ``x`` (the last is
+        the readout): what a coord check measures layer by layer."""
+        phi = _act(self.activation)
+        ws = params["w"]
+        bs = params.get("b")
+        out, h = [], x
+        for i, w in enumerate(ws):
+            z = (phi(h) if i > 0 else h) @ w
+            if bs is not None:
+                z = z + bs[i][None, :]
+            h = z * self._mult(i, w.shape[0])
+            out.append(h)
+        return out
+
     def features(self, params, x):
         r"""The readout's input :math:`\phi(h^{L-1})` (``x`` itself when ``depth == 1``), shape
         ``(n, N)``: the representation that D_LR and manifold capacity measure."""
