@@ -7,12 +7,14 @@ claims sit on top of the library: they import the public API of ``theory``, ``si
 * :mod:`lazyrich.claims.linear`: exact dynamics of two-layer linear networks;
 * :mod:`lazyrich.claims.gamma`: γ-scaled networks and the (γ, η) landscape;
 * :mod:`lazyrich.claims.richness`: D_LR, neural collapse, infinite-width kernels;
-* :mod:`lazyrich.claims.capacity`: manifold capacity and effective geometry.
+* :mod:`lazyrich.claims.capacity`: manifold capacity and effective geometry;
+* :mod:`lazyrich.claims.kernels`: the lazy limit's kernel theory, the coord check, η*(N).
 """
 
 from . import capacity as capacity
 from . import gamma as gamma
+from . import kernels as kernels
 from . import linear as linear
 from . import richness as richness
 
-__all__ = ["capacity", "gamma", "linear", "richness"]
+__all__ = ["capacity", "gamma", "kernels", "linear", "richness"]
