@@ -31,6 +31,11 @@ from ._infinite_width import ABReLU as ABReLU
 from ._infinite_width import MLPKernels as MLPKernels
 from ._infinite_width import get_activation as get_activation
 from ._infinite_width import mlp_kernels as mlp_kernels
+from ._kernel_dynamics import KernelDynamics as KernelDynamics
+from ._kernel_dynamics import KernelEnsemble as KernelEnsemble
+from ._kernel_dynamics import kernel_dynamics as kernel_dynamics
+from ._kernel_dynamics import kernel_ensemble as kernel_ensemble
+from ._kernel_dynamics import kernel_eta_max as kernel_eta_max
 from ._ntk import kernel_distance as kernel_distance
 from ._ntk import ntk_from_reps as ntk_from_reps
 from ._ntk import two_layer_ntk as two_layer_ntk
@@ -42,7 +47,9 @@ from ._tasks import two_layer_loss as two_layer_loss
 from ._whiten import from_data as from_data
 from ._whiten import whiten as whiten
 
-__all__ = ["aligned_mode", "convergence_values", "half_time", "reversal_time", "saxe_mode",
+__all__ = ["KernelDynamics", "KernelEnsemble", "kernel_dynamics", "kernel_ensemble",
+           "kernel_eta_max", "aligned_mode", "convergence_values", "half_time", "reversal_time",
+           "saxe_mode",
            "shallow_limit", "single_neuron", "staircase_times", "allowed_lambda_signs", "balance",
            "lambda_balanced_init", "measure_lambda", "split_singular_values", "ball_capacity",
            "ball_capacity_large_dim", "cover_separability", "gardner_capacity",
