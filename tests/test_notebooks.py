@@ -75,3 +75,14 @@ def test_geometry(tmp_path):
     # the sweep-based section: the CNN's rich run gains capacity, the lazy one stays flat
     gains = ast.literal_eval(line_starting(out, "sweep capacity gain:").split(":", 1)[1].strip())
     assert gains["gamma=5"] > 0.15 and abs(gains["gamma=0.01"]) < 0.02, gains
+
+
+def test_kernel_regime(tmp_path):
+    out = run_notebook("kernel_regime", tmp_path)
+    for name in ("kernel_overlay", "kernel_gap", "coord_check"):
+        assert (tmp_path / f"{name}.png").exists(), name
+    # a small-γ network of width 512 sits within ~2/√N of its kernel prediction
+    assert float(line_starting(out, "N = 512: RMS gap").split()[-1]) < 2 / 512**0.5
+    assert line_starting(out, "gap grows with gamma").endswith("True")
+    mup = [float(v) for v in line_starting(out, "coord exponents mup:").split(":")[1].split(",")]
+    assert max(abs(v) for v in mup) < 0.15  # flat in width (3 widths, 3 seeds in fast mode)
