@@ -19,6 +19,16 @@ from ._capacity import ball_capacity as ball_capacity
 from ._capacity import ball_capacity_large_dim as ball_capacity_large_dim
 from ._capacity import cover_separability as cover_separability
 from ._capacity import gardner_capacity as gardner_capacity
+from ._conv_kernels import Activation as Activation
+from ._conv_kernels import AvgPool as AvgPool
+from ._conv_kernels import CNNKernels as CNNKernels
+from ._conv_kernels import Conv as Conv
+from ._conv_kernels import Dense as Dense
+from ._conv_kernels import Flatten as Flatten
+from ._conv_kernels import GlobalAvgPool as GlobalAvgPool
+from ._conv_kernels import cnn_kernels as cnn_kernels
+from ._conv_kernels import convnet_kernels as convnet_kernels
+from ._conv_kernels import convnet_layers as convnet_layers
 from ._deep_linear import chain_eta_max_lazy as chain_eta_max_lazy
 from ._deep_linear import chain_eta_max_rich as chain_eta_max_rich
 from ._deep_linear import chain_plateau_time as chain_plateau_time
@@ -47,7 +57,9 @@ from ._tasks import two_layer_loss as two_layer_loss
 from ._whiten import from_data as from_data
 from ._whiten import whiten as whiten
 
-__all__ = ["KernelDynamics", "KernelEnsemble", "kernel_dynamics", "kernel_ensemble",
+__all__ = ["Activation", "AvgPool", "CNNKernels", "Conv", "Dense", "Flatten", "GlobalAvgPool",
+           "cnn_kernels", "convnet_kernels", "convnet_layers", "KernelDynamics", "KernelEnsemble",
+           "kernel_dynamics", "kernel_ensemble",
            "kernel_eta_max", "aligned_mode", "convergence_values", "half_time", "reversal_time",
            "saxe_mode",
            "shallow_limit", "single_neuron", "staircase_times", "allowed_lambda_signs", "balance",
