@@ -114,6 +114,7 @@ from ._infinite_width import (
     _expect_diag,
     _quadrature,
     _real,
+    _require_finite_kernels,
     get_activation,
 )
 
@@ -719,12 +720,7 @@ def _kernels(x1, x2, plan, order, budget, block_size, dt):
     a = jnp.asarray(x1).astype(dt)
     b = a if same else jnp.asarray(x2).astype(dt)
     nngp, ntk = _compute(a, b, plan, order, same, block)
-    for v in (nngp, ntk):
-        got = concrete(v)
-        if got is not None and not np.all(np.isfinite(got)):
-            raise ValueError(f"the kernels are not finite in {dt}: the inputs x1/x2 are too large "
-                             "(overflow) or the activation returned NaN/inf; rescale the inputs, "
-                             "use float64, or check the activation")
+    _require_finite_kernels(dt, nngp, ntk)
     return CNNKernels(nngp, ntk)
 
 

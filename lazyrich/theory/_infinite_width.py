@@ -465,13 +465,18 @@ def mlp_kernels(x1, x2=None, *, depth: int, activation="relu", weight_std: float
                            sw * sw, sb * sb, int(quad_order))
     if parametrization == "mup":
         ntk = ntk / jnp.asarray(gamma, dt) ** 2
-    for v in (nngp, ntk):
+    _require_finite_kernels(dt, nngp, ntk)
+    return MLPKernels(nngp, ntk)
+
+
+def _require_finite_kernels(dt, *kernels) -> None:
+    """Refuse kernels that overflowed or met a NaN (concrete values only; traced pass)."""
+    for v in kernels:
         got = concrete(v)
         if got is not None and not np.all(np.isfinite(got)):
             raise ValueError(f"the kernels are not finite in {dt}: the inputs x1/x2 are too large "
                              "(overflow) or the activation returned NaN/inf; rescale the inputs, "
                              "use float64, or check the activation")
-    return MLPKernels(nngp, ntk)
 
 
 @functools.partial(jax.jit, static_argnames=("same", "depth", "form", "phi", "order"))
