@@ -103,7 +103,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from lazyrich._checks import concrete, dtype_of
+from lazyrich._checks import dtype_of
 
 from ._infinite_width import (
     CLOSED_FORMS,
@@ -114,6 +114,7 @@ from ._infinite_width import (
     _expect_diag,
     _quadrature,
     _real,
+    _require_finite_input,
     _require_finite_kernels,
     get_activation,
 )
@@ -619,10 +620,7 @@ def _images(name, x):
     if min(np.shape(x)) < 1:
         raise ValueError(f"{name} must have at least one image, pixel and channel (shape "
                          f"(n, H, W, C)), got shape {np.shape(x)}")
-    v = concrete(x)
-    if v is not None and not np.all(np.isfinite(v)):
-        bad = int(v.size - np.count_nonzero(np.isfinite(v)))
-        raise ValueError(f"{name} must be finite, got {bad} non-finite value(s) (NaN or inf)")
+    _require_finite_input(name, x)
 
 
 def _float_dtype(dtype):

@@ -388,6 +388,11 @@ def _inputs(name, x, meaning):
     if np.shape(x)[0] < 1 or np.shape(x)[1] < 1:
         raise ValueError(f"{name} must have at least one row and one column ({meaning}), got "
                          f"shape {np.shape(x)}")
+    _require_finite_input(name, x)
+
+
+def _require_finite_input(name, x) -> None:
+    """Refuse NaN/inf in a concrete input (traced inputs pass), counting them in the message."""
     v = concrete(x)
     if v is not None and not np.all(np.isfinite(v)):
         bad = int(v.size - np.count_nonzero(np.isfinite(v)))
