@@ -110,6 +110,23 @@ def _lazy_setup(P: int = 8, Q: int = 4, D: int = 16):
     return x, y, P
 
 
+def _gaps_to(cfg, gamma, eta, seeds, x, refs):
+    """RMS over seeds, logged steps and all points ``x`` of the engine's centred output
+    f = (g_t − g_0)/γ minus each reference prediction (arrays (step, point, C))."""
+    import jax
+    import jax.numpy as jnp
+
+    from lazyrich import sims
+
+    out = sims.run_cells(cfg, gamma=gamma, eta=eta, seed=seeds, keep_params=True)
+    model, _ = sims.resolve(cfg)
+    with jax.enable_x64(True):
+        g = np.asarray(jax.vmap(jax.vmap(model.apply, in_axes=(0, None)), in_axes=(0, None))(
+            out["params_log"], jnp.asarray(x)))  # (seed, step, point, C)
+    f = (g - g[:, :1]) / gamma
+    return [float(np.sqrt(np.mean((f - r[None]) ** 2))) for r in refs]
+
+
 @claim("kernels/lazy-mlp-kernel-dynamics",
        statement="At small γ the centred μP MLP trained by full-batch GD follows the exact kernel "
                  "dynamics f_{k+1} = f_k − (2η/(Pγ²)) Θ (f_k − y) of its infinite-width NTK Θ, "
@@ -125,8 +142,6 @@ def _lazy_setup(P: int = 8, Q: int = 4, D: int = 16):
            "−0.54), so ±0.15; the η/2 (no factor 2) prediction must miss by > 8× the gap",
        spec="Jacot et al. 2018; Lee et al. 2019; docs: Conventions")
 def _lazy_mlp(quick: bool) -> Outcome:
-    import jax
-    import jax.numpy as jnp
 
     from lazyrich import sims
     from lazyrich.theory import kernel_dynamics, kernel_eta_max, mlp_kernels
@@ -149,14 +164,9 @@ def _lazy_mlp(quick: bool) -> Outcome:
     for N in widths:
         cfg = sims.SweepConfig(model="mlp", depth=2, width=N, activation="erf", task=task,
                                full_batch=True, num_steps=n_steps, log_every=1, dtype="float64")
-        out = sims.run_cells(cfg, gamma=gamma, eta=eta, seed=np.arange(16), keep_params=True)
-        model, _ = sims.resolve(cfg)
-        with jax.enable_x64(True):
-            g = np.asarray(jax.vmap(jax.vmap(model.apply, in_axes=(0, None)), in_axes=(0, None))(
-                {"w": out["params_log"]["w"]}, jnp.asarray(x)))  # (seed, step, point, 1)
-        f = (g - g[:, :1]) / gamma
-        rms.append(float(np.sqrt(np.mean((f - right[None]) ** 2))))
-        miss.append(float(np.sqrt(np.mean((f - half[None]) ** 2))))
+        gap, off = _gaps_to(cfg, gamma, eta, np.arange(16), x, (right, half))
+        rms.append(gap)
+        miss.append(off)
     slope = float(np.polyfit(np.log(widths), np.log(rms), 1)[0])
     ok = abs(slope + 0.5) <= 0.15 and miss[-1] > 8 * rms[-1]
     plot = Plot([Series(widths, rms, "gap to kernel dynamics (Θ)", kind="sim"),
@@ -321,8 +331,6 @@ def _convnet_kernels(quick: bool) -> Outcome:
            "a·λ_max = 1.6) must miss by more than 5× the N = 256 gap (measured 11.6×)",
        spec="Arora et al. 2019; docs: Conventions")
 def _lazy_convnet(quick: bool) -> Outcome:
-    import jax
-    import jax.numpy as jnp
     from sklearn.datasets import load_digits
 
     from lazyrich import sims
@@ -351,14 +359,9 @@ def _lazy_convnet(quick: bool) -> Outcome:
     for N in widths:
         cfg = sims.SweepConfig(model="convnet", depth=4, width=N, padding="SAME", task=task,
                                full_batch=True, num_steps=n_steps, log_every=1, dtype="float64")
-        out = sims.run_cells(cfg, gamma=gamma, eta=eta, seed=np.arange(8), keep_params=True)
-        model, _ = sims.resolve(cfg)
-        with jax.enable_x64(True):
-            g = np.asarray(jax.vmap(jax.vmap(model.apply, in_axes=(0, None)), in_axes=(0, None))(
-                out["params_log"], jnp.asarray(x)))
-        f = (g - g[:, :1]) / gamma
-        rms.append(float(np.sqrt(np.mean((f - right[None]) ** 2))))
-        miss.append(float(np.sqrt(np.mean((f - wrong[None]) ** 2))))
+        gap, off = _gaps_to(cfg, gamma, eta, np.arange(8), x, (right, wrong))
+        rms.append(gap)
+        miss.append(off)
     slope = float(np.polyfit(np.log(widths), np.log(rms), 1)[0])
     ok = abs(slope + 0.5) <= 0.2 and miss[-1] > 5 * rms[-1]
     plot = Plot([Series(widths, rms, "gap to kernel dynamics (ρ = 1/8)", kind="sim"),

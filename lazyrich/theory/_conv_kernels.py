@@ -112,6 +112,7 @@ from ._infinite_width import (
     _closed_form,
     _closed_key,
     _expect_diag,
+    _float_dtype,
     _quadrature,
     _real,
     _require_finite_input,
@@ -621,16 +622,6 @@ def _images(name, x):
         raise ValueError(f"{name} must have at least one image, pixel and channel (shape "
                          f"(n, H, W, C)), got shape {np.shape(x)}")
     _require_finite_input(name, x)
-
-
-def _float_dtype(dtype):
-    try:
-        dt = jnp.dtype(dtype)
-    except TypeError as e:
-        raise TypeError(f"dtype must be jnp.float32 or jnp.float64, got {dtype!r}") from e
-    if dt not in (jnp.dtype(jnp.float32), jnp.dtype(jnp.float64)):
-        raise ValueError(f"dtype must be jnp.float32 or jnp.float64, got {dt}")
-    return dt
 
 
 def _positive_int(name, v, meaning):

@@ -391,6 +391,17 @@ def _inputs(name, x, meaning):
     _require_finite_input(name, x)
 
 
+def _float_dtype(dtype):
+    """``dtype`` as a float32/float64 NumPy dtype, or a named error."""
+    try:
+        dt = jnp.dtype(dtype)
+    except TypeError as e:
+        raise TypeError(f"dtype must be jnp.float32 or jnp.float64, got {dtype!r}") from e
+    if dt not in (jnp.dtype(jnp.float32), jnp.dtype(jnp.float64)):
+        raise ValueError(f"dtype must be jnp.float32 or jnp.float64, got {dt}")
+    return dt
+
+
 def _require_finite_input(name, x) -> None:
     """Refuse NaN/inf in a concrete input (traced inputs pass), counting them in the message."""
     v = concrete(x)
@@ -451,12 +462,7 @@ def mlp_kernels(x1, x2=None, *, depth: int, activation="relu", weight_std: float
     if (isinstance(quad_order, bool) or not isinstance(quad_order, int | np.integer)
             or not lo <= quad_order <= hi):
         raise ValueError(f"quad_order must be an integer in [{lo}, {hi}], got {quad_order!r}")
-    try:
-        dt = jnp.dtype(dtype)
-    except TypeError as e:
-        raise TypeError(f"dtype must be jnp.float32 or jnp.float64, got {dtype!r}") from e
-    if dt not in (jnp.dtype(jnp.float32), jnp.dtype(jnp.float64)):
-        raise ValueError(f"dtype must be jnp.float32 or jnp.float64, got {dt}")
+    dt = _float_dtype(dtype)
     phi = get_activation(activation)
     form = _closed_key(activation)
     if method == "closed" and form is None:
