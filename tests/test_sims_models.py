@@ -54,6 +54,45 @@ def test_convnet_shapes_homogeneity_and_conv():
                                    16 * m.apply(p, x), rtol=1e-12)
 
 
+def test_convnet_activation_is_every_phi_and_only_relu_keeps_homogeneity():
+    """``ConvNet(activation=φ)`` applies φ after each of its three hidden layers: with the
+    convolutions written out by ``lax.conv_general_dilated`` (an independent implementation) the
+    outputs agree to round-off for erf and tanh; ReLU and linear keep degree 4, erf has none;
+    SweepConfig passes its ``activation`` to the ConvNet and an unknown name is refused."""
+    from jax.scipy.special import erf
+
+    shape = (8, 8, 2)
+    x = jax.random.normal(jax.random.key(1), (3, *shape), dtype=jnp.float64)
+
+    def reference(p, phi):
+        def conv(h, w):
+            return jax.lax.conv_general_dilated(h, w, (1, 1), "SAME", dimension_numbers=(
+                "NHWC", "HWIO", "NHWC")) / math.sqrt(w.shape[2])
+
+        def pool(h):
+            return jax.lax.reduce_window(h, 0.0, jax.lax.add, (1, 2, 2, 1), (1, 2, 2, 1),
+                                         "VALID") / 4
+
+        h = pool(phi(conv(x, p["conv1"])))
+        h = pool(phi(conv(h, p["conv2"]))).reshape(len(x), -1)
+        h = phi(h @ p["dense"] / math.sqrt(h.shape[1]))
+        return h @ p["readout"] / p["readout"].shape[0]
+
+    for name, phi in (("erf", erf), ("tanh", jnp.tanh), ("relu", jax.nn.relu)):
+        m = sims.ConvNet(shape, 4, output_dim=3, padding="SAME", activation=name)
+        p = m.init(jax.random.key(0), jnp.float64)
+        np.testing.assert_allclose(m.apply(p, x), reference(p, phi), rtol=1e-12, atol=1e-14)
+    assert sims.ConvNet(shape, 4, padding="SAME", activation="linear").degree == 4
+    assert sims.ConvNet(shape, 4, padding="SAME", activation="erf").degree is None
+    with pytest.raises(ValueError, match="unknown activation 'swish2'"):
+        sims.ConvNet(shape, 4, padding="SAME", activation="swish2")
+    cfg = sims.SweepConfig(model="convnet", depth=4, width=4, padding="SAME", task="digits",
+                           activation="erf")
+    assert sims.resolve(cfg)[0].activation == "erf"
+    with pytest.raises(ValueError, match="option of model='mlp' and 'convnet' only"):
+        sims.SweepConfig(model="deep-linear", activation="erf")
+
+
 @pytest.mark.slow
 def test_convnet_trains_on_digits_with_cross_entropy():
     """The §1.7 CNN (padding SAME for 8×8 digits) learns: accuracy well above chance (0.1)."""

@@ -153,10 +153,10 @@ def test_one_hidden_conv_layer_exact_in_expectation(cfg):
 CONVNET_SEEDS = {16: 128, 32: 96, 64: 64, 128: 32}  # width: networks (cost ∝ width)
 
 
-def _convnet_estimates(x, width, seeds, base_key):
+def _convnet_estimates(x, width, seeds, base_key, activation="relu"):
     """8N·Θ̂_μP (the empirical NTK in the NTK parametrisation) and the readout-input kernel
     f·f'/(8N) of ``seeds`` random ``sims.ConvNet`` of width N, each ``(seeds, n, n)``."""
-    model = ConvNet(x.shape[1:], width, output_dim=1, padding="SAME")
+    model = ConvNet(x.shape[1:], width, output_dim=1, padding="SAME", activation=activation)
     xj = jnp.asarray(x)
 
     @jax.jit
@@ -218,6 +218,23 @@ def test_convnet_kernels_match_wide_convnets():
         k = cnn_kernels(x, layers=w)
         for est, right, bad in zip(means, refs, (k.ntk, k.nngp), strict=True):
             assert np.linalg.norm(est - bad) > 2 * np.linalg.norm(est - right)
+
+
+def test_smooth_convnet_kernels_match_wide_convnets():
+    """``ConvNet(activation="erf")`` against ``convnet_kernels(activation="erf")``: the seed
+    mean of 32 networks at N = 64 is within 0.08 of the kernel (measured over keys 0–4: NTK
+    0.017–0.039, NNGP 0.004–0.018, i.e. RMS/√32 plus the O(1/N) bias; 2× the worst draw), and at
+    least 4× closer to it than to the kernel of the nearest other activation, tanh (the wrong-φ
+    distance is 9–25× the right one for tanh networks against the erf kernel; ReLU ≥ 240×)."""
+    x = _digits(4)
+    right = convnet_kernels(x, padding="SAME", activation="erf")
+    est = _convnet_estimates(x, 64, 32, jax.random.key(0), activation="erf")
+    for name in ("tanh", "relu"):
+        wrong = convnet_kernels(x, padding="SAME", activation=name)
+        for e, r, b in zip(est, (right.ntk, right.nngp), (wrong.ntk, wrong.nngp), strict=True):
+            m, r, b = e.mean(0), np.asarray(r), np.asarray(b)
+            assert np.linalg.norm(m - r) < 0.08 * np.linalg.norm(r)
+            assert np.linalg.norm(m - b) > 4 * np.linalg.norm(m - r), name
 
 
 # ---------------------------------------------------------------------------------------------

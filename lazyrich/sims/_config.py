@@ -173,7 +173,8 @@ class SweepConfig:
     Model: ``model`` is ``"mlp"``, ``"deep-linear"``, ``"convnet"`` or a :class:`Model`
     (e.g. from :func:`from_apply` / :func:`from_flax`); ``depth`` = L weight layers; ``width``
     = N; ``input_dim`` = D (default: the task's, 16 for synthetic tasks); ``activation``
-    (relu, linear, tanh, erf); ``bias`` (off by default, spec §1.2).
+    (a name of :data:`lazyrich.theory.ACTIVATIONS`: relu, linear, tanh, erf, …; the MLP's and the
+    ConvNet's φ); ``bias`` (off by default, spec §1.2).
     Task: ``task`` (a name of :data:`TASKS` with ``task_options``, a dict; or a :class:`Task`,
     e.g. your own arrays from :func:`array_task`).
     Training: ``loss`` (``"mse"``/``"xent"``), ``batch_size`` B, ``full_batch`` (GD on the
@@ -342,10 +343,10 @@ class SweepConfig:
         if m == "convnet" and self.depth != 4:
             raise ValueError(f"model='convnet' has 4 weight layers: set depth=4 (depth is the L of "
                              f"s(γ) for eta_hat sweeps), got depth={self.depth}")
-        if m != "mlp" and self.activation not in ("relu", "linear"):
-            what = "always linear" if m == "deep-linear" else "not the built-in MLP"
+        if m not in ("mlp", "convnet") and self.activation not in ("relu", "linear"):
+            what = "always linear" if m == "deep-linear" else "not a built-in model"
             raise ValueError(f"activation={self.activation!r} is ignored by model={m!r} ({what}); "
-                             f"activation is an option of model='mlp' only")
+                             f"activation is an option of model='mlp' and 'convnet' only")
         if m != "mlp" and self.bias:
             raise ValueError(f"bias=True is an option of model='mlp' only, got model={m!r}")
         if m != "convnet" and self.padding != "VALID":
@@ -592,7 +593,8 @@ def _resolve(cfg: SweepConfig) -> tuple[Model, Task]:
                                                                  jnp.float32)))
         return model, task
     if cfg.model == "convnet":
-        return ConvNet(tuple(task.input_shape), cfg.width, task.output_dim, cfg.padding), task
+        return ConvNet(tuple(task.input_shape), cfg.width, task.output_dim, cfg.padding,
+                       cfg.activation), task
     if len(task.input_shape) != 1:
         raise ValueError(f"model {cfg.model!r} needs flat inputs: set task_options['image'] to "
                          f"False (or use model='convnet')")

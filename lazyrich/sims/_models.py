@@ -250,8 +250,10 @@ def _avgpool2(h):
 class ConvNet(Model):
     r"""The CNN of spec §1.7 (L = 4 weight layers), on NHWC images.
 
-    conv3×3 (C→N) /√C → ReLU → avgpool 2 → conv3×3 (N→2N) /√N → ReLU → avgpool 2 → flatten →
-    dense (F→8N) /√F → ReLU → readout (8N→classes) /(8N). Weights N(0,1), no biases.
+    conv3×3 (C→N) /√C → φ → avgpool 2 → conv3×3 (N→2N) /√N → φ → avgpool 2 → flatten →
+    dense (F→8N) /√F → φ → readout (8N→classes) /(8N). Weights N(0,1), no biases; φ = ReLU
+    (the authors' choice) or any name of :data:`lazyrich.theory.ACTIVATIONS` (``activation``;
+    a smooth one, e.g. ``"erf"``, makes the small-γ expansion analytic).
     ``padding="VALID"`` is the authors' choice (F = 6·6·2N at 32×32, 5·5·2N at 28×28);
     ``"SAME"`` lets 8×8 images (scikit-learn digits) through.
     """
@@ -260,8 +262,10 @@ class ConvNet(Model):
     hidden: int
     output_dim: int = 10
     padding: str = "VALID"
+    activation: str = "relu"
 
     def __post_init__(self):
+        _act(self.activation)
         _positive_int("hidden", self.hidden)
         _positive_int("output_dim", self.output_dim)
         if (not isinstance(self.image_shape, tuple | list) or len(self.image_shape) != 3
@@ -287,8 +291,8 @@ class ConvNet(Model):
         return self.hidden
 
     @property
-    def degree(self) -> int:
-        return 4
+    def degree(self) -> int | None:
+        return 4 if _positively_homogeneous(self.activation) else None
 
     def init(self, key, dtype):
         C = self.image_shape[2]
@@ -313,11 +317,13 @@ class ConvNet(Model):
         return (patches @ w.reshape(kh * kw * c_in, c_out)) / math.sqrt(c_in)
 
     def features(self, params, x):
-        """The ReLU output of the dense layer (width 8N), the readout's input, shape ``(n, 8N)``."""
-        h = _avgpool2(jax.nn.relu(self._conv(x, params["conv1"])))
-        h = _avgpool2(jax.nn.relu(self._conv(h, params["conv2"])))
+        """The activated output of the dense layer (width 8N), the readout's input,
+        shape ``(n, 8N)``."""
+        phi = _act(self.activation)
+        h = _avgpool2(phi(self._conv(x, params["conv1"])))
+        h = _avgpool2(phi(self._conv(h, params["conv2"])))
         h = h.reshape(h.shape[0], -1)
-        return jax.nn.relu(h @ params["dense"] / math.sqrt(params["dense"].shape[0]))
+        return phi(h @ params["dense"] / math.sqrt(params["dense"].shape[0]))
 
     def apply(self, params, x):
         return self.features(params, x) @ params["readout"] / params["readout"].shape[0]

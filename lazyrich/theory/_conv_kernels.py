@@ -243,15 +243,15 @@ class CNNKernels:
     ntk: jax.Array
 
 
-def convnet_layers(padding: str = "VALID") -> tuple:
+def convnet_layers(padding: str = "VALID", activation: str = "relu") -> tuple:
     r"""The project's ConvNet (:class:`lazyrich.sims.ConvNet`) as layers, NTK parametrisation:
-    conv3×3 (:math:`Z = 1`) → ReLU → avgpool 2 → conv3×3 (:math:`Z = 1`) → ReLU → avgpool 2 →
-    flatten → dense → ReLU → dense (readout, multiplier :math:`1/\sqrt{8N}`)."""
+    conv3×3 (:math:`Z = 1`) → φ → avgpool 2 → conv3×3 (:math:`Z = 1`) → φ → avgpool 2 →
+    flatten → dense → φ → dense (readout, multiplier :math:`1/\sqrt{8N}`); φ = ``activation``
+    (ReLU by default, as the ConvNet's)."""
     if padding not in ("VALID", "SAME"):
         raise ValueError(f"padding must be 'VALID' or 'SAME', got {padding!r}")
-    conv = Conv(3, padding, "channels")
-    return (conv, Activation("relu"), AvgPool(2), conv, Activation("relu"), AvgPool(2),
-            Flatten(), Dense(), Activation("relu"), Dense())
+    conv, phi = Conv(3, padding, "channels"), Activation(activation)
+    return (conv, phi, AvgPool(2), conv, phi, AvgPool(2), Flatten(), Dense(), phi, Dense())
 
 
 # ---------------------------------------------------------------------------------------------
@@ -713,8 +713,8 @@ def _kernels(x1, x2, plan, order, budget, block_size, dt):
     return CNNKernels(nngp, ntk)
 
 
-def convnet_kernels(x1, x2=None, *, padding: str = "VALID", parametrization: str = "ntk",
-                    gamma: float = 1.0, band: bool = True,
+def convnet_kernels(x1, x2=None, *, padding: str = "VALID", activation: str = "relu",
+                    parametrization: str = "ntk", gamma: float = 1.0, band: bool = True,
                     memory_budget: int = DEFAULT_MEMORY_BUDGET, block_size: int | None = None,
                     dtype=jnp.float64) -> CNNKernels:
     r"""Infinite-width NNGP and NTK of the project's ConvNet (:class:`lazyrich.sims.ConvNet`).
@@ -724,9 +724,9 @@ def convnet_kernels(x1, x2=None, *, padding: str = "VALID", parametrization: str
     :math:`\sqrt{C_{in}}` only),
 
     .. math::
-        K^0 = \tfrac1C x\cdot x' \to \text{conv}_{3\times3} \to \text{ReLU} \to
-        \text{pool}_2 \to \text{conv}_{3\times3} \to \text{ReLU} \to \text{pool}_2 \to
-        \text{flatten} + \text{dense} \to \text{ReLU} \to \text{readout},
+        K^0 = \tfrac1C x\cdot x' \to \text{conv}_{3\times3} \to \phi \to
+        \text{pool}_2 \to \text{conv}_{3\times3} \to \phi \to \text{pool}_2 \to
+        \text{flatten} + \text{dense} \to \phi \to \text{readout},
 
     the readout giving :math:`K_{ro} = \mathbb E[\phi\phi]`,
     :math:`\Theta_{ro} = K_{ro} + \Theta\odot\mathbb E[\phi'\phi']`. The widths
@@ -748,13 +748,14 @@ def convnet_kernels(x1, x2=None, *, padding: str = "VALID", parametrization: str
     Args:
         x1, x2: images ``(n, H, W, C)``; ``x2`` defaults to ``x1``.
         padding: ``"VALID"`` (the authors' choice; needs H, W >= 10) or ``"SAME"`` (8x8 digits).
+        activation: φ, as ``sims.ConvNet(activation=...)`` (default ``"relu"``).
         parametrization: ``"ntk"`` or ``"mup"``; gamma: γ > 0 (``"mup"`` only divides by γ²).
         band, memory_budget, block_size, dtype: as :func:`cnn_kernels`.
 
     Returns:
         :class:`CNNKernels`, each ``(n1, n2)``.
     """
-    layers = convnet_layers(padding)
+    layers = convnet_layers(padding, activation)
     if parametrization not in ("ntk", "mup"):
         raise ValueError(f"parametrization must be 'ntk' or 'mup', got {parametrization!r}")
     g = _real("gamma", gamma, low=0.0, strict=True)
