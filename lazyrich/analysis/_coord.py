@@ -16,7 +16,7 @@ deeper h^ℓ, ℓ ≥ 2    +½     −½     0
 output g             +1     0      0
 ==================== ====== ====== ======
 
-Each parametrisation is defined by the *actual* step of its weights (docs: Parametrisations):
+Each parametrisation is defined by the *actual* step of its weights (docs: Conventions):
 μP-γ is the engine's default (N(0,1) weights, 1/√fan-in hidden multipliers, readout 1/N, step
 Nη); NTK has 1/√fan-in on every layer including the readout and the step η on the N(0,1)
 weights (``parametrization="ntk"``, ``mup_steps="none"``); SP (PyTorch's default) has weights
