@@ -57,7 +57,8 @@ def _verify(args) -> int:
     import jax
 
     skip_gpu = {"cpu": True, "all": False, "auto": jax.default_backend() == "cpu"}[args.tier]
-    results = run_claims(chosen, quick=args.quick, progress=not args.no_progress, skip_gpu=skip_gpu)
+    results = run_claims(chosen, quick=args.quick, progress=not args.no_progress, skip_gpu=skip_gpu,
+                         jobs=args.jobs, modules=tuple(args.module or ()))
     print(to_json(results) if args.json else format_table(results))
     if args.report:
         path = write_report(results, args.report)
@@ -194,6 +195,17 @@ def _merge(args) -> int:
     return 0
 
 
+def _positive_jobs(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer number of worker "
+                                         f"processes, got {text!r}")
+    return n
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="lazyrich", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True)
@@ -209,6 +221,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="gpu-tier claims: run if an accelerator is present (auto), never, or "
                         "always")
     v.add_argument("--no-progress", action="store_true", help="no progress bar")
+    v.add_argument("--jobs", type=_positive_jobs, default=1, metavar="N",
+                   help="run the claims in N worker processes (default 1; each holds its own "
+                        "JAX runtime, a few GB at most)")
     v.add_argument("--module", action="append", metavar="MODULE",
                    help="also import this module's claims (a dotted name, e.g. mypkg.claims; "
                         "it is imported, i.e. its code runs); repeatable")

@@ -83,3 +83,34 @@ def test_every_toolkit_claim_lives_in_lazyrich_claims():
 
     assert where <= {f"lazyrich.claims.{a}" for a in lazyrich.claims.__all__}
     assert {c.name.split("/")[0] for c in claims.values()} <= set(lazyrich.claims.__all__)
+
+
+def test_jobs_run_claims_in_worker_processes_with_the_serial_results(user_module, capsys,
+                                                                      tmp_path):
+    """``--jobs 2``: the claims run in spawned workers that import the user's module by name;
+    the JSON is the serial run's (same order, statuses and numbers), an exception in a worker is
+    an ``error`` result, and a bad ``--jobs`` is a one-line usage error."""
+    extra = tmp_path / "labclaims_test" / "broken.py"
+    extra.write_text(textwrap.dedent('''
+        from lazyrich.verify import claim
+
+
+        @claim("mine/raises", statement="s", measure="m", why="w", spec="none")
+        def _raises(quick: bool):
+            raise RuntimeError("planted failure")
+    '''))
+    runs = []
+    for jobs in ("1", "2"):
+        code = main(["verify", "--module", user_module, "--module", "labclaims_test.broken",
+                     "mine/", "--json", "--no-progress", "--jobs", jobs])
+        assert code == 1
+        runs.append([{k: v for k, v in r.items() if k != "seconds"}
+                     for r in json.loads(capsys.readouterr().out)])
+    assert runs[0] == runs[1]
+    assert [(r["claim"], r["status"]) for r in runs[1]] == [
+        ("mine/exp-series", "pass"), ("mine/planted-bug", "fail"), ("mine/raises", "error")]
+    assert "planted failure" in runs[1][2]["error"]
+    with pytest.raises(SystemExit):
+        main(["verify", "--jobs", "0", "--list"])
+    assert "expected a positive integer number of worker processes, got '0'" in (
+        capsys.readouterr().err)

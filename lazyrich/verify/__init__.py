@@ -32,11 +32,12 @@ from ._runner import to_json as to_json
 
 
 def run(patterns=(), *, quick: bool = True, progress: bool = False, skip_gpu: bool = True,
-        modules=()):
+        modules=(), jobs: int = 1):
     """Run the claims matching ``patterns`` (after importing ``modules``, see
-    :func:`load_claims`) and return their :class:`Result` list."""
+    :func:`load_claims`) in ``jobs`` processes (:func:`run_claims`) and return their
+    :class:`Result` list."""
     return run_claims(select(load_claims(modules), patterns), quick=quick, progress=progress,
-                      skip_gpu=skip_gpu)
+                      skip_gpu=skip_gpu, jobs=jobs, modules=modules)
 
 
 __all__ = ["Claim", "Outcome", "Plot", "Series", "claim", "load_claims", "select",

@@ -51,29 +51,92 @@ def _jsonable(v):
     return f if math.isfinite(f) else str(f)
 
 
+def _outcome_of(c: Claim, quick: bool) -> tuple:
+    """(status, seconds, outcome, error) of one run of ``c``; an exception is an error."""
+    t0 = time.perf_counter()
+    try:
+        out = c.run(quick)
+        return ("pass" if out.passed else "fail"), time.perf_counter() - t0, out, ""
+    except Exception as exc:  # noqa: BLE001 - a broken claim is reported, not fatal
+        tb = traceback.format_exception_only(type(exc), exc)[-1].strip()
+        return "error", time.perf_counter() - t0, None, tb
+
+
+def _worker_init(modules: tuple, config: dict) -> None:
+    """A worker process: the parent's JAX settings (x64, compilation cache), then the claims."""
+    import jax
+
+    for k, v in config.items():
+        jax.config.update(k, v)
+    from ._claim import load_claims
+
+    load_claims(modules)
+
+
+def _worker_run(name: str, quick: bool) -> tuple:
+    from ._claim import _REGISTRY
+
+    return _outcome_of(_REGISTRY[name], quick)
+
+
+_JAX_SETTINGS = ("jax_enable_x64", "jax_compilation_cache_dir",
+                 "jax_persistent_cache_min_compile_time_secs")
+
+
 def run_claims(
-    claims: Sequence[Claim], *, quick: bool = True, progress: bool = True, skip_gpu: bool = True
+    claims: Sequence[Claim], *, quick: bool = True, progress: bool = True, skip_gpu: bool = True,
+    jobs: int = 1, modules: Sequence[str] = (),
 ) -> list[Result]:
-    """Run each claim; a raised exception becomes an ``"error"`` result."""
+    """Run each claim; a raised exception becomes an ``"error"`` result.
+
+    ``jobs`` > 1 runs the claims in that many worker processes (spawned, so each has its own JAX
+    runtime, with this process's x64 and compilation-cache settings; each imports
+    :mod:`lazyrich.claims` and ``modules`` and runs claims by name). Results come back in the
+    order of ``claims`` and are the same as a serial run's: every claim seeds its own randomness.
+    Each worker holds its own JAX memory, so choose ``jobs`` by cores *and* memory.
+    """
     from tqdm.auto import tqdm
 
-    results = []
-    bar = tqdm(claims, desc="verify", unit="claim", disable=not progress, file=sys.stderr)
-    for c in bar:
-        bar.set_postfix_str(c.name, refresh=True)
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise ValueError(f"jobs must be a positive integer, got {jobs!r}")
+    bar = tqdm(total=len(claims), desc="verify", unit="claim", disable=not progress,
+               file=sys.stderr)
+    slots: list = [None] * len(claims)
+    todo = []
+    for i, c in enumerate(claims):
         if c.tier == "gpu" and skip_gpu:
-            results.append(Result(c, "skip", 0.0,
-                                  error="gpu tier: no accelerator (use --tier all)"))
-            continue
-        t0 = time.perf_counter()
-        try:
-            out = c.run(quick)
-            status: Status = "pass" if out.passed else "fail"
-            results.append(Result(c, status, time.perf_counter() - t0, out))
-        except Exception as exc:  # noqa: BLE001 - a broken claim is reported, not fatal
-            tb = traceback.format_exception_only(type(exc), exc)[-1].strip()
-            results.append(Result(c, "error", time.perf_counter() - t0, error=tb))
-    return results
+            slots[i] = Result(c, "skip", 0.0, error="gpu tier: no accelerator (use --tier all)")
+            bar.update(1)
+        else:
+            todo.append(i)
+    if jobs == 1 or len(todo) <= 1:
+        for i in todo:
+            bar.set_postfix_str(claims[i].name, refresh=True)
+            status, sec, out, err = _outcome_of(claims[i], quick)
+            slots[i] = Result(claims[i], status, sec, out, err)
+            bar.update(1)
+    else:
+        import concurrent.futures as cf
+        import multiprocessing
+
+        import jax
+
+        config = {k: getattr(jax.config, k) for k in _JAX_SETTINGS}
+        with cf.ProcessPoolExecutor(min(jobs, len(todo)), multiprocessing.get_context("spawn"),
+                                    initializer=_worker_init,
+                                    initargs=(tuple(modules), config)) as pool:
+            futures = {pool.submit(_worker_run, claims[i].name, quick): i for i in todo}
+            for fut in cf.as_completed(futures):
+                i = futures[fut]
+                try:
+                    status, sec, out, err = fut.result()
+                except Exception as exc:  # noqa: BLE001 - a lost worker is an error, not a crash
+                    status, sec, out, err = "error", 0.0, None, f"worker failed: {exc!r}"
+                slots[i] = Result(claims[i], status, sec, out, err)
+                bar.set_postfix_str(claims[i].name, refresh=True)
+                bar.update(1)
+    bar.close()
+    return slots
 
 
 def _fmt(v) -> str:
