@@ -16,9 +16,11 @@
 #
 # $\mathcal D_{LR} = 1 - \mathrm{CKA}(T, T_{MP})$ compares the feature operator of the last hidden
 # layer with the minimal projection onto the span of the network's own outputs
-# (richness-metric.md §1). 0 is maximally rich, $1-\sqrt{r/p}$ is isotropic random features.
+# (Nam et al. 2026; docs: Richness). 0 is maximally rich, $1-\sqrt{r/p}$ is isotropic random
+# features with outputs of rank $r$.
 # We measure it (i) across the output scale γ of a μP MLP on digits, from lazy to rich, and
-# (ii) through grokking on modular addition, next to accuracy and the comparison metrics of §4.
+# (ii) through grokking on modular addition, next to accuracy and the comparison metrics
+# (NC1, the kernel distance $S_{init}$ from initialisation, the parameter change).
 #
 # Training uses the toolkit's one training stack, `lazyrich.sims` (`run_cells` for the γ sweep,
 # `train` with an `optax` AdamW for grokking). Set `LAZYRICH_FAST=1` for a CPU-sized run.
@@ -53,7 +55,7 @@ FAST = os.environ.get("LAZYRICH_FAST", "0") == "1"
 # MLP 64 → N → N → 10 in the μP-γ parametrisation, centred output
 # $f = (g_\theta-g_{\theta_0})/\gamma$,
 # MSE on one-hot labels, full-batch SGD with step $N\eta$, $\eta = \hat\eta\,s(\gamma)$,
-# $s(\gamma) = \gamma^2/(1+\gamma^{2-2/L})$ (gamma-scaling.md §1.9): the conventions of the
+# $s(\gamma) = \gamma^2/(1+\gamma^{2-2/L})$ (docs: Conventions): the conventions of the
 # engine's `model="mlp"`. All γ run as the cells of one vmapped `sims.run_cells` call with one
 # seed, hence one initialisation $\theta_0$; `keep_params=True` returns $\theta$ at the logged
 # steps (here 0 and T).
@@ -101,9 +103,9 @@ for r in rows:
     print("  ".join(f"{r[h]:>15.4g}" for h in header))
 
 # %% [markdown]
-# The three panels of the paper (§3): a rich network (large γ) puts all of its output into the
-# first ~C eigenfunctions (Π̂ saturates at k ≈ 10) with a spectral cliff after them; the lazy
-# ones rise slowly over a smoothly decaying spectrum.
+# The paper's three panels (docs: Richness): a rich network (large γ) puts all of its output
+# into the first ~C eigenfunctions (Π̂ saturates at k ≈ 10) with a spectral cliff after them;
+# the lazy ones rise slowly over a smoothly decaying spectrum.
 
 # %%
 axes = plot_eigencurves(curves, [f"γ = {g:g}" for g in gammas])
@@ -120,10 +122,10 @@ ax.legend(fontsize="small")
 #
 # Addition mod 31, half the table for training, one hidden layer of 256 quadratic units
 # ($\Phi = h^2$), CE, AdamW (lr 1e-3, β₂ 0.98, weight decay 1), full batch, first-layer init
-# scale 3 (richness-metric.md §9 pilot B). D_LR is logged on the training and the held-out
-# inputs: they behave differently (§1.7).
+# scale 3 (Power et al. 2022 for grokking; docs: Richness). D_LR is logged on the training and
+# the held-out inputs: they behave differently.
 #
-# The pilot's network is in the *standard* parametrisation (all multipliers 1, the scales in the
+# This network is in the *standard* parametrisation (all multipliers 1, the scales in the
 # initial weights, as in PyTorch): we hand the engine its `apply`/`init` with `sims.from_apply`,
 # the uncentred output $f = g$ (`centred=False`, γ = 1), and AdamW as an `optax` chain whose
 # step is η itself (`mup_steps="none"`): $\theta \leftarrow \theta - \eta\,(\hat m/(\sqrt{\hat v}

@@ -1,6 +1,6 @@
 """Neural collapse (NC1 stable, NC2) and the exact bridge to D_LR.
 
-Spec: richness-metric.md §2, §6 item 4.
+Papyan et al. 2020 (neural collapse), Nam et al. 2026 (D_LR); docs: Richness.
 """
 
 import numpy as np
@@ -49,7 +49,7 @@ def test_nc1_reference_and_zero(rng):
 
 def test_nc1_stable_in_float32_inputs(rng):
     # Collapsed float32 features: the f32 rounding noise must not be amplified by a pinv of the
-    # round-off directions of Sigma_B (the §4 failure mode: values of order 1e6).
+    # round-off directions of Sigma_B (the failure mode of a default pinv: values of order 1e6).
     phi, y = mixture(rng, [50] * 10, p=64, noise=1e-3)
     v = nc1(phi.astype(np.float32), y)
     assert v < 1e-4
@@ -57,7 +57,7 @@ def test_nc1_stable_in_float32_inputs(rng):
 
 @pytest.mark.parametrize("counts", [[20, 20, 20, 20], [7, 19, 33, 11, 25]])
 def test_closed_form_with_labels(rng, counts):
-    """§2.4: D(Phi, one-hot) = 1 - tr Σ_B/(sqrt(C-1)||Σ_T||_F), balanced or not (E2)."""
+    """D(Phi, one-hot) = 1 - tr Σ_B/(sqrt(C-1)||Σ_T||_F), balanced or not (E2; docs: Richness)."""
     phi, y = mixture(rng, counts)
     Y = np.eye(len(counts))[y]
     closed = dlr_labels(phi, y)

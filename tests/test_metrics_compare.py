@@ -1,4 +1,4 @@
-"""Comparison metrics (richness-metric.md §4): exact identities and bad input."""
+"""Comparison metrics for richness (docs: Richness): exact identities and bad input."""
 
 import jax.numpy as jnp
 import numpy as np

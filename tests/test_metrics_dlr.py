@@ -1,4 +1,4 @@
-"""D_LR: exact values, bounds, invariances, streaming and bad input (richness-metric.md §1, §6).
+"""D_LR: exact values, bounds, invariances, streaming and bad input (docs: Richness).
 
 All checks are float64. Identities hold to round-off: 1e-10 for comparisons against the n×n
 operator formula (an eigendecomposition/QR of an n×n matrix loses ~n·eps), 1e-12 elsewhere.
@@ -26,7 +26,7 @@ VARIANTS = ("cka", "projection", "literal")
 
 
 def operator_dlr(phi, F, variant):
-    """Independent reference: CKA of the n×n double-centred operators (spec §6 item 2)."""
+    """Independent reference: CKA of the n×n double-centred operators (the definition)."""
     n = phi.shape[0]
     H = np.eye(n) - np.ones((n, n)) / n
     K = H @ phi @ phi.T @ H
@@ -61,15 +61,15 @@ def whiten(rng, n, p):
 
 
 # ---------------------------------------------------------------------------------------------
-# §6 item 1: bounds
+# Bounds
 # ---------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("n,p,C,rank_def", [(30, 8, 3, False), (12, 40, 5, False),
                                             (25, 3, 9, False), (40, 10, 6, True)])
 def test_bounds_random_draws(rng, n, p, C, rank_def):
-    # Cauchy–Schwarz: every variant lies in [0, 1]. 250 draws per shape (1000 in all, spec §6
-    # item 1: n < p, C > p, rank-deficient features), vmapped through the traceable core, which
-    # does not clip: 1e-12 is round-off.
+    # Cauchy–Schwarz: every variant lies in [0, 1]. 250 draws per shape (1000 in all, including
+    # n < p, C > p and rank-deficient features), vmapped through the traceable core, which does
+    # not clip: 1e-12 is round-off.
     draws = 250
     phi = rng.standard_normal((draws, n, p)) * rng.exponential(size=(draws, 1, p))
     if rank_def:
@@ -88,7 +88,7 @@ def test_bounds_random_draws(rng, n, p, C, rank_def):
 
 
 # ---------------------------------------------------------------------------------------------
-# §6 item 2: operator formula, streaming
+# Operator formula, streaming
 # ---------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("variant", VARIANTS)
@@ -152,7 +152,7 @@ def test_core_is_jittable_and_vmappable(rng):
 
 
 # ---------------------------------------------------------------------------------------------
-# §6 item 3: exact neural collapse
+# Exact neural collapse
 # ---------------------------------------------------------------------------------------------
 
 def test_exact_collapse_zero(rng):
@@ -175,7 +175,7 @@ def test_exact_collapse_zero(rng):
 
 
 # ---------------------------------------------------------------------------------------------
-# §6 item 5: isotropic random features give 1 - sqrt(r/p), not 1
+# Isotropic random features give 1 - sqrt(r/p), not 1
 # ---------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("r", [1, 4, 10])
@@ -192,8 +192,8 @@ def test_isotropic_value_exact(rng, r):
 
 
 def test_isotropic_limit_random_gaussian(rng):
-    # Spec §6 item 5 at n = 20p: E||Phi^T Phi/n||_F^2 = p + p^2/n, so D is biased up by about
-    # sqrt(r/p)·p/(2n) ≈ 0.0056; the spec's tolerance 0.01 covers it.
+    # Gaussian features at n = 20p: E||Phi^T Phi/n||_F^2 = p + p^2/n, so D is biased up by about
+    # sqrt(r/p)·p/(2n) ≈ 0.0056; the tolerance 0.01 covers it.
     n, p, C = 4000, 200, 10
     phi = rng.standard_normal((n, p))
     F = phi @ rng.standard_normal((p, C))
@@ -203,7 +203,7 @@ def test_isotropic_limit_random_gaussian(rng):
 
 
 # ---------------------------------------------------------------------------------------------
-# §6 item 7: invariances
+# Invariances
 # ---------------------------------------------------------------------------------------------
 
 def test_invariances(rng):
@@ -230,7 +230,7 @@ def test_invariances(rng):
 
 
 def test_literal_not_offset_invariant(rng):
-    # §9 check 6: zero-sum (CE-like) logits on collapsed features give E3 > 0; an offset fixes it.
+    # Zero-sum (CE-like) logits on collapsed features give E3 > 0; an offset fixes it.
     # Unbalanced classes, features = an isotropic embedding of the centred class space (E2 = 0).
     C = 5
     y = np.repeat(np.arange(C), [3, 5, 7, 9, 11])
@@ -252,7 +252,7 @@ def test_literal_not_offset_invariant(rng):
 
 
 # ---------------------------------------------------------------------------------------------
-# §6 item 8: the E2 rank discontinuity
+# The E2 rank discontinuity
 # ---------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("eps", [1e-3, 1e-2, 1e-1])

@@ -1,6 +1,6 @@
 """Eigen-curves Π*(k), Π̂(k), ρ_k/ρ_1 and the three-panel figure.
 
-Spec: richness-metric.md §3, §6 item 9.
+Nam et al. 2026; docs: Richness.
 """
 
 import matplotlib

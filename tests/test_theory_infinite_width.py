@@ -1,4 +1,4 @@
-"""Infinite-width NNGP/NTK of MLPs (engineering.md §2.2(b)) and the empirical NTK (§2.2(a)).
+"""Infinite-width NNGP/NTK of MLPs and the empirical NTK (Jacot et al. 2018; docs: Kernel theory).
 
 Validation ladder: closed forms against independent quadrature to 1e-10 (float64), then
 seed-averaged empirical NTKs of finite networks against the closed form, with the error falling
@@ -488,7 +488,7 @@ def test_empirical_ntk_converges_at_width_rate_depth3():
 
 
 def test_mup_gamma_kernel_matches_network():
-    """μP-γ (gamma-scaling.md §1.2–1.3): with step Nη, f = (g - g₀)/γ moves by -η·N·Θ_emp(f)·∇ℓ, and
+    """μP-γ (docs: Conventions): with step Nη, f = (g - g₀)/γ moves by -η·N·Θ_emp(f)·∇ℓ, and
     N·Θ_emp(f) → Θ^L/γ² as N → ∞. One width-4096 network: relative error ~0.03 (the RMS of the
     width-rate test at 4096), tolerance 0.1."""
     x = np.random.default_rng(5).standard_normal((6, 4))

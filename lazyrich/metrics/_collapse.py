@@ -1,4 +1,5 @@
-r"""Neural collapse and its exact bridge to :math:`\mathcal D_{LR}` (spec: richness-metric.md §2).
+r"""Neural collapse and its exact bridge to :math:`\mathcal D_{LR}` (Papyan et al. 2020;
+Nam et al. 2026; docs: Richness).
 
 With class means :math:`\mu_c`, global mean :math:`\mu` and class frequencies :math:`\pi_c`,
 
@@ -37,7 +38,7 @@ class ClassScatter:
 
 
 def class_scatter(features, labels, num_classes: int | None = None) -> ClassScatter:
-    r"""Within- and between-class scatter :math:`\Sigma_W, \Sigma_B` (frequency-weighted, §2.1).
+    r"""Within- and between-class scatter :math:`\Sigma_W, \Sigma_B` (frequency-weighted).
 
     Args:
         features: shape ``(n, p)``.
@@ -85,12 +86,12 @@ def class_scatter(features, labels, num_classes: int | None = None) -> ClassScat
 
 
 def nc1(features, labels, num_classes: int | None = None) -> float:
-    r"""Papyan–Han–Donoho NC1 :math:`= \mathrm{tr}(\Sigma_W\Sigma_B^\dagger)/C` (spec §2.1, §4).
+    r"""NC1 of Papyan, Han & Donoho (2020), :math:`\mathrm{tr}(\Sigma_W\Sigma_B^\dagger)/C`.
 
     Stable computation: the pseudo-inverse of :math:`\Sigma_B` is taken on its top
     :math:`\min(C-1, p)` eigenpairs only (its rank is at most :math:`C-1`), dropping any of those
     below :math:`10^{-12}` of the largest, in float64. A default-tolerance ``pinv`` in float32
-    inverts round-off directions and returns :math:`10^6`-size values (§4).
+    inverts round-off directions and returns :math:`10^6`-size values.
 
     0 iff :math:`\mathrm{range}\,\Sigma_W\perp\mathrm{range}\,\Sigma_B` (weak NC1, not
     :math:`\Sigma_W = 0`). Unbounded above; not scale-free across datasets.
@@ -108,7 +109,7 @@ def nc1(features, labels, num_classes: int | None = None) -> float:
 
 
 def dlr_labels(features, labels, num_classes: int | None = None) -> float:
-    r"""Closed form of :math:`\mathcal D_{LR}` with the labels as outputs (spec §2.4):
+    r"""Closed form of :math:`\mathcal D_{LR}` with the labels as outputs (docs: Richness):
 
     .. math::
         \mathcal D_{LR}(\hat f = y)
@@ -127,7 +128,7 @@ def dlr_labels(features, labels, num_classes: int | None = None) -> float:
 
 
 def nc_factors(features, labels, num_classes: int | None = None) -> dict:
-    r"""The two factors of :math:`1-\mathcal D_{LR}(\hat f=y)` under weak NC1 (spec §2.4):
+    r"""The two factors of :math:`1-\mathcal D_{LR}(\hat f=y)` under weak NC1 (docs: Richness):
 
     .. math:: 1-\mathcal D = \sqrt{\frac{PR(\Sigma_B)}{C-1}}\cdot
               \Bigl(1+\frac{\|\Sigma_W\|_F^2}{\|\Sigma_B\|_F^2}\Bigr)^{-1/2},
@@ -147,7 +148,7 @@ def nc_factors(features, labels, num_classes: int | None = None) -> dict:
 
 
 def etf_error(features, labels, num_classes: int | None = None) -> float:
-    r"""NC2 distance of the centred class means from a simplex ETF (spec §2.3):
+    r"""NC2 distance of the centred class means from a simplex ETF (Papyan et al. 2020):
 
     :math:`\bigl\|\frac{\bar M\bar M^\top}{\|\bar M\bar M^\top\|_F} - \frac{I_C - 11^\top/C}
     {\|I_C - 11^\top/C\|_F}\bigr\|_F`, with :math:`\bar M` the class means minus their

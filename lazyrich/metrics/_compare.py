@@ -1,4 +1,4 @@
-r"""Comparison metrics for richness (spec: richness-metric.md §4).
+r"""Comparison metrics for richness (Nam et al. 2026; docs: Richness).
 
 These are the quantities D_LR is compared against: kernel distance from initialisation
 (Fort et al. 2020), parameter norm and change (Chizat et al. 2019; Geiger et al. 2020),

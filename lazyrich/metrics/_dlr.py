@@ -1,6 +1,4 @@
-r"""The low-rank richness measure :math:`\mathcal D_{LR}` of Nam et al.
-
-Spec: richness-metric.md §1.
+r"""The low-rank richness measure :math:`\mathcal D_{LR}` (Nam et al. 2026; docs: Richness).
 
 Split the network into features :math:`\Phi(x)\in\mathbb R^p` (the input of the last linear layer)
 and outputs :math:`\hat f(x) = W\Phi(x) + b\in\mathbb R^C`. With the feature operator
@@ -11,7 +9,7 @@ and outputs :math:`\hat f(x) = W\Phi(x) + b\in\mathbb R^C`. With the feature ope
 .. math:: \mathcal D_{LR} = 1 - \mathrm{CKA}(T, T_{MP}) \in [0, 1],
 
 0 for maximally rich (features reduced to the span of the outputs, isotropically) and close to
-:math:`1-\sqrt{r/p}` for isotropic random features (§6 item 5), not 1.
+:math:`1-\sqrt{r/p}` for isotropic random features with outputs of rank :math:`r`, not 1.
 
 Everything is computed from the centred second moments
 
@@ -19,9 +17,9 @@ Everything is computed from the centred second moments
           \Omega = \bar F^\top\bar F,
 
 accumulated in float64 over batches with Chan's pairwise update (no catastrophic cancellation
-for features with a large mean), so no :math:`n\times n` matrix is ever formed (§1.6).
+for features with a large mean), so no :math:`n\times n` matrix is ever formed.
 
-Estimators (§1.5), selected by ``variant``:
+Estimators, selected by ``variant``:
 
 * ``"cka"`` (E1, default): :math:`1 - \|G\|_F^2/(\|\bar\Sigma\|_F\|\Omega\|_F)`, linear CKA between
   features and outputs; equals the operator definition when the output Gram is isotropic on
@@ -30,7 +28,8 @@ Estimators (§1.5), selected by ``variant``:
   :math:`1 - \|\Lambda_r^{-1/2}Q_r^\top G\|_F^2/(\sqrt r\,\|\bar\Sigma\|_F)`; invariant to any
   invertible map of the outputs but discontinuous in ``r``.
 * ``"literal"`` (E3): projection on the *uncentred* output span, then double centring; not
-  invariant to constant output offsets (§9 check 6). For completeness only.
+  invariant to constant output offsets (zero-sum logits on collapsed features give E3 > 0,
+  an offset brings it to 0). For completeness only.
 """
 
 import dataclasses
@@ -60,7 +59,7 @@ class IsotropyWarning(UserWarning):
                    data_fields=["n", "mean_phi", "mean_f", "c_pp", "c_fp", "c_ff"], meta_fields=[])
 @dataclasses.dataclass(frozen=True)
 class DLRStats:
-    r"""Sufficient statistics of :math:`\mathcal D_{LR}` over ``n`` samples (spec §1.6).
+    r"""Sufficient statistics of :math:`\mathcal D_{LR}` over ``n`` samples.
 
     Attributes:
         n: number of samples (a float so that weighted/padded batches work).
@@ -129,7 +128,7 @@ class DLRStats:
 
 
 def accumulate_stats(batches: Iterable[tuple]) -> DLRStats:
-    """Stream ``(features, outputs)`` batches into float64 :class:`DLRStats` (spec §1.6 step 1).
+    """Stream ``(features, outputs)`` batches into float64 :class:`DLRStats`.
 
     Each batch is cast to float64 before its moments are taken, whatever its own dtype, so a
     float32 network measured on :math:`10^5` samples loses nothing in the sums.
@@ -154,7 +153,7 @@ _merge64 = jax.jit(DLRStats.merge)
 
 
 def stats_from_apply(apply: Callable, params, inputs, *, batch_size: int = 1024) -> DLRStats:
-    r"""Stream a model over ``inputs`` in batches and accumulate :class:`DLRStats` (spec §1.6).
+    r"""Stream a model over ``inputs`` in batches and accumulate :class:`DLRStats`.
 
     Args:
         apply: ``apply(params, x) -> (features, outputs)`` with shapes ``(B, p)`` and ``(B, C)``.
@@ -203,7 +202,8 @@ def _scan_stats(apply, params, xb, wb, p, C):
 
 
 def _kept_mask(lam, rank, rank_tol):
-    """Mask of kept output directions (eigh order: ascending) and their count r (spec §1.5)."""
+    """Mask of kept output directions (eigh order: ascending) and their count r: the numerical
+    rank, minus one when the smallest kept singular value is below ``rank_tol`` of the largest."""
     C = lam.shape[0]
     lam_max = lam[-1]
     idx = jnp.arange(C)
@@ -264,7 +264,7 @@ def dlr_from_stats(stats: DLRStats, variant: Variant = "cka", *, rank: int | Non
 
 @dataclasses.dataclass(frozen=True)
 class DLRReport:
-    """One :math:`\\mathcal D_{LR}` measurement with what is needed to read it (§1.6 step 7).
+    """One :math:`\\mathcal D_{LR}` measurement with what is needed to read it.
 
     Attributes:
         value: :math:`\\mathcal D_{LR}\\in[0,1]`. variant: the estimator. rank: output rank r used.
@@ -377,7 +377,7 @@ def _dlr_jit(stats, variant, auto, rank, rank_tol):
 
 def dlr(features, outputs, variant: Variant = "cka", *, rank: int | None = None,
         rank_tol: float = 0.05, batch_size: int | None = None, warn: bool = True) -> float:
-    r"""Low-rank richness :math:`\mathcal D_{LR} = 1-\mathrm{CKA}(T, T_{MP})\in[0,1]` (§1.4–1.6).
+    r"""Low-rank richness :math:`\mathcal D_{LR} = 1-\mathrm{CKA}(T, T_{MP})\in[0,1]`.
 
     0 is maximally rich (the centred features span exactly the outputs, isotropically);
     isotropic random features give :math:`1-\sqrt{r/p}`.
@@ -387,16 +387,17 @@ def dlr(features, outputs, variant: Variant = "cka", *, rank: int | None = None,
         outputs: :math:`\hat F`, shape ``(n, C)``: the network outputs (logits or regression
             outputs) from the same weights.
         variant: ``"cka"`` (E1, default), ``"projection"`` (E2) or ``"literal"`` (E3); see the
-            module docstring and spec §1.5.
+            module docstring (docs: Richness).
         rank: for ``"projection"`` only, the number of output directions :math:`r\in[1, C]` to
             whiten. Default: the numerical rank, minus one when the smallest kept singular value
             is below ``rank_tol`` times the largest (the near-constraint :math:`\sum_c\hat f_c
-            \approx` const of MSE one-hot fits or CE logits, §1.5).
+            \approx` const of MSE one-hot fits or CE logits: whitening that direction adds
+            noise, and on collapsed features raises D by exactly :math:`1-\sqrt{(C-1)/C}`).
         batch_size: stream the samples in chunks of this size (memory :math:`O(p^2)`).
         warn: emit :class:`IsotropyWarning` for ``"cka"`` when :math:`\iota < 0.95`.
 
-    Which inputs to pass is the caller's explicit choice (spec §1.7): the training inputs by
-    convention; during grokking the test-input value behaves differently.
+    Which inputs to pass is the caller's explicit choice: the training inputs by convention;
+    during grokking the test-input value behaves differently.
 
     Raises:
         ValueError: mismatched sample counts, fewer samples than outputs, constant features or
@@ -412,7 +413,7 @@ def dlr(features, outputs, variant: Variant = "cka", *, rank: int | None = None,
 
 
 def output_isotropy(outputs, *, rank: int | None = None, rank_tol: float = 0.05) -> float:
-    r"""Output-isotropy diagnostic :math:`\iota = \mathrm{CKA}(\hat F, U)\in(0,1]` (spec §1.5).
+    r"""Output-isotropy diagnostic :math:`\iota = \mathrm{CKA}(\hat F, U)\in(0,1]`.
 
     :math:`U` is an orthonormal basis of the top-:math:`r` centred output directions (rank rule
     of :func:`dlr`). :math:`\iota = 1` iff :math:`\bar F^\top\bar F` is isotropic on that range,
@@ -426,7 +427,7 @@ def output_isotropy(outputs, *, rank: int | None = None, rank_tol: float = 0.05)
 
 def dlr_stability(features, outputs, variant: Variant = "cka", *, fractions=(0.25, 0.5, 1.0),
                   seed: int = 0, **kw) -> dict:
-    """D on nested random subsamples (spec §1.7: |ΔD| < 0.01 between n/2 and n before reporting).
+    """D on nested random subsamples: require |ΔD| < 0.01 between n/2 and n before reporting.
 
     Returns ``{"n": [...], "dlr": [...], "delta_half": |D(n/2) - D(n)|, "stable": bool}``.
     """
@@ -451,7 +452,7 @@ def dlr_splits(apply: Callable, params, splits: dict, variant: Variant = "cka", 
                batch_size: int = 1024, **kw) -> dict[str, DLRReport]:
     """Measure D_LR of one checkpoint on several named input sets, e.g. ``{"train": x, "test": x}``.
 
-    The split is explicit (spec §1.7): each report carries its name.
+    The split is explicit: each report carries its name.
     """
     if not isinstance(splits, dict) or not splits:
         raise ValueError("splits must be a non-empty dict {name: inputs}")

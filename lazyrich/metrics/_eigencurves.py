@@ -1,5 +1,5 @@
 r"""Eigen-curves of the feature operator: :math:`\Pi^*(k)`, :math:`\hat\Pi(k)`,
-:math:`\rho_k/\rho_1` (spec: richness-metric.md §3).
+:math:`\rho_k/\rho_1` (Nam et al. 2026; docs: Richness).
 
 Diagonalise the (optionally centred) feature second moment :math:`\Sigma = \bar\Phi^\top\bar\Phi/n
 = V\,\mathrm{diag}(\rho)V^\top` on a fitting sample; the eigenfunctions are the Nyström
@@ -62,7 +62,7 @@ def _as_2d(name, a, n):
 
 def eigencurves(features, outputs, targets=None, *, center: bool = False, fit_features=None,
                 k_max: int | None = None) -> EigenCurves:
-    r"""Cumulative quality :math:`\Pi^*`, utilisation :math:`\hat\Pi` and relative eigenvalues (§3).
+    r"""Cumulative quality :math:`\Pi^*`, utilisation :math:`\hat\Pi` and relative eigenvalues.
 
     Args:
         features: :math:`\Phi`, ``(n, p)``, on the evaluation sample.
@@ -71,7 +71,7 @@ def eigencurves(features, outputs, targets=None, *, center: bool = False, fit_fe
         center: centre features (by the fitting mean), outputs and targets. Default ``False``, as
             in v1 of the paper (C dominant modes); D_LR itself is always centred.
         fit_features: sample on which the eigenbasis is fitted (default ``features``); needs
-            more samples than features (Nyström, §1.2). Evaluating on another sample gives
+            more samples than features (Nyström). Evaluating on another sample gives
             out-of-sample curves (e.g. held-out :math:`\Pi^*`); off the fitting sample the
             eigenfunctions are not exactly orthonormal, so the curves are not capped at 1.
         k_max: number of modes to return (default: the numerical rank).

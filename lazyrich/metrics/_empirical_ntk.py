@@ -1,4 +1,4 @@
-r"""Empirical neural tangent kernel of any ``apply(params, x)`` (spec: engineering.md §2.2(a)).
+r"""Empirical neural tangent kernel of any ``apply(params, x)`` (Jacot et al. 2018).
 
 .. math:: \Theta_{ij}^{cc'} = \nabla_\theta f_c(x_i)\cdot\nabla_\theta f_{c'}(x_j)
           = (J J'^\top)_{(ic),(jc')},\qquad J = \partial f/\partial\theta\in\mathbb R^{nC\times P},
@@ -15,7 +15,7 @@ For many samples the :math:`n\times n` kernel cannot be stored, but its Frobeniu
 :math:`\langle\Theta, \Theta'\rangle_F = \|J^\top J'\|_F^2` and
 :math:`\langle\Theta, yy^\top\rangle = \|J^\top y\|^2` need only the :math:`P\times P` and
 :math:`P\times C` moments, streamed over samples by :func:`ntk_moments` (kernel distance from
-initialisation and kernel–target alignment of the NTK on :math:`10^5` samples, §4).
+initialisation and kernel–target alignment of the NTK on :math:`10^5` samples; docs: Richness).
 """
 
 import dataclasses

@@ -1,8 +1,8 @@
 r"""Sharpness without forming matrices: Lanczos on Hessian- and Gauss–Newton-vector products
-(gamma-scaling.md §2.4, §6 item 4).
+(docs: Gamma scaling).
 
 For a loss :math:`\ell(\theta) = \frac{1}{PC}\sum_{\mu,c}(f_c(x_\mu;\theta) - y_{\mu c})^2` (the
-spec's MSE, no ½),
+engine's MSE, no ½; docs: Conventions),
 
 .. math::
     H = \underbrace{\tfrac{2}{PC}J^\top J}_{\text{Gauss–Newton}}
@@ -10,7 +10,11 @@ spec's MSE, no ½),
 
 and the Gauss–Newton part has the same non-zero spectrum as :math:`\tfrac{2}{PC}JJ^\top`, i.e.
 the NTK Gram matrix. Both ends of the full Hessian's spectrum matter: for γ ≫ 1 the residual
-term, indefinite and :math:`\propto\gamma^{-1}`, dominates at initialisation (§2.4).
+term, indefinite and :math:`\propto\gamma^{-1}`, dominates at initialisation: there
+:math:`f\equiv 0`, the residual is :math:`-y`, and
+:math:`H = \tfrac{2}{PC}\bigl[J_g^\top J_g/\gamma^2 - \gamma^{-1}\sum_{\mu c}y_{\mu c}
+\nabla^2_\theta g_c(x_\mu)\bigr]`, so the Gauss–Newton part scales exactly as
+:math:`\gamma^{-2}` and the residual part exactly as :math:`\gamma^{-1}`.
 """
 
 import functools

@@ -1,4 +1,4 @@
-r"""Infinite-width NNGP and NTK of MLPs, without neural-tangents (spec: engineering.md §2.2(b)).
+r"""Infinite-width NNGP and NTK of MLPs, without neural-tangents (docs: Kernel theory).
 
 Network (``depth`` = L weight matrices, all weights :math:`\mathcal N(0,1)` with explicit
 multipliers, rows of ``x`` are samples of dimension D):
@@ -108,7 +108,7 @@ JAX's autodiff gives for the activation's callable (0 for ReLU, :math:`\alpha` f
 NTK does not depend on that convention: the derivative kernel of a zero-variance layer always
 multiplies :math:`\Theta = 0`.
 
-The μP-γ parametrisation (gamma-scaling.md §1.2–1.3: readout multiplier :math:`1/N`,
+The μP-γ parametrisation (docs: Conventions; readout multiplier :math:`1/N`,
 output :math:`f = (g_\theta - g_{\theta_0})/\gamma`, SGD step :math:`N\eta`) has :math:`f_0\equiv 0`
 and, at initialisation, the function-space kernel :math:`\Theta^L/\gamma^2` (same recursion,
 :math:`\sigma_w = 1`, :math:`\sigma_b = 0`):
@@ -424,9 +424,10 @@ def mlp_kernels(x1, x2=None, *, depth: int, activation="relu", weight_std: float
             ``"leaky_relu"``, ``"erf"``, ``"gelu"``, ``"linear"``, ``"quadratic"``), an
             :class:`ABReLU` (closed form), or any elementwise callable (quadrature).
         weight_std, bias_std: :math:`\sigma_w > 0, \sigma_b \ge 0` (NTK parametrisation only).
-        parametrization: ``"ntk"``, or ``"mup"`` for the μP-γ network of gamma-scaling.md §1.2
-            (returns :math:`\Sigma^L` and :math:`\Theta^L/\gamma^2`; needs the defaults
-            :math:`\sigma_w = 1, \sigma_b = 0`).
+        parametrization: ``"ntk"``, or ``"mup"`` for the μP-γ network (readout :math:`1/N`,
+            output :math:`(g_\theta - g_{\theta_0})/\gamma`; docs: Conventions), which returns
+            :math:`\Sigma^L` and :math:`\Theta^L/\gamma^2` and needs the defaults
+            :math:`\sigma_w = 1, \sigma_b = 0`.
         method: ``"auto"`` (closed form when there is one), ``"closed"`` or ``"quadrature"``.
         quad_order: Gauss–Legendre nodes per half-sector and per ray of the polar rule, in
             :data:`QUAD_ORDER_RANGE` (``8 * quad_order**2`` activation evaluations per pair).
