@@ -1,7 +1,8 @@
 """Mean-field capacity: lazyrich vs one generic QP solve per sample (cvxpy), same samples.
 
-Spec: manifold-capacity.md §3.7, §6 ("Speed"). Size of the paper's DNN analysis: P = 10 classes,
-M = 50 points, N = 512 features, n_t = 200 Gaussian samples.
+Size of the DNN analysis of Chou et al. 2025: P = 10 classes, M = 50 points, N = 512 features,
+n_t = 200 Gaussian samples. Users run one such analysis per checkpoint, seed and subsample, so
+the per-analysis time matters (docs: Manifold capacity).
 
 Baseline (the common approach, as in the GLUE precursor / MFTMA codes): for every sample build
 nothing new but solve, with cvxpy's default QP solver, the primal projection problem in feature

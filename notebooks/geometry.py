@@ -14,13 +14,16 @@
 # %% [markdown]
 # # Manifold capacity and effective geometry, from lazy to rich training
 #
-# Spec `manifold-capacity.md`. Part 1 checks the two capacity estimators on data whose answer
-# is known: points (Cover: $\alpha = 2$) and spheres (the ball formula $\alpha_B(R, D)$), and
-# compares the simulated capacity $\alpha_\text{sim} = P/N_c$ (random projections, §2) with the
-# mean-field capacity $\alpha_\text{MF} = P/\mathbb E\|\Pi_{C_y}(t)\|^2$ (§3).
+# After Chou, Le, Wang & Chung (ICML 2025); the theory and its formulas are on the
+# documentation page (docs: Manifold capacity). Part 1 checks the two capacity estimators on
+# data whose answer is known: points (Cover: $\alpha = 2$) and spheres (the ball formula
+# $\alpha_B(R, D)$), and compares the simulated capacity $\alpha_\text{sim} = P/N_c$ (random
+# projections) with the mean-field capacity $\alpha_\text{MF} = P/\mathbb E\|\Pi_{C_y}(t)\|^2$
+# (projection of a Gaussian field onto the cone of signed points).
 # Part 2 trains a 2-layer network on Gaussian-cloud classification with the Chizat scaling
-# $h = \alpha(f - f_0)$ (§4.1) and follows the capacity, effective radius $R_\text{eff}$,
-# dimension $D_\text{eff}$ and the alignments of the hidden representation over training.
+# $h = \alpha(f - f_0)$ (Chizat, Oyallon & Bach 2019) and follows the capacity, effective
+# radius $R_\text{eff}$, dimension $D_\text{eff}$ and the alignments of the hidden
+# representation over training.
 # Set `LAZYRICH_FAST=1` for a quick run.
 
 # %%
@@ -151,7 +154,7 @@ print("capacity gain:", {k: round(float(v), 3) for k, v in gain.items()})
 
 # %% [markdown]
 # ## 4. Through the sweep engine: a CNN on digits, every γ at once
-# The CPU stand-in for the paper's VGG/ResNet runs (§4.6). `lazyrich.sims.sweep` trains the
+# The CPU stand-in for the paper's VGG/ResNet runs on CIFAR-10. `lazyrich.sims.sweep` trains the
 # γ-scaled ConvNet for all γ in one vmapped call; metric hooks record the penultimate features
 # (and raw outputs, weight change) of a fixed class-balanced probe set at each logged step;
 # `geometry_over_sweep` then computes capacity, geometry, $\mathcal D_{LR}$, CKA to the initial

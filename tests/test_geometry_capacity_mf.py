@@ -1,7 +1,9 @@
-"""Mean-field capacity and effective geometry (manifold-capacity.md §3, claims C1, C3, C5, C7-C9).
+"""Mean-field capacity and effective geometry (docs: Manifold capacity), the facts of the claims
+capacity/C1-points-mean-field, capacity/C3-C9-identities, capacity/C5-spheres-to-ball and
+capacity/C7-sim-vs-mean-field at test size, and the invariances of the estimator.
 
-Exact identities are checked at round-off; Monte-Carlo claims against theory with tolerances
-from the Monte-Carlo standard error or the spec's measured bands.
+Exact identities are checked at round-off; Monte-Carlo results against theory with tolerances
+from the Monte-Carlo standard error or previously measured bands.
 """
 
 import jax
@@ -34,7 +36,7 @@ def test_points_capacity_two():
     """C1: alpha = 2 and active fraction 1/2 for Gaussian points.
 
     E[a] = P/2 exactly in expectation; the s.e. of alpha at n_t = 400 is ~0.05 (measured 0.048),
-    so 0.15 is 3 s.e. (the spec's tolerance)."""
+    so the tolerance 0.15 is 3 s.e."""
     X = point_manifolds(jax.random.key(0), 20, 200)
     r = mean_field_capacity(jax.random.key(1), X, n_t=400)
     assert abs(r.capacity - 2.0) <= 0.15
@@ -109,8 +111,8 @@ def test_qp_solvers_on_random_nnls():
 
 
 def test_invariances_exact():
-    """C8: rotation, zero padding and global scaling leave every output unchanged (same draws:
-    K is invariant, and the Gram-space sampler only sees K)."""
+    """Invariances: rotation, zero padding and global scaling leave every output unchanged
+    (same draws: K is invariant, and the Gram-space sampler only sees K)."""
     X = np.asarray(sphere_manifolds(jax.random.key(5), 6, 15, 30, 3, 1.0))
     Qr, _ = np.linalg.qr(np.random.default_rng(0).standard_normal((30, 30)))
     base = mean_field_capacity(jax.random.key(0), X, n_t=30)
@@ -134,7 +136,7 @@ def test_spheres_approach_ball_from_above():
 
 @pytest.mark.slow
 def test_sphere_capacity_decreases_with_m():
-    """C5: D=5, R=1: alpha(M=50) > alpha(M=200) > alpha_B = 1/3 (spec 0.398 > 0.361 > 0.333).
+    """C5: D=5, R=1: alpha(M=50) > alpha(M=200) > alpha_B = 1/3 (measured 0.398 > 0.361 > 0.333).
     The M-gap (~0.04) is ~4 s.e. at n_t = 300; common draws (same key) make it sharper."""
     ab = float(ball_capacity(1.0, 5))
     caps = []
@@ -146,7 +148,7 @@ def test_sphere_capacity_decreases_with_m():
 
 def test_sim_and_mean_field_agree(clouds, clouds_mf):
     """C7(c): tiny Gaussian clouds (P=8, M=20, N=100, D=4), homogeneous, balanced: alpha_sim and
-    alpha_MF within 10% (spec band for P = 8; finite-P corrections; measured 0.491 vs 0.479)."""
+    alpha_MF within 10% (the band for P = 8: finite-P corrections; measured 0.491 vs 0.479)."""
     s = simulated_capacity(jax.random.key(1), clouds, n_rep=100, n_boot=200)
     assert abs(s.capacity / clouds_mf.capacity - 1) <= 0.10, (s.capacity, clouds_mf.capacity)
 

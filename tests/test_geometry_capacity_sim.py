@@ -1,4 +1,5 @@
-"""Simulated capacity (manifold-capacity.md §2, claims C2 and C8) and input validation."""
+"""Simulated capacity (docs: Manifold capacity): Cover's curve for points, as in the claim
+capacity/C2-cover-curve, invariances of the per-trial critical dimension, and input validation."""
 
 import jax
 import numpy as np
@@ -22,7 +23,7 @@ def test_points_follow_cover(points, bias, ensemble):
 
     With bias Cover's count is exact for uniformly random labels (hence 'iid'): sign flips
     of i.i.d. Gaussian points no longer preserve the law once the constant coordinate is added.
-    Each p_hat(n) is a mean of n_rep Bernoulli(p(n)): tolerance 3 binomial s.e. (spec C2).
+    Each p_hat(n) is a mean of n_rep Bernoulli(p(n)): tolerance 3 binomial s.e.
     The 9 points are correlated (one CDF), so the family-wise false-alarm rate is ~1-2%: in a
     scan of seeds 1..10 (bias, iid) seed 1 hit -3.5 s.e. at n=13, the others stayed within 2.1.
     """
@@ -34,14 +35,14 @@ def test_points_follow_cover(points, bias, ensemble):
     se = np.sqrt(p * (1 - p) / n_rep)
     assert np.all(np.abs(r.separability[sel] - p) <= 3 * se), (r.separability[sel], p)
     nc = P_PTS / 2 - (1 if bias else 0)
-    assert abs(r.capacity - P_PTS / nc) <= 0.1  # spec C2 tolerance (measured 2.000 / 2.138)
+    assert abs(r.capacity - P_PTS / nc) <= 0.1  # as capacity/C2 (measured 2.000 / 2.138)
     assert r.capacity_ci[0] <= r.capacity <= r.capacity_ci[1]
     assert r.censored_fraction == 0.0
     assert np.all(np.diff(r.separability) >= 0)  # nested projections: monotone curve
 
 
 def test_scaling_and_point_permutation_invariance():
-    """C8: global scaling and permuting points within a manifold leave every trial's n* unchanged.
+    """Global scaling and permuting points within a manifold leave every trial's n* unchanged.
 
     Same key => same dichotomies and projections; both maps send separators to separators, so
     the per-trial critical dimensions must be identical, not just close.

@@ -1,4 +1,5 @@
-"""Capacity and geometry recorded through the sweep engine (manifold-capacity.md §4.8, §4.4)."""
+"""Capacity and geometry recorded through the sweep engine, with the other feature-learning
+metrics (docs: Manifold capacity, "Capacity through training")."""
 
 import jax
 import numpy as np

@@ -1,4 +1,4 @@
-"""CNN on digits (CPU stand-in) and the VGG/ResNet CIFAR-10 pipeline (capacity spec §4.6)."""
+"""CNN on digits (CPU stand-in) and the VGG/ResNet CIFAR-10 pipeline of Chou et al. 2025."""
 
 import pickle
 
@@ -36,8 +36,8 @@ def _count(tree):
 
 def test_cifar_models_are_the_papers_architectures():
     """Parameter counts of VGG-11 and ResNet-18 (k=1, no BatchNorm, conv biases, 1x1 shortcut
-    convs, 512->10 head) against counts from the spec's layer lists; features are the head's
-    input; Xavier-normal init has std sqrt(2/(fan_in+fan_out)) (5 s.e. of a sample std)."""
+    convs, 512->10 head) against counts computed from the layer lists below; features are the
+    head's input; Xavier-normal init has std sqrt(2/(fan_in+fan_out)) (5 s.e. of a sample std)."""
     import jax
 
     from lazyrich.sims import cifar_model

@@ -1,4 +1,5 @@
-"""Classical capacity formulas (manifold-capacity.md §2.5, §3.8, claim C4).
+"""Classical capacity formulas: Cover/Wendel, Gardner and the L2 ball of Chung, Lee &
+Sompolinsky 2018 (docs: Manifold capacity, "Classical formulas"; claim capacity/C4-ball-formula).
 
 References are independent: exact binomial sums, Monte-Carlo integration of the ball
 formula, and the closed-form limits.
@@ -31,14 +32,14 @@ def test_cover_is_the_binomial_sum():
 
 def test_gardner_values():
     np.testing.assert_allclose(gardner_capacity(0.0), 2.0, rtol=1e-14)
-    np.testing.assert_allclose(gardner_capacity(1.0), 0.5196, atol=1e-4)  # spec C4 value
+    np.testing.assert_allclose(gardner_capacity(1.0), 0.5196, atol=1e-4)  # 4-decimal value
 
 
 @pytest.mark.parametrize(("R", "D", "expected"),
                          [(0.5, 5, 0.5765), (1.0, 5, 0.3333), (2.0, 5, 0.2344), (1.0, 20, 0.0952),
                           (2.0, 3, 0.369)])
-def test_ball_capacity_spec_values(R, D, expected):
-    # spec C4 lists 4 decimals (last one 3): tolerance is half a unit in the last digit
+def test_ball_capacity_reference_values(R, D, expected):
+    # values quoted to 4 decimals (the last one to 3): tolerance is half a unit in the last digit
     tol = 0.5e-4 if expected != 0.369 else 0.5e-3
     assert abs(ball_capacity(R, D) - expected) <= tol
 

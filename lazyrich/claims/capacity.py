@@ -1,11 +1,13 @@
-"""Claims of manifold-capacity.md §5 (area ``capacity/``), CPU-sized when ``quick``."""
+"""Claims of the manifold-capacity analysis of Chou et al. 2025 (docs: Manifold capacity),
+area ``capacity/``, CPU-sized when ``quick``."""
 
 import jax
 import numpy as np
 
 from lazyrich.verify import Outcome, Plot, Series, claim
 
-SPEC = "manifold-capacity.md"
+_PAPER = "Chou et al. 2025"
+_DOCS = "docs: Manifold capacity"
 
 
 @claim("capacity/C1-points-mean-field",
@@ -14,8 +16,8 @@ SPEC = "manifold-capacity.md"
        measure="alpha_MF of P=20 unit-norm Gaussian points in N=200, n_t=400 (quick) / 2000, "
                "balanced dichotomies, exact NNLS solver",
        why="E[a] = P/2 exactly; the Monte-Carlo s.e. of alpha is ~0.05 at n_t=400, so 0.15 is "
-           "3 s.e. (spec C1 tolerance); at n_t=2000 the s.e. is ~0.02, tolerance 0.07",
-       spec=f"{SPEC} §5 C1")
+           "3 s.e.; at n_t=2000 the s.e. is ~0.02, tolerance 0.07",
+       spec=f"{_PAPER}; Cover 1965; {_DOCS}")
 def _c1(quick: bool) -> Outcome:
     from lazyrich.geometry import mean_field_capacity, point_manifolds
 
@@ -38,9 +40,9 @@ def _c1(quick: bool) -> Outcome:
                  "BinomCDF(n-1; P-1, 1/2), so N_c = P/2 and alpha_sim = 2",
        measure="nested Gaussian projections of P=20 orthonormal points, n_rep=200 (quick) / 1000 "
                "trials, LP separability; max over n in 6..14 of |p_hat(n) - p(n)| in binomial s.e.",
-       why="each p_hat(n) is a mean of n_rep Bernoulli(p(n)); 3 s.e. per point is the spec's "
-           "tolerance (family-wise false alarm ~1-2% for 9 correlated points)",
-       spec=f"{SPEC} §2.5, §5 C2")
+       why="each p_hat(n) is a mean of n_rep Bernoulli(p(n)); tolerance 3 s.e. per point "
+           "(family-wise false alarm ~1-2% for 9 correlated points)",
+       spec=f"Cover 1965; Wendel 1962; {_DOCS}")
 def _c2(quick: bool) -> Outcome:
     from lazyrich.geometry import point_manifolds, simulated_capacity
     from lazyrich.theory import cover_separability
@@ -63,7 +65,7 @@ def _c2(quick: bool) -> Outcome:
                  "exactly (C9)",
        measure="max relative error over Gaussian clouds P=8, M=20, N=100, D=4, n_t=100",
        why="both are algebraic identities: only round-off and the pseudo-inverse cutoff remain",
-       spec=f"{SPEC} §3.2-3.3, §5 C3, C9")
+       spec=f"{_PAPER}; {_DOCS}")
 def _c3(quick: bool) -> Outcome:
     from lazyrich.geometry import gaussian_clouds, mean_field_capacity
 
@@ -80,7 +82,7 @@ def _c3(quick: bool) -> Outcome:
                  "as R -> 0 and -> 1/(D+1/2) as R -> inf",
        measure="quadrature of the ball formula vs the listed values and limits",
        why="values are quoted to 4 decimals: half a unit of the last digit (5e-5)",
-       spec=f"{SPEC} §3.8, §5 C4")
+       spec=f"Chung, Lee & Sompolinsky 2018; Gardner 1988; {_DOCS}")
 def _c4(quick: bool) -> Outcome:
     from lazyrich.theory import ball_capacity
 
@@ -90,7 +92,8 @@ def _c4(quick: bool) -> Outcome:
               abs(float(ball_capacity(1e6, 5)) - 1 / 5.5))
     R = np.geomspace(0.05, 50, 20)
     series = [Series(R, ball_capacity(R, D), f"alpha_B, D={D}") for D in (5, 20)]
-    series.append(Series([r for r, _ in pts], list(pts.values()), "spec values", kind="reference"))
+    series.append(Series([r for r, _ in pts], list(pts.values()), "reference values",
+                         kind="reference"))
     return Outcome.error_below(err, 5e-5, plot=Plot(series, xlabel="R", ylabel="capacity",
                                                     xscale="log", yscale="log"))
 
@@ -100,9 +103,9 @@ def _c4(quick: bool) -> Outcome:
                  "D=3, R=2, M=100 is within 5% of alpha_B = 0.369",
        measure="P=16, N=600 spheres, n_t=300; M in {25, 100} (quick) / {25, 50, 100, 200}; the "
                "measured number is alpha_MF(M=100)/alpha_B - 1",
-       why="finite M under-fills the sphere (alpha biased up, spec measured 0.369 at M=100); the "
-           "Monte-Carlo s.e. is ~1.5%, the spec tolerance 5%",
-       spec=f"{SPEC} §5 C5")
+       why="finite M under-fills the sphere (alpha biased up; 0.369 was measured at M=100); the "
+           "Monte-Carlo s.e. is ~1.5%, the tolerance 5%",
+       spec=f"Chung, Lee & Sompolinsky 2018; {_PAPER}; {_DOCS}")
 def _c5(quick: bool) -> Outcome:
     from lazyrich.geometry import mean_field_capacity, sphere_manifolds
     from lazyrich.theory import ball_capacity
@@ -130,8 +133,8 @@ def _c5(quick: bool) -> Outcome:
        statement="Simulated (random projections, homogeneous LP) and mean-field capacity agree",
        measure="Gaussian clouds P=8, M=20, N=100, D=4, R=1, n_rep=100, n_t=200 (quick); spheres "
                "P=16, M=50, N=600, D=5, R=1 (full); relative difference",
-       why="finite-P corrections: spec band 10% for P=8 (measured 0.482 vs 0.461), 5% for P>=16",
-       spec=f"{SPEC} §5 C7")
+       why="finite-P corrections: band 10% for P=8 (measured 0.482 vs 0.461), 5% for P>=16",
+       spec=f"{_PAPER}; Amelunxen et al. 2014; {_DOCS}")
 def _c7(quick: bool) -> Outcome:
     from lazyrich.geometry import (
         gaussian_clouds,
@@ -200,10 +203,10 @@ def _train_geometry(alphas, steps, log_every, log_points, n_t, width, seed=1):
                "manifolds (30/class, n_t=200, same draws at every step); measured = richest "
                "relative gain (alpha=0.1); quick: width 128, 800 steps, alphas {0.1, 1, 100}; "
                "full: width 256, 1500 steps, alphas {0.1, 0.3, 1, 3, 100}",
-       why="spec C12: ordering strict, lazy |gain| <= 2% (parameters move O(1/alpha): 0.3% at "
+       why="ordering strict, lazy |gain| <= 2% (parameters move O(1/alpha): 0.3% at "
            "alpha=100), richest gain >= 15%; common random numbers make the gains far more "
            "precise than the ~2% s.e. of each capacity",
-       spec=f"{SPEC} §4.3, §5 C12")
+       spec=f"{_PAPER}; Chizat et al. 2019; {_DOCS}")
 def _c12(quick: bool) -> Outcome:
     alphas = (0.1, 1.0, 100.0) if quick else (0.1, 0.3, 1.0, 3.0, 100.0)
     steps, width = (800, 128) if quick else (1500, 256)
@@ -234,7 +237,7 @@ def _c12(quick: bool) -> Outcome:
                "and solver='nnls' on the same samples; quick: P=6, M=20, N=128, n_t=32",
        why="both solvers are exact to round-off (KKT residual < 1e-9): 1e-7 leaves room for the "
            "IPM's final complementarity (~1e-12) amplified by the P×P pseudo-inverses",
-       spec=f"{SPEC} §3.7", tier="gpu")
+       spec=f"{_PAPER}; {_DOCS}", tier="gpu")
 def _ipm_gpu(quick: bool) -> Outcome:
     from lazyrich.geometry import gaussian_clouds, mean_field_capacity
 
@@ -249,10 +252,11 @@ def _ipm_gpu(quick: bool) -> Outcome:
 
 
 def cnn_digits_geometry(quick: bool, *, n_t: int = 100):
-    """The CPU stand-in for the paper's deep-network runs (§4.6): the sweep engine's ConvNet
-    (spec gamma-scaling §1.7, SAME padding) on scikit-learn digits, μP with γ from lazy (0.01) to
-    rich, η = η̂ s(γ) (same normalised rate), MSE on one-hot targets; capacity of the
-    penultimate (dense, 8N) features of 10 test-class manifolds at every logged step.
+    """The CPU stand-in for the paper's VGG-11/ResNet-18 runs on CIFAR-10 (Chou et al. 2025): the
+    sweep engine's ConvNet (:class:`lazyrich.sims.ConvNet`, SAME padding) on scikit-learn
+    digits, μP with γ from lazy (0.01) to rich, η = η̂ s(γ) (same normalised rate;
+    docs: Conventions), MSE on one-hot targets; capacity of the penultimate (dense, 8N) features
+    of 10 test-class manifolds at every logged step.
 
     Returns ``(geometry dataset, gammas)``. These ReLU features are strongly correlated
     (uncentred, a large common mean; the kept Gram eigenvalues span ~1e7), yet every anchor
@@ -287,10 +291,11 @@ def cnn_digits_geometry(quick: bool, *, n_t: int = 100):
                "mean-field capacity (n_t=100, same draws everywhere) of 10 test classes x 25 "
                "(28) probe images; measured = capacity gain of the richest gamma, "
                "alpha_T/alpha_0 - 1",
-       why="spec C12 transposed to the CNN: lazy |gain| <= 2% (weights move ~0.2% at gamma=0.01),"
-           " richest gain >= 15%, strict ordering; common random numbers make gains far more "
-           "precise than the ~2% s.e. of each capacity",
-       spec=f"{SPEC} §4.6, §4.8, §5 C12")
+       why="the criteria of capacity/C12-rich-raises-capacity transposed to the CNN: lazy "
+           "|gain| <= 2% (weights move ~0.2% at gamma=0.01), richest gain >= 15%, strict "
+           "ordering; common random numbers make gains far more precise than the ~2% s.e. of "
+           "each capacity",
+       spec=f"{_PAPER}; {_DOCS}")
 def _cnn_digits(quick: bool) -> Outcome:
     geo, gammas = cnn_digits_geometry(quick)
     cap = geo["capacity"].mean("seed").isel(eta_hat=0)  # (gamma, step)
@@ -314,7 +319,7 @@ def _cnn_digits(quick: bool) -> Outcome:
 
 
 @claim("capacity/cifar10-vgg11-rich-raises-capacity",
-       statement="VGG-11 on CIFAR-10 (paper settings, §4.6): rich training (Chizat alpha = 1) "
+       statement="VGG-11 on CIFAR-10 (the paper's settings): rich training (Chizat alpha = 1) "
                  "raises the capacity of the penultimate test-class manifolds, lazy training "
                  "(alpha = 100) leaves it flat, alpha = 10 in between",
        measure="cifar_capacity_sweep: VGG-11 (k=1, no BN, Xavier init), centred Chizat scaling, "
@@ -324,10 +329,11 @@ def _cnn_digits(quick: bool) -> Outcome:
                "10 classes x 50 test images, n_t = 200; 5 epochs (2500 steps; quick: 1 epoch, "
                "seed 7); CIFAR-10 python files from $LAZYRICH_CIFAR10; measured = capacity gain "
                "alpha_T/alpha_0 - 1 at alpha = 1",
-       why="spec C12/C16 at DNN scale: weights move O(1/alpha) (0.4% at alpha=100 after 100 "
-           "epochs, §4.7), so the lazy gain must stay within 2%; rich gain >= 15% as C12; "
-           "5 epochs, not the paper's 100 (GPU budget)",
-       spec=f"{SPEC} §4.6, §4.7, §5 C12, C15", tier="gpu")
+       why="the criteria of capacity/C12-rich-raises-capacity at DNN scale: weights move "
+           "O(1/alpha) (0.4% at alpha=100 after 100 epochs in the paper's VGG-11 runs), so the "
+           "lazy gain must stay within 2%; rich gain >= 15%; 5 epochs, not the paper's 100 "
+           "(GPU budget)",
+       spec=f"{_PAPER}; Chizat et al. 2019; {_DOCS}", tier="gpu")
 def _cifar_vgg(quick: bool) -> Outcome:
     import os
 

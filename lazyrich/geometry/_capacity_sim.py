@@ -1,6 +1,6 @@
 r"""Simulated manifold capacity (Algorithm 1) with nested random projections.
 
-Spec: manifold-capacity.md §2.1, §2.3 (per-trial critical dimension), §2.4 (LP separability).
+Chou et al. 2025 (docs: Manifold capacity, "Simulated capacity").
 
 For trial :math:`k` draw one dichotomy :math:`y_k` and one Gaussian matrix
 :math:`W_k\in\mathbb R^{n_\max\times N}`; project with its first :math:`n` rows. A separator in
@@ -13,8 +13,8 @@ integers) and :math:`\alpha_\text{sim} = P/N_c`.
 The separability test is the LP feasibility problem :math:`\exists w: Gw\ge 1` with rows
 :math:`g_i = y_{\mu(i)}\,\Pi x_i` (plus a column :math:`y_{\mu(i)}` with ``bias=True``), solved by
 HiGHS; a "separable" verdict is certified by checking :math:`\min_i g_i\cdot w > 0`. Per-row
-positive scaling of :math:`\Pi` does not change separability, so the lab's unit-norm projection
-columns are not needed.
+positive scaling of :math:`\Pi` does not change separability, so the unit-norm projection
+columns of the Chung lab's reference code are not needed.
 """
 
 import dataclasses
@@ -133,19 +133,22 @@ def _nc_from_trials(nstar, n):
 def simulated_capacity(key, X, *, n_rep: int = 100, ensemble: str = "balanced", labels=None,
                        bias: bool = False, center: bool = False, n_min: int = 1,
                        n_max: int | None = None, n_boot: int = 1000) -> SimulatedCapacity:
-    r"""Simulated capacity :math:`\alpha_\text{sim} = P/N_c` of manifolds ``X`` (spec §2).
+    r"""Simulated capacity :math:`\alpha_\text{sim} = P/N_c` of manifolds ``X``
+    (docs: Manifold capacity, "Simulated capacity").
 
     Args:
         X: manifolds, shape ``(P, M, N)`` (see :func:`as_manifolds`).
         key: JAX PRNG key (dichotomies, projections, bootstrap).
-        n_rep: number of trials (dichotomy + nested projection); spec recommends ``>= 100``.
-        ensemble, labels: dichotomy ensemble (§3.5 D6): ``"balanced"`` (default), ``"iid"``,
-            ``"one_vs_rest"`` or ``"fixed"`` with ``labels`` of shape ``(P,)``.
-        bias: separate with a bias term (the lab's SVM) instead of the homogeneous, theoretical
-            definition (default). For points, bias shifts :math:`N_c` from :math:`P/2` to
-            :math:`P/2-1` (§2.5). Compare with :func:`mean_field_capacity` only with
-            ``bias=False``.
-        center: subtract the global mean first (§3.5 D7).
+        n_rep: number of trials (dichotomy + nested projection); ``>= 100`` is recommended.
+        ensemble, labels: dichotomy ensemble (:func:`~lazyrich.geometry.draw_dichotomies`):
+            ``"balanced"`` (default), ``"iid"``, ``"one_vs_rest"`` or ``"fixed"`` with
+            ``labels`` of shape ``(P,)``.
+        bias: separate with a bias term (as the SVM of the Chung lab's reference code) instead
+            of the homogeneous, theoretical definition (default). For points, bias shifts
+            :math:`N_c` from :math:`P/2` to :math:`P/2-1` (the constant coordinate is one more
+            dimension in Cover's count, :func:`lazyrich.theory.cover_separability`). Compare
+            with :func:`mean_field_capacity` only with ``bias=False``.
+        center: subtract the global mean first.
         n_min, n_max: bracket of projection dimensions, ``1 <= n_min <= n_max <= N``. Default
             ``n_max = min(N, P*M)`` (a safe data-independent bracket: at ``n >= P*M`` generic
             points are separable).

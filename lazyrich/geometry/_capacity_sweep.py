@@ -1,7 +1,8 @@
 r"""Capacity, effective geometry and the other feature-learning metrics over a sweep.
 
-Spec: manifold-capacity.md §4.8 (metrics), §4.4 (geometry over training), §4.6 (features: the
-last layer before the classifier, on test inputs, P classes × M points).
+Chou et al. 2025 (docs: Manifold capacity, "Capacity through training"): capacity and
+geometry are measured at every logged step on the last layer before the classifier, on
+held-out inputs (P classes × M points), next to the conventional feature-learning metrics.
 
 Mean-field capacity needs a host NNLS solver, so it cannot run inside the jitted trainer. The
 work is split in two:
@@ -17,7 +18,7 @@ work is split in two:
    across steps and cells), plus :math:`\mathcal D_{LR}(\Phi_t, g_t)`, linear CKA and kernel
    distance to the initial features, and the representation–label alignment
    :math:`\langle\Phi\Phi^\top, YY^\top\rangle_F/(\|\Phi\Phi^\top\|_F\|YY^\top\|_F)`
-   (uncentred and centred, §4.8).
+   (uncentred and centred).
 
 Feature functions for the built-in models (:func:`mlp_features`, :func:`convnet_features`)
 recompute the model's forward pass up to the input of its readout; :func:`probe_hooks` builds
@@ -147,7 +148,8 @@ def output_probe(apply_fn: Callable, probe_x=None) -> Callable:
 
 
 def weight_change(ctx):
-    r"""Metric hook: :math:`\|\theta_t-\theta_0\|_2/\|\theta_0\|_2` over all parameters (§4.8)."""
+    r"""Metric hook: :math:`\|\theta_t-\theta_0\|_2/\|\theta_0\|_2` over all parameters (the
+    relative weight change)."""
     d = sum(jnp.sum((a - b) ** 2) for a, b in zip(jax.tree.leaves(ctx.params),
                                                   jax.tree.leaves(ctx.params0), strict=True))
     n0 = sum(jnp.sum(b ** 2) for b in jax.tree.leaves(ctx.params0))
@@ -253,7 +255,9 @@ def _one_cell(F, G, y, onehot, key, M, opts, out, i):
 @key_first(3)
 def geometry_over_sweep(key, ds, var: str, labels, *, outputs: str | None = "outputs",
                         M: int | None = None, **capacity_options):
-    r"""Capacity, effective geometry and the §4.8 metrics for every (cell, step) of a sweep.
+    r"""Capacity, effective geometry and the other feature-learning metrics (weight change,
+    :math:`\mathcal D_{LR}`, CKA and kernel distance to the initial features,
+    representation–label alignment) for every (cell, step) of a sweep.
 
     Args:
         ds: a dataset from :func:`lazyrich.sims.sweep` holding recorded probe features ``var``

@@ -1,13 +1,16 @@
-r"""Dichotomy ensembles shared by the simulated and mean-field capacity (spec §3.5 D6).
+r"""Dichotomy ensembles shared by the simulated and mean-field capacity
+(docs: Manifold capacity, "Setting").
 
 * ``"balanced"``: exactly :math:`\lfloor P/2\rfloor` manifolds labelled +1, chosen uniformly
   (the recommended default for generic capacity);
 * ``"iid"``: independent fair :math:`\pm1` labels;
 * ``"one_vs_rest"``: one manifold chosen uniformly against all others, with a random overall
   sign (the GLUE-precursor default);
-* ``"fixed"``: the task labels ``labels`` (the "retained" ensemble of §4.2), every sample.
+* ``"fixed"``: the task labels ``labels`` (the "retained" ensemble: the capacity of the task's
+  own dichotomy), every sample.
 
-The ensemble matters only for asymmetric (uncentered) data (claim C11).
+The ensemble matters only for data that are not symmetric about the origin (uncentered, e.g.
+ReLU features); for centered symmetric data all ensembles give nearly the same capacity.
 """
 
 import functools

@@ -1,6 +1,7 @@
 r"""Manifold data: validation of the ``(P, M, N)`` layout, converters, synthetic manifolds.
 
-Spec: manifold-capacity.md §1 (layout), §3.5 D7 (centering), §5.1 (synthetic manifolds).
+Layout and options as in docs: Manifold capacity, "Setting"; synthetic manifolds with known
+capacity (points: Cover 1965; spheres: the ball formula of Chung, Lee & Sompolinsky 2018).
 
 The canonical layout is an array ``X`` of shape ``(P, M, N)``: ``P`` manifolds (classes), ``M``
 points each, ``N`` features. Both capacity estimators validate their input with
@@ -49,7 +50,7 @@ def as_manifolds(X, *, center: bool = False, name: str = "X") -> np.ndarray:
     Args:
         X: array-like of shape ``(P, M, N)`` (a list of ``P`` arrays ``(M, N)`` of equal shape is
             accepted).
-        center: subtract the global mean over all :math:`P\cdot M` points (spec §3.5 D7).
+        center: subtract the global mean over all :math:`P\cdot M` points.
         name: the argument's name in error messages.
 
     Raises:
@@ -126,7 +127,7 @@ def manifolds_from_labels(key, features, labels, M: int) -> np.ndarray:
     """Balanced subsample of ``M`` points per class from ``(n, N)`` features and ``(n,)`` labels.
 
     Classes are sorted by label value; each class with fewer than ``M`` points is an error.
-    Returns ``(P, M, N)`` float64 (spec §6: the paper uses M = 50 per class).
+    Returns ``(P, M, N)`` float64 (Chou et al. 2025 use M = 50 per class).
     """
     F = np.asarray(features, dtype=np.float64)
     y = np.asarray(labels)
@@ -170,12 +171,13 @@ def _check_synth(key, P, M, N, D, R):
 @float64
 def sphere_manifolds(key, P: int, M: int, N: int, D: int, R: float, *,
                      dtype=jnp.float64) -> jax.Array:
-    r"""``P`` manifolds of ``M`` points uniform on a ``D``-sphere of radius ``R`` (§5.1, C5–C7).
+    r"""``P`` manifolds of ``M`` points uniform on a ``D``-sphere of radius ``R``.
 
     Manifold :math:`\mu`: :math:`x_{\mu k} = u^0_\mu + R\sum_{j=1}^D s_{jk}u^j_\mu` with
     :math:`(u^0_\mu, u^1_\mu, \dots, u^D_\mu)` a random orthonormal frame (unit-norm center
-    orthogonal to its axes, as in the ball theory of §3.8) and :math:`s_k` uniform on the unit
-    sphere :math:`S^{D-1}`. Frames of different manifolds are independent, so centers and axes
+    orthogonal to its axes, as in the ball theory of Chung, Lee & Sompolinsky 2018;
+    docs: Manifold capacity, "Classical formulas") and :math:`s_k` uniform on the unit sphere
+    :math:`S^{D-1}`. Frames of different manifolds are independent, so centers and axes
     are uncorrelated across manifolds up to :math:`O(N^{-1/2})`. As :math:`M\to\infty` the
     convex hull fills the ball, whose capacity is :func:`lazyrich.theory.ball_capacity`.
 
@@ -214,7 +216,8 @@ def point_manifolds(key, P: int, N: int, *, orthonormal: bool = False,
     """``P`` unit-norm Gaussian points as ``P`` manifolds of ``M = 1`` point: shape ``(P, 1, N)``.
 
     With ``orthonormal=True`` (needs ``N >= P``) the points are exactly orthonormal; Gaussian
-    projections of them are then i.i.d. Gaussian, for which Cover's formula is exact (§2.5).
+    projections of them are then i.i.d. Gaussian, for which Cover's formula is exact
+    (:func:`lazyrich.theory.cover_separability`).
     """
     check_key(key)
     _check_counts(P=P, N=N)

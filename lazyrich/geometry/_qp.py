@@ -1,4 +1,5 @@
-r"""Solvers for the non-negative quadratic program of the mean-field capacity (spec §3.7).
+r"""Solvers for the non-negative quadratic program of the mean-field capacity
+(docs: Manifold capacity, "Mean-field capacity").
 
 Per sample the anchor problem is the dual of the projection onto a polyhedral cone,
 

@@ -1,7 +1,9 @@
 r"""Classical capacity formulas used as ground truth for the capacity estimators.
 
-Spec: manifold-capacity.md §2.5 (Cover/Wendel), §3.8 (Gardner margin capacity, the
-:math:`L_2` ball of Chung–Lee–Sompolinsky 2018) and §5 claims C1, C2, C4.
+Cover 1965 / Wendel 1962 (separability of points), Gardner 1988 (capacity at a margin) and the
+:math:`L_2` ball of Chung, Lee & Sompolinsky 2018
+(docs: Manifold capacity, "Classical formulas"); checked by the claims
+``capacity/C1-points-mean-field``, ``capacity/C2-cover-curve`` and ``capacity/C4-ball-formula``.
 
 All functions are host-side (NumPy/SciPy, float64): they are references, not simulators.
 """
@@ -38,7 +40,8 @@ def cover_separability(P: int, n, *, bias: bool = False) -> np.ndarray:
 
     the same for *every* dichotomy. With a bias term the constant coordinate is one extra
     dimension: :math:`p_\text{bias}(n) = p(n+1)`. For even ``P``, :math:`p(P/2) = 1/2`, so the
-    critical dimension is :math:`P/2` and the capacity :math:`P/N_c = 2` (spec §2.5).
+    critical dimension is :math:`P/2` and the capacity :math:`P/N_c = 2`
+    (docs: Manifold capacity, "Simulated capacity").
 
     Args:
         P: number of points (``>= 1``).
@@ -57,7 +60,8 @@ def cover_separability(P: int, n, *, bias: bool = False) -> np.ndarray:
 
 
 def gardner_capacity(kappa=0.0) -> np.ndarray:
-    r"""Gardner's capacity of points at margin :math:`\kappa` (spec §3.8).
+    r"""Gardner's capacity of points at margin :math:`\kappa` (Gardner 1988;
+    docs: Manifold capacity, "Classical formulas").
 
     .. math:: \alpha_0(\kappa)^{-1} = \int_{-\kappa}^{\infty} Dt\,(t+\kappa)^2
               = (1+\kappa^2)\,\Phi(\kappa) + \kappa\,\phi(\kappa),
@@ -99,7 +103,8 @@ def _ball_inverse(R: float, D: int, kappa: float) -> float:
 
 
 def ball_capacity(R, D, kappa=0.0) -> np.ndarray:
-    r"""Mean-field capacity of :math:`L_2` balls of radius ``R`` in ``D`` dims (spec §3.8).
+    r"""Mean-field capacity of :math:`L_2` balls of radius ``R`` in ``D`` dims (Chung, Lee &
+    Sompolinsky 2018; docs: Manifold capacity, "Classical formulas").
 
     Center norm 1, margin :math:`\kappa`; with :math:`r\sim\chi_D` and :math:`t_0\sim N(0,1)`,
 
@@ -134,7 +139,7 @@ def ball_capacity(R, D, kappa=0.0) -> np.ndarray:
 
 
 def ball_capacity_large_dim(R, D) -> np.ndarray:
-    r"""Large-``D`` limit of the ball capacity at zero margin (spec §3.8):
+    r"""Large-``D`` limit of the ball capacity at zero margin (Chung, Lee & Sompolinsky 2018):
 
     .. math:: \alpha_B(R, D) \approx (1+R^2)\,\alpha_0(R\sqrt D)
               \;\to\; \frac{1+R^{-2}}{D}\quad (R\sqrt D\gg1).
