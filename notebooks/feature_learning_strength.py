@@ -15,7 +15,7 @@
 # # Feature-learning strength γ: lazy, rich and ultra-rich training
 #
 # The centred μP network $f = (g_\theta - g_{\theta_0})/\gamma$ trained by SGD at step $N\eta$
-# (spec `gamma-scaling.md` §1). Four views of the (γ, η) landscape:
+# (Atanasov et al., ICLR 2025; docs: Gamma scaling). Four views of the (γ, η) landscape:
 #
 # 1. the **phase map** (Figure 1 of Atanasov et al., ICLR 2025) on a single-index task, with
 #    the reference lines η ∝ γ², γ^(2/L) and γ;
@@ -47,8 +47,9 @@ FIGDIR = os.environ.get("LAZYRICH_FIGDIR", ".")
 # ## 1. The phase map
 #
 # One vmapped sweep over γ and the normalised rate $\hat\eta = \eta/s(\gamma)$ with
-# $s(\gamma) = \gamma^2/(1+\gamma^{2-2/L})$ (§1.9), so every γ column covers its own window
-# $[10^{-2}, 10^{1}]\cdot s(\gamma)$. Grey cells diverged; white dots are the sub-grid refined η*.
+# $s(\gamma) = \gamma^2/(1+\gamma^{2-2/L})$ (docs: Gamma scaling), so every γ column covers its
+# own window $[10^{-2}, 10^{1}]\cdot s(\gamma)$. Grey cells diverged; white dots are the sub-grid
+# refined η*.
 
 # %%
 L = 2
@@ -71,9 +72,9 @@ print("ultra-rich η* slope:", an.fit_slope(gammas[rich], es.values[rich]),
 # %% [markdown]
 # ## 2. Loss curves across γ
 #
-# **Lazy:** at fixed η/γ² the dynamics depend on η/γ² only (§1.6), so the curves for
+# **Lazy:** at fixed η/γ² the dynamics depend on η/γ² only, so the curves for
 # γ = 10⁻⁴…10⁻² coincide. **Ultra-rich** (L = 3, η = 0.2γ^(2/3)): a plateau whose length
-# grows as γ^(1−2/L) = γ^(1/3), then a drop along the same path (trajectory collapse, §2.5).
+# grows as γ^(1−2/L) = γ^(1/3), then a drop along the same path (trajectory collapse).
 
 # %%
 g_lazy = np.array([1e-4, 1e-3, 1e-2])
@@ -105,7 +106,8 @@ print("ultra-rich t_1/2:", np.round(t_half, 1), "slope:",
 # A two-layer ReLU network on exactly whitened data, full-batch GD at η = 0.03γ. The metric hooks
 # of `lazyrich.metrics.ntk_hooks` record the kernel–target alignment and ‖K‖ on the training
 # set inside the compiled run. At γ = 10³ the alignment saturates while the loss is still at
-# its initial value and ‖K‖ is a tiny fraction of its final value (§4).
+# its initial value and ‖K‖ is a tiny fraction of its final value
+# (Atanasov, Bordelon & Pehlevan, ICLR 2022).
 
 # %%
 P = 48 if FAST else 128
@@ -135,8 +137,9 @@ print(f"at t_align90 = {t[k90]}: loss/L0 = {sa['loss'][0][k90] / sa['loss'][0][0
 # ## 4. The staircase of a deep linear network
 #
 # Target $B^* = U\,\mathrm{diag}(3, 1, 0.3)\,V^\top$, L = 3, whitened inputs, a small near-decoupled
-# balanced initialisation. Each mode obeys $\dot u = L u^{2-2/L}(s_\alpha - u)$ (§2.3 item 6):
-# the loss falls in steps, largest singular value first, at $t_\alpha \propto 1/s_\alpha$.
+# balanced initialisation. Each mode obeys $\dot u = L u^{2-2/L}(s_\alpha - u)$
+# (Saxe et al. 2014): the loss falls in steps, largest singular value first, at
+# $t_\alpha \propto 1/s_\alpha$.
 
 # %%
 Ld, s = 3, np.array([3.0, 1.0, 0.3])

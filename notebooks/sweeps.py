@@ -15,13 +15,13 @@
 # # A (γ, η) sweep with the vmapped engine
 #
 # The centred μP network $f = (g_\theta - g_{\theta_0})/\gamma$ trained by online SGD with step
-# $N\eta$ (gamma-scaling.md §1.2–1.3), on the single-index teacher
+# $N\eta$ (Atanasov et al., ICLR 2025; docs: Gamma scaling), on the single-index teacher
 # $y = \tanh(2\beta\cdot x) + \tfrac12\beta\cdot x$. Every (γ, η, seed) cell is one lane of a
 # single `jit(vmap(...))`; all cells see the same data stream.
 #
 # We sweep the normalised rate $\hat\eta = \eta/s(\gamma)$ with
-# $s(\gamma) = \gamma^2/(1+\gamma^{2-2/L})$ (spec §1.9), so that the window of useful rates is
-# the same at every γ: lazy ($\eta\propto\gamma^2$) below γ ≈ 1, ultra-rich
+# $s(\gamma) = \gamma^2/(1+\gamma^{2-2/L})$ (docs: Gamma scaling), so that the window of useful
+# rates is the same at every γ: lazy ($\eta\propto\gamma^2$) below γ ≈ 1, ultra-rich
 # ($\eta\propto\gamma^{2/L}$) above.
 #
 # Set `LAZYRICH_FAST=1` for a seconds-long version.
@@ -93,7 +93,8 @@ fig.tight_layout()
 
 # %% [markdown]
 # The bright band follows η ∝ γ² on the lazy side and bends towards γ^{2/L} past γ ≈ 1; at
-# the largest γ the T-step budget is eaten by the plateau (spec §2.1, "window closing").
+# the largest γ the T-step budget is eaten by the plateau (the window closes:
+# the no-training edge rises as γ/T, faster than the divergence edge γ^{2/L} when L ≥ 3).
 
 # %%
 best_per_gamma = final.min("eta_hat")

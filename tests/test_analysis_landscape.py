@@ -1,5 +1,5 @@
 """Landscape analysis: η̂ sweeps, the phase map, NTK/sharpness diagnostics inside sweeps, the
-kernel machine, run_cells and bisection of the divergence edge (gamma-scaling.md §2, §4, §5)."""
+kernel machine, run_cells and bisection of the divergence edge (docs: Gamma scaling)."""
 
 import jax
 import jax.numpy as jnp
@@ -187,7 +187,7 @@ def test_hooks_inside_sweep_match_direct_computation(hooked_sweep):
         np.testing.assert_allclose(float(cell["hess_max"]), ev.max(), rtol=1e-5)
         np.testing.assert_allclose(float(cell["hess_min"]), ev.min(), rtol=1e-4,
                                    atol=1e-8 * abs(ev).max())
-    # GN part at init ∝ γ^-2 exactly (spec §2.4; γ 0.5 → 5)
+    # GN part at init ∝ γ^-2 exactly (the Gauss–Newton term is JᵀJ/γ²; γ 0.5 → 5)
     r = float(ds["gn_top"].isel(gamma=0, eta=0, seed=0, step=0)
               / ds["gn_top"].isel(gamma=1, eta=0, seed=0, step=0))
     assert abs(r - 100.0) < 1e-7

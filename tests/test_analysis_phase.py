@@ -18,7 +18,7 @@ from lazyrich.analysis import (
 )
 
 GAMMAS = np.array([1e-3, 1e-2, 1e-1])
-ETAS = np.logspace(-9, 1, 41)  # quarter-decade grid, as spec §5
+ETAS = np.logspace(-9, 1, 41)  # quarter-decade grid, as the slope claims use
 SEEDS = np.array([0, 1, 2])
 
 
@@ -112,7 +112,7 @@ def test_drop_time_matches_saxe_half_time():
     t = np.linspace(0, 10, 20001)
     a = np.asarray(saxe_mode(s, a0, t))
     L = 0.5 * (s - a) ** 2
-    # L = L0/2 ⇔ (s − a)² = (s − a0)²/2: Saxe's time formula gives that time exactly (§5.1)
+    # L = L0/2 ⇔ (s − a)² = (s − a0)²/2: Saxe's time formula gives that time exactly
     af = s - (s - a0) / np.sqrt(2)
     exact = 1 / (2 * s) * np.log(af * (s - a0) / (a0 * (s - af)))
     assert abs(drop_time(t, L, 0.5) - exact) < 1e-5  # interpolation error on a 5e-4 grid

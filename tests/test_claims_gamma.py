@@ -1,4 +1,4 @@
-"""The landscape claims (gamma-scaling.md §5.1) at their quick sizes, asserting the numbers the
+"""The landscape claims (docs: Gamma scaling) at their quick sizes, asserting the numbers the
 claims report. Sweeps are shared through the claims module's caches, so C3–C6 and C8 cost one
 sweep. Heavier claims (whole L = 3 sweeps, long plateaus) are ``slow``; ``lazyrich verify gamma/
 --quick`` runs all of them."""
@@ -26,7 +26,7 @@ def _run(claims, prefix):
     return getattr(C, f"_c{num}")(True)
 
 
-def test_every_spec_claim_is_registered(claims):
+def test_every_landscape_claim_is_registered(claims):
     have = {k.split("-")[0] for k in claims}
     want = {f"gamma/C{i}" for i in list(range(2, 19)) + [20, 21, 22]}
     assert want <= have
@@ -44,7 +44,7 @@ def test_c2_init_hessian_scaling(claims):
 def test_l2_slopes(claims, prefix, pred, tol):
     out = _run(claims, prefix)
     lo, hi = out.details["ci"]
-    # spec §5: pooled slope within tol and the bootstrap CI overlapping pred ± tol
+    # pass rule: pooled slope within tol and the bootstrap CI overlapping pred ± tol
     assert out.passed and abs(out.measured - pred) <= tol and hi >= pred - tol and lo <= pred + tol
 
 
@@ -76,7 +76,7 @@ def test_heavier_claims(claims, prefix):
 
 
 def test_gpu_tier_runs_at_tiny_size_on_cpu():
-    """The §5.2 claim's code path (two dtypes, two widths, slopes, width check) at a tiny size."""
+    """The GPU-tier claim's code path (two dtypes, two widths, slopes, width check), tiny."""
     import numpy as np
 
     from lazyrich.claims import gamma as C

@@ -1,4 +1,5 @@
-"""Models, tasks, optimizers and data files of lazyrich.sims (gamma-scaling.md §1.2, §1.7–1.8)."""
+"""Models, tasks, optimizers and data files of lazyrich.sims (Atanasov et al. 2025;
+docs: Gamma scaling)."""
 
 import gzip
 import math
@@ -16,8 +17,8 @@ BASE = sims.SweepConfig(depth=2, width=32, input_dim=8, num_steps=60, batch_size
                         dtype="float64")
 
 
-def test_mlp_forward_matches_spec_formula():
-    """§1.2: h¹ = W⁰x/√D, h² = W¹φ(h¹)/√N, g = w φ(h²)/N, written out by hand."""
+def test_mlp_forward_matches_formula():
+    """The μP MLP: h¹ = W⁰x/√D, h² = W¹φ(h¹)/√N, g = w φ(h²)/N, written out by hand."""
     m = sims.MLP(depth=3, hidden=16, input_dim=5, output_dim=2)
     p = m.init(jax.random.key(1), jnp.float64)
     x = jax.random.normal(jax.random.key(2), (7, 5), dtype=jnp.float64)
@@ -36,7 +37,7 @@ def test_mlp_forward_matches_spec_formula():
 
 
 def test_convnet_shapes_homogeneity_and_conv():
-    """§1.7 CNN: flattened dim 6·6·2N at 32×32 and 5·5·2N at 28×28; degree-4 homogeneous;
+    """The authors' CNN: flattened dim 6·6·2N at 32×32 and 5·5·2N at 28×28; degree-4 homogeneous;
     its im2col convolution equals lax.conv_general_dilated divided by √C_in."""
     assert sims.ConvNet((32, 32, 3), 4)._flat() == 6 * 6 * 8
     assert sims.ConvNet((28, 28, 1), 4)._flat() == 5 * 5 * 8
@@ -95,7 +96,7 @@ def test_convnet_activation_is_every_phi_and_only_relu_keeps_homogeneity():
 
 @pytest.mark.slow
 def test_convnet_trains_on_digits_with_cross_entropy():
-    """The §1.7 CNN (padding SAME for 8×8 digits) learns: accuracy well above chance (0.1)."""
+    """The authors' CNN (padding SAME for 8×8 digits) learns: accuracy well above chance (0.1)."""
     cfg = sims.SweepConfig(model="convnet", depth=4, width=4, padding="SAME", task="digits",
                            loss="xent", num_steps=60, batch_size=32, log_every=30, dtype="float32")
     r = sims.train(cfg, gamma=1.0, eta=0.5)
@@ -155,7 +156,8 @@ def test_nnx_model_and_custom_apply():
 
 @pytest.mark.parametrize("opt", ["momentum", "adam", "signsgd"])
 def test_optax_optimizers_with_mup_rates(opt):
-    """The optax path with per-layer μP rates (§1.8) equals a hand-written update."""
+    """The optax path with per-layer μP rates (N for momentum; 1, 1/√N, 1 for
+    Adam and SignSGD) equals a hand-written update."""
     cfg = BASE.replace(optimizer=opt, depth=3, num_steps=5, log_every=1)
     eta = 1e-3
     r = sims.train(cfg, gamma=1.0, eta=eta)

@@ -180,7 +180,7 @@ def test_eta_hat_and_extra_axis_and_metrics():
 
 
 def test_float64_policy():
-    """dtype='auto' runs float64 when min γ < 1e-2 (spec §1.5), float32 otherwise."""
+    """dtype='auto' runs float64 when min γ < 1e-2 (the authors' rule), float32 otherwise."""
     cfg = CFG.replace(dtype="auto", num_steps=10)
     assert cfg.resolve_dtype([1e-3, 1.0]) == "float64"
     assert cfg.resolve_dtype([1e-2, 1.0]) == "float32"

@@ -1,4 +1,5 @@
-"""γ-scaled centred networks: exact identities, lazy limit, conventions (gamma-scaling.md §1)."""
+"""γ-scaled centred networks: exact identities, lazy limit, conventions (Atanasov et al.
+2025; docs: Gamma scaling; docs: Conventions)."""
 
 import numpy as np
 import pytest
@@ -15,11 +16,11 @@ def _relmax(a, b):
 
 @pytest.mark.parametrize("depth", [2, 3])
 def test_c1_gamma_init_scale_identity_float64(depth):
-    """Spec §1.6 / C1: (γ, η, θ₀) ≡ (1, ηγ^(-2/L), γ^(-1/L)θ₀) exactly for bias-free ReLU nets.
+    """C1: (γ, η, θ₀) ≡ (1, ηγ^(-2/L), γ^(-1/L)θ₀) exactly for bias-free ReLU nets.
 
-    Same data stream, same θ₀ draw; only round-off differs: the spec measured 9e-16 / 4e-15,
-    so 1e-10 leaves room for accumulation over 300 steps and still catches any wrong power of γ
-    (a wrong exponent changes the loss at O(1))."""
+    Same data stream, same θ₀ draw; only round-off differs: a reference run measured 9e-16 /
+    4e-15, so 1e-10 leaves room for accumulation over 300 steps and still catches any wrong
+    power of γ (a wrong exponent changes the loss at O(1))."""
     cfg = BASE.replace(depth=depth, width=128, num_steps=300)
     g = 100.0
     eta = 0.2 * g ** (2 / depth)
@@ -34,13 +35,13 @@ def test_c1_gamma_init_scale_identity_float64(depth):
 @pytest.mark.parametrize("depth", [
     2,
     pytest.param(3, marks=pytest.mark.xfail(strict=True, reason=(
-        "spec C1's float32 tolerance 1e-4 does not hold at L = 3, γ = 100: max rel diff of the "
+        "C1's float32 tolerance 1e-4 does not hold at L = 3, γ = 100: max rel diff of the "
         "test-loss curves 8.4e-4 (0 before the plateau ends at t≈120, then 7e-5, 3e-4, 5e-4 at "
         "t = 150, 200, 250). The L ≥ 3 saddle escape amplifies the 1e-7 rounding of the init "
         "scale into an escape-time shift; float64 gives 3e-15."))),
 ])
 def test_c1_identity_float32(depth):
-    """C1 in float32 (spec tolerance < 1e-4): round-off ~1e-7 per operation."""
+    """C1 in float32 (tolerance < 1e-4): round-off ~1e-7 per operation."""
     cfg = BASE.replace(depth=depth, width=128, num_steps=300, dtype="float32")
     g = 100.0
     eta = 0.2 * g ** (2 / depth)
@@ -65,7 +66,7 @@ def test_c19_lazy_collapse_onto_linearized_model():
 
     Smooth activation (tanh): the Taylor remainder is (γ/2)uᵀHu, so the relative difference is
     C·γ with C = O(1); we fit its log-log slope over γ ∈ {1e-5, 1e-4, 1e-3} (prediction 1,
-    tolerance ±0.1 for the O(γ²) next term) and check the spec's bound 20γ."""
+    tolerance ±0.1 for the O(γ²) next term) and check the bound 20γ."""
     cfg = BASE.replace(activation="tanh", num_steps=200)
     c = 0.3
     lin = sims.train(cfg.replace(linearize=True), gamma=1.0, eta=c)
@@ -82,8 +83,9 @@ def test_c19_lazy_collapse_onto_linearized_model():
 
 @pytest.mark.parametrize("name", ["dmft", "ntk", "chizat"])
 def test_parametrization_dictionary_is_exact(name):
-    """§1.4: each convention, run natively with its own variables, reproduces the μP run
-    (γ, η) mapped by to_mup. Different multiplier placement → round-off only (< 1e-10)."""
+    """Each convention (docs: Conventions, "Parametrisations"), run natively with its own
+    variables, reproduces the μP run (γ, η) mapped by to_mup. Different multiplier placement →
+    round-off only (< 1e-10)."""
     cfg = BASE.replace(depth=3, num_steps=80)
     g, eta = 0.5, 0.05
     ref = sims.train(cfg, gamma=g, eta=eta)
@@ -98,7 +100,7 @@ def test_parametrization_dictionary_is_exact(name):
 
 
 def test_eta_scale_limits():
-    """§1.9: smooth s(γ) → γ² (γ→0) and γ^(2/L) (γ→∞), piecewise exact on each side."""
+    """The smooth s(γ) → γ² (γ→0) and γ^(2/L) (γ→∞), piecewise exact on each side."""
     L = 3
     g = np.array([1e-6, 1e6])
     s = sims.eta_scale(g, L)
@@ -132,7 +134,7 @@ def test_log_spaced_schedule_and_full_batch():
 
 
 def test_centred_output_is_zero_at_init():
-    """f ≡ 0 at t = 0 for every γ, so the initial loss is E[y²] whatever γ (spec §1.2)."""
+    """f ≡ 0 at t = 0 for every γ, so the initial loss is E[y²] whatever γ (centring)."""
     losses = [sims.train(BASE.replace(num_steps=1), gamma=g, eta=1e-9).test_loss[0]
               for g in (1e-3, 1.0, 1e3)]
     assert np.ptp(losses) < 1e-14

@@ -1,7 +1,7 @@
 """The one training stack's options: any optax optimizer with the μP multipliers as an optax
 transform, a trainable-parameter mask, uncentred outputs, tasks from arrays, parameters kept at
-the log points, and ``run_cells`` as the batched primitive (docs: "Parametrisations";
-gamma-scaling paper §1)."""
+the log points, and ``run_cells`` as the batched primitive (docs: Conventions, "Parametrisations";
+Atanasov et al. 2025)."""
 
 import jax
 import jax.numpy as jnp

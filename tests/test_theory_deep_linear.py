@@ -1,5 +1,5 @@
-"""Deep linear theory (gamma-scaling.md §2.3, §4.4) and Lanczos sharpness, against exact
-references."""
+"""Deep linear theory (docs: Gamma scaling, "Deep linear networks") and Lanczos sharpness,
+against exact references."""
 
 import jax
 import jax.numpy as jnp

@@ -1,5 +1,5 @@
 """Analysis of sweep results and training runs: the (γ, η) phase map, slopes with bootstrap
-CIs, loss-curve timing, kernel-machine checks (gamma-scaling.md §2, §4, §5).
+CIs, loss-curve timing, kernel-machine checks (docs: Gamma scaling).
 
 ``run_cells`` and ``scaled_sweep`` moved to :mod:`lazyrich.sims` (the training stack). The NTK
 and sharpness diagnostics and their in-sweep hooks moved to :mod:`lazyrich.metrics`

@@ -1,5 +1,5 @@
 r"""Loss-curve analysis: plateau/escape times, staircase steps, time alignment
-(gamma-scaling.md §2.5, §4.4, §5.1 C9, C10, C14, C18)."""
+(docs: Gamma scaling, "Plateaus and trajectory collapse")."""
 
 import numpy as np
 
@@ -37,7 +37,9 @@ def drop_time(t, loss, frac: float = 0.5):
     r"""First time the loss falls to :math:`(1-\text{frac})\,\mathcal L(0)`, interpolated linearly
     in :math:`\log\mathcal L` between logged points; NaN if it never does.
 
-    With ``frac = 0.5`` this is the plateau length :math:`t_{1/2}` of spec §2.3/§5.1 C9–C10.
+    With ``frac = 0.5`` this is the plateau length :math:`t_{1/2}` of the ultra-rich
+    regime, :math:`\propto \gamma/\eta` steps (times :math:`\ln\gamma` for L = 2; Atanasov et
+    al. 2025; docs: Gamma scaling, "Plateaus and trajectory collapse").
     Leading axes of ``loss`` are batch axes.
     """
     frac = _frac("frac", frac)
@@ -63,13 +65,13 @@ def drop_time(t, loss, frac: float = 0.5):
 
 
 def staircase_steps(t, loss, *, min_drop: float = 0.05):
-    r"""Times and sizes of the steps of a staircase loss curve (saddle-to-saddle dynamics, §4.4).
+    r"""Times and sizes of the steps of a staircase loss curve (saddle-to-saddle dynamics).
 
     Candidate steps are the local maxima of the descent rate :math:`-d\mathcal L/d\log t`; each
     one's size is the loss drop between the rate's minima on either side of it. Steps smaller than
     ``min_drop`` × the total drop are discarded. For well-separated modes the α-th step sits at
     the mode's learning time :math:`t_\alpha` and drops by :math:`\tfrac12 s_\alpha^2`
-    (Saxe; spec §5.1 C18).
+    (Saxe et al. 2014; docs: Gamma scaling, "Deep linear networks").
 
     Returns:
         ``(times, drops)``, in time order.
@@ -102,7 +104,9 @@ def staircase_steps(t, loss, *, min_drop: float = 0.05):
 
 
 def align_by_drop(t, losses, frac: float = 0.5):
-    """Shift each curve's time axis so its :func:`drop_time` is 0 (trajectory collapse, §2.5).
+    """Shift each curve's time axis so its :func:`drop_time` is 0 (trajectory
+    collapse: large-γ runs follow similar trajectories up to a reparametrisation of time,
+    Atanasov et al. 2025).
 
     Returns ``(shifts, shifted_times)`` with ``shifted_times[i] = t - shifts[i]``.
     """
@@ -112,7 +116,8 @@ def align_by_drop(t, losses, frac: float = 0.5):
 
 
 def collapse_error(t, losses, frac: float = 0.5, n_grid: int = 200):
-    r"""How well curves collapse after :func:`align_by_drop` (trajectory collapse, spec §2.5, C14).
+    r"""How well curves collapse after :func:`align_by_drop` (trajectory collapse;
+    docs: Gamma scaling, "Plateaus and trajectory collapse").
 
     Each curve is shifted so its :math:`t_{\rm frac}` is 0, interpolated (in :math:`\log\mathcal L`)
     onto ``n_grid`` points of the time window common to all shifted curves, and compared with

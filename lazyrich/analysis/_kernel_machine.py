@@ -1,4 +1,5 @@
-r"""Is the trained network a kernel machine? (gamma-scaling.md §4.1, §4.5 item 4, §5.1 C16.)
+r"""Is the trained network a kernel machine? (Atanasov, Bordelon & Pehlevan 2022;
+docs: Gamma scaling, "Silent alignment and the final kernel".)
 
 Kernel regression with the network's own NTK at time t,
 
@@ -80,7 +81,8 @@ def _gram(f, params, x1, x2):
 def kernel_machine_check(f, params, params0, x_train, y_train, x_test, *,
                          ridge: float = 0.0) -> KernelMachineCheck:
     r"""Compare ``f(params, x_test)`` with kernel regression on ``(x_train, y_train)`` using the
-    NTK of ``f`` at ``params0`` (:math:`K_0`) and at ``params`` (:math:`K_t`) (spec §4.5 item 4).
+    NTK of ``f`` at ``params0`` (:math:`K_0`) and at ``params`` (:math:`K_t`): the
+    test-prediction comparison of Atanasov, Bordelon & Pehlevan 2022.
 
     ``f(params, x)`` is the network (e.g. the centred γ-scaled f of a sweep, which is 0 at θ₀);
     outputs ``(n,)`` or ``(n, C)``, the kernel is summed over outputs. Full Jacobians are

@@ -1,13 +1,15 @@
-r"""Phase-map analysis of a (γ, η) sweep (gamma-scaling.md §2.1, §5 "Statistics to standardise").
+r"""Phase-map analysis of a (γ, η) sweep: the edges and η* of the phase map of Atanasov et al.
+2025 and their slopes (docs: Gamma scaling, "Lazy and rich scaling laws").
 
 Every function takes the xarray Dataset of :func:`lazyrich.sims.sweep` — variables ``loss``
 (dims ``gamma, E, seed, step``) and ``diverged`` (dims ``gamma, E, seed``) where the η axis
 ``E`` is either
 
 * ``eta`` (a 1-D grid shared by every γ), or
-* ``eta_hat`` (the normalised rate :math:`\hat\eta = \eta/s(\gamma)` of spec §1.9) with the
-  2-D coordinate ``eta(gamma, eta_hat)`` giving the real η of every cell — the natural grid
-  for slope claims, :math:`\eta = s(\gamma)\,10^k`, :math:`k\in[-3, 1]` (spec §5),
+* ``eta_hat`` (the normalised rate :math:`\hat\eta = \eta/s(\gamma)`; docs: Gamma scaling)
+  with the 2-D coordinate ``eta(gamma, eta_hat)`` giving the real η of every cell — the
+  natural grid for slope claims, :math:`\eta = s(\gamma)\,10^k`, :math:`k\in[-3, 1]` (a
+  window that holds η* and the divergence edge at every γ),
 
 and returns DataArrays over ``(gamma, seed)`` of real η values, so slopes can be fitted per
 seed and pooled with :func:`fit_slope`.
@@ -130,8 +132,8 @@ def _sorted(ds, arr_gse):
 
 @_per_extra_dim
 def final_loss(ds: xr.Dataset, var: str = "loss", window: int = 20) -> xr.DataArray:
-    """Mean of ``var`` over the last ``window`` logged steps (online SGD noise, spec §5);
-    NaN for diverged cells."""
+    """Mean of ``var`` over the last ``window`` logged steps (it averages out online
+    SGD noise); NaN for diverged cells."""
     _check(ds, var)
     window = _check_window(ds, window)
     out = ds[var].isel(step=slice(-window, None)).mean("step")
@@ -175,8 +177,9 @@ def eta_star(ds: xr.Dataset, var: str = "loss", window: int = 20,
     r"""Optimal learning rate: argmin over η of the final loss, per (γ, seed).
 
     With ``refine`` the minimum is refined inside the grid by a parabola through
-    :math:`\log L` vs :math:`\log\eta` at the grid minimum and its two neighbours (spec §5: halves
-    the 0.25-decade grid's slope error). A minimum on the grid edge is returned unrefined.
+    :math:`\log L` vs :math:`\log\eta` at the grid minimum and its two neighbours (this
+    roughly halves the 0.25-decade grid's slope error). A minimum on the grid edge is
+    returned unrefined.
     """
     e = _check(ds, var)
     if not isinstance(refine, bool | np.bool_):
@@ -205,7 +208,9 @@ def eta_star(ds: xr.Dataset, var: str = "loss", window: int = 20,
 def eta_min(ds: xr.Dataset, threshold: float = 0.5, var: str = "loss",
             window: int = 20) -> xr.DataArray:
     r"""No-training edge :math:`\eta_{\min}(T)`: the smallest η whose final loss is below
-    ``threshold`` × the initial loss, per (γ, seed) (spec §2.1)."""
+    ``threshold`` × the initial loss, per (γ, seed): :math:`\propto\gamma^2` lazy,
+    :math:`\propto\gamma/T` ultra-rich (Atanasov et al. 2025;
+    docs: Gamma scaling, "Lazy and rich scaling laws")."""
     if (isinstance(threshold, bool) or not isinstance(threshold, int | float | np.floating)
             or not 0 < threshold < 1):
         raise ValueError(f"threshold must be in (0, 1), got {threshold!r}")
@@ -223,7 +228,8 @@ def eta_min(ds: xr.Dataset, threshold: float = 0.5, var: str = "loss",
 def catapult(ds: xr.Dataset, var: str = "loss", rise: float = 1.5,
              window: int = 20) -> xr.DataArray:
     r"""Catapult cells: the loss first rises above ``rise`` × its initial value, then ends below
-    it, without diverging (Lewkowycz et al. 2020; spec §2.1, §2.3 item 5)."""
+    it, without diverging (Lewkowycz et al. 2020). In the lazy regime the catapult band lies
+    just under the divergence edge, parallel to it (docs: Gamma scaling, "Edge of stability")."""
     if (isinstance(rise, bool) or not isinstance(rise, int | float | np.floating)
             or not (np.isfinite(rise) and rise > 1)):
         raise ValueError(f"rise must be finite and > 1 (a rise above the initial loss), got "
@@ -256,7 +262,7 @@ class SlopeFit:
         return bool(np.isfinite(self.ci_low) and np.isfinite(self.ci_high))
 
     def agrees_with(self, prediction: float, tol: float) -> bool:
-        """Spec §5: |slope − prediction| ≤ tol **and** the CI overlaps prediction ± tol.
+        """Pass rule: |slope − prediction| ≤ tol **and** the CI overlaps prediction ± tol.
 
         Raises ``ValueError`` when there is no CI (one seed): the second condition cannot be
         checked, and judging on the slope alone would pass a claim on weaker evidence.
@@ -278,7 +284,7 @@ class SlopeFit:
 
 def fit_slope(x, y, *, n_boot: int = 1000, ci: float = 0.95, seed: int = 0) -> SlopeFit:
     r"""Pooled OLS slope of :math:`\log y` on :math:`\log x` over (x, seed) points, with a
-    ``n_boot``-resample bootstrap over seeds (spec §5).
+    ``n_boot``-resample bootstrap over seeds.
 
     The model is :math:`\log y_{is} = a + b\log x_i + \varepsilon_{is}`, fitted to every finite
     point; the CI is the central ``ci`` quantile range of :math:`b` refitted on seed columns
@@ -376,7 +382,7 @@ def bisect_edge(diverges, lo, hi, *, iters: int = 8):
 
 
 def refine_eta_max(cfg, ds: xr.Dataset, *, iters: int = 4) -> xr.DataArray:
-    r"""Divergence edge refined by bisection below the grid resolution (spec §6 item 3).
+    r"""Divergence edge refined by bisection below the grid resolution.
 
     Starts from the grid bracket (:func:`eta_bracket`) of every (γ, seed) and bisects all of
     them at once in :math:`\log\eta`: each iteration is one vmapped run of the cells

@@ -1,6 +1,6 @@
-r"""The toolkit's figures, in one place: the (γ, η) phase map (Figure 1 of [OL] on our tasks,
-gamma-scaling.md §2.1, §3.2), the eigen-curves and D_LR trajectories of the richness measure, and
-capacity and effective geometry over training.
+r"""The toolkit's figures, in one place: the (γ, η) phase map (Figure 1 of Atanasov et al.
+2025 on our tasks; docs: Gamma scaling), the eigen-curves and D_LR trajectories of the richness
+measure, and capacity and effective geometry over training.
 
 House style: ``ax=None`` (or ``axes=None``), returns the axes (or figure), never shows. The data
 behind the phase map is returned by :func:`phase_map_data` so tests check numbers, not pixels.
@@ -100,7 +100,8 @@ class _quiet:
 def plot_phase_map(ds: xr.Dataset, var: str = "test_loss", *, window: int = 3,
                    depth: int | None = None, ax=None, cmap: str = "viridis", lines: bool = True,
                    markers: bool = True):
-    r"""Heat map of the final loss over :math:`\log\gamma\times\log\eta` (Figure 1 of [OL]).
+    r"""Heat map of the final loss over :math:`\log\gamma\times\log\eta` (Figure 1 of
+    Atanasov et al. 2025).
 
     Diverged cells are masked (grey); white dots mark η*(γ) (sub-grid refined, seed median),
     black crosses the grid divergence edge; dashed reference lines η ∝ γ² (anchored on the
@@ -149,7 +150,8 @@ def plot_phase_map(ds: xr.Dataset, var: str = "test_loss", *, window: int = 3,
 
 def plot_eigencurves(curves, labels=None, axes=None, *, k_max: int | None = None,
                      logx: bool = False):
-    r"""The paper's three-panel figure (richness-metric.md §3) for one or several models.
+    r"""The three-panel eigendecomposition figure of Nam et al. (ICLR 2026) for one or
+    several models (docs: Richness).
 
     Panels: cumulative quality :math:`\Pi^*(k)` (skipped lines when a model has no targets),
     cumulative utilisation :math:`\hat\Pi(k)`, relative eigenvalue :math:`\rho_k/\rho_1` (log).

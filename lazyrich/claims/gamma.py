@@ -1,9 +1,9 @@
 r"""Claims of the (γ, η) landscape: η* ∝ γ², ultra-rich scaling, plateaus, sharpness, silent
 alignment, staircases; the γ ↔ init-scale
-identity and the lazy collapse (C1, C19) checked on the trainer (gamma-scaling.md §5.1 C1–C22;
-§5.2 GPU tier).
+identity and the lazy collapse (C1, C19) checked on the trainer (Atanasov et al. 2025;
+Atanasov, Bordelon & Pehlevan 2022; docs: Gamma scaling).
 
-Conventions (spec §5): bias-free μP MLP, float64, D = 16, B = 32, single-index teacher
+Conventions: bias-free μP MLP, float64, D = 16, B = 32, single-index teacher
 y = tanh(2β·x) + 0.5β·x, online SGD with the same data stream for every cell, η grid
 η = s(γ)·10^k with k on a 0.25-decade grid. Slopes: pooled log–log OLS over (γ, seed) with a
 1000-resample bootstrap over seeds; a slope claim passes when |slope − prediction| ≤ tol **and**
@@ -30,7 +30,8 @@ from lazyrich.analysis import (
 from lazyrich.sims import run_cells, scaled_sweep
 from lazyrich.verify import Outcome, Plot, Series, claim
 
-_SPEC = "gamma-scaling.md §5.1 "
+_OL = "Atanasov et al. 2025; docs: Gamma scaling"
+_SA = "Atanasov, Bordelon & Pehlevan 2022; docs: Gamma scaling"
 LAZY = (1e-3, 10**-2.5, 1e-2)
 RICH = (10.0, 100.0, 1e3, 1e4)
 CROSS = (0.1, 10**-0.5, 1.0)
@@ -145,13 +146,13 @@ def _sweep3(quick: bool):
 
 @_claim("gamma/C2-init-hessian-scaling",
        statement="At initialisation the Gauss–Newton sharpness scales exactly as γ^-2 and the "
-                 "residual Hessian (−(2/PC)Σ r ∇²f, r = −y) exactly as γ^-1 (spec §2.4)",
+                 "residual Hessian (−(2/PC)Σ r ∇²f, r = −y) exactly as γ^-1",
        measure="L = 3 ReLU MLP, N = 64, P = 64 test points; top GN eigenvalue (dense (2/P)JJᵀ, "
                "exact) and the residual-Hessian quadratic form vᵀ(H − GN)v on 3 fixed random "
                "directions, at γ ∈ {0.1, 1, 10}; largest relative spread of γ²·λ_GN and "
                "γ·vᵀH_res v",
        why="exact algebra (f = (g − g₀)/γ with f₀ = 0): only float64 round-off, so 1e-10",
-       spec=_SPEC + "C2")
+       spec=_OL)
 def _c2(quick: bool) -> Outcome:
     from jax.flatten_util import ravel_pytree
 
@@ -206,9 +207,9 @@ def _c2(quick: bool) -> Outcome:
        measure="L = 2, N = 64, T = 300, γ ∈ {1e-3, 10^-2.5, 1e-2}; η* = argmin over η = s(γ)10^k "
                "of the final test loss (parabola-refined), pooled log–log slope over (γ, seed), "
                "bootstrap CI (quick: 3 seeds, k ∈ [−1.5, 1]; full: 5 seeds, k ∈ [−3, 1])",
-       why="spec tolerance ±0.15: the 0.25-decade grid limits slope resolution to ~±0.1 over 2 "
+       why="tolerance ±0.15: the 0.25-decade grid limits slope resolution to ~±0.1 over 2 "
            "decades, parabola refinement halves it; seed noise adds the rest",
-       spec=_SPEC + "C3")
+       spec=_OL)
 def _c3(quick: bool) -> Outcome:
     _, ds, _ = _sweep2(quick)
     d = ds.isel(gamma=slice(0, 3))
@@ -220,8 +221,8 @@ def _c3(quick: bool) -> Outcome:
        statement="Lazy regime: divergence edge η_max ∝ γ², slope 2",
        measure="same L = 2 sweep as C3; η_max = grid edge refined by 3 (full: 5) bisection steps "
                "in log η (vmapped over every (γ, seed)), pooled slope with bootstrap CI",
-       why="spec tolerance ±0.25 (edge noise from the online divergence criterion)",
-       spec=_SPEC + "C4")
+       why="tolerance ±0.25 (edge noise from the online divergence criterion)",
+       spec=_OL)
 def _c4(quick: bool) -> Outcome:
     _, ds, em = _sweep2(quick)
     g = ds.gamma.values[:3]
@@ -232,8 +233,8 @@ def _c4(quick: bool) -> Outcome:
 @_claim("gamma/C5-ultrarich-eta-max-slope",
        statement="Ultra-rich regime (γ ≫ 1): η_max ∝ γ^(2/L), slope 1 for L = 2",
        measure="same L = 2 sweep, γ ∈ {10, 100, 1e3, 1e4}; bisected edge, pooled slope",
-       why="spec tolerance ±0.15 over 3 decades",
-       spec=_SPEC + "C5")
+       why="tolerance ±0.15 over 3 decades",
+       spec=_OL)
 def _c5(quick: bool) -> Outcome:
     _, ds, em = _sweep2(quick)
     g = ds.gamma.values[-4:]
@@ -243,9 +244,9 @@ def _c5(quick: bool) -> Outcome:
 @_claim("gamma/C6-ultrarich-eta-star-slope",
        statement="Ultra-rich regime: η* ∝ γ^(2/L), slope 1 for L = 2",
        measure="same L = 2 sweep, γ ∈ {10, …, 1e4}; refined η*, pooled slope",
-       why="spec tolerance ±0.15; the plateau at γ = 1e4 biases η* up slightly (T-budget "
-           "bias, §5.3)",
-       spec=_SPEC + "C6")
+       why="tolerance ±0.15; the plateau at γ = 1e4 biases η* up slightly (T-budget "
+           "bias)",
+       spec=_OL)
 def _c6(quick: bool) -> Outcome:
     _, ds, _ = _sweep2(quick)
     d = ds.isel(gamma=slice(-4, None))
@@ -260,8 +261,8 @@ def _c6(quick: bool) -> Outcome:
        statement="Ultra-rich regime, L = 3: η_max and η* ∝ γ^(2/3)",
        measure="L = 3, N = 64 (full: 128), T = 600 (full: 1000), γ ∈ {10, 100, 1e3}; bisected "
                "η_max and refined η*; measured = η_max slope, η* slope in details; both must agree",
-       why="spec tolerance ±0.15; γ ≤ 1e3 so the plateau (~300 steps at 1e3) stays inside T",
-       spec=_SPEC + "C7")
+       why="tolerance ±0.15; γ ≤ 1e3 so the plateau (~300 steps at 1e3) stays inside T",
+       spec=_OL)
 def _c7(quick: bool) -> Outcome:
     _, ds, em = _sweep3(quick)
     d = ds.isel(gamma=slice(2, None))
@@ -282,11 +283,11 @@ def _c7(quick: bool) -> Outcome:
                "and fall by more than 3× between γ = 0.316 and 10",
        why="monotone shape check; 10% slack is the bisection bracket (10^(0.25/8)) plus "
            "seed spread",
-       spec=_SPEC + "C8")
+       spec=_OL)
 def _c8(quick: bool) -> Outcome:
     if quick:
         _, ds, em = _sweep2(quick)
-    else:  # the spec's width N = 256
+    else:  # the reference width N = 256
         cfg = _cfg2(quick).replace(width=256)
         with _x64():
             ds = scaled_sweep(cfg, CROSS + (10.0,), np.arange(-3.0, 1.0001, 0.25), range(3),
@@ -338,9 +339,9 @@ def _plateau_runs(L: int, quick: bool):
        measure="L = 3 MLP, N = 64 (full 128), T = 3000 (full 6000), γ ∈ {10, …, 1e4}, 2 (full 3) "
                "seeds; t_1/2 = first time the test loss halves (log-interpolated); pooled "
                "log–log slope",
-       why="spec tolerance ±0.08: finite-γ corrections (the escape law is asymptotic) "
+       why="tolerance ±0.08: finite-γ corrections (the escape law is asymptotic) "
            "measured 0.36",
-       spec=_SPEC + "C9")
+       spec=_OL)
 def _c9(quick: bool) -> Outcome:
     g, t, _, tl = _plateau_runs(3, quick)
     th = drop_time(t, tl, 0.5)
@@ -352,8 +353,8 @@ def _c9(quick: bool) -> Outcome:
        measure="L = 2, N = 64 (full 128), T = 300 (full 1500), γ ∈ {10, …, 1e4}; seed-mean t_1/2 "
                "of the test loss; R² of the linear fit in ln γ and the spread of the three "
                "per-decade increments",
-       why="spec: R² > 0.98 and increments equal within 20% (seed noise on t_1/2 ~ 1 step)",
-       spec=_SPEC + "C10")
+       why="R² > 0.98 and increments equal within 20% (seed noise on t_1/2 ~ 1 step)",
+       spec=_OL)
 def _c10(quick: bool) -> Outcome:
     g, t, _, tl = _plateau_runs(2, quick)
     th = np.nanmean(drop_time(t, tl, 0.5), axis=1)
@@ -402,9 +403,9 @@ def _end_sharpness(quick: bool):
        measure="L = 3 sweep (quick N = 64, T = 600; full N = 128, T = 1000), a run at η*(γ) per "
                "seed, full-Hessian top eigenvalue by 20 Lanczos steps on 128 (full 1024) test "
                "points, γ ∈ {10, 100, 1e3}; pooled slope",
-       why="spec tolerance ±0.1 (measured −0.665 at T = 3000; shorter T leaves some "
+       why="tolerance ±0.1 (measured −0.665 at T = 3000; shorter T leaves some "
            "residual curvature)",
-       spec=_SPEC + "C11")
+       spec=_OL)
 def _c11(quick: bool) -> Outcome:
     g, _, lam, gn, _ = _end_sharpness(quick)
     return _slope_outcome(g[2:], lam[2:], -2 / 3, 0.1, label="N·λ_end", ylabel="N·λ_max(H_end)",
@@ -414,8 +415,8 @@ def _c11(quick: bool) -> Outcome:
 @_claim("gamma/C12-end-sharpness-lazy",
        statement="Lazy regime: end-of-training sharpness ∝ γ^-2",
        measure="same runs, γ ∈ {1e-3, 1e-2}; pooled slope of N·λ_end",
-       why="spec tolerance ±0.2 (γ = 0.1 is already crossing over)",
-       spec=_SPEC + "C12")
+       why="tolerance ±0.2 (γ = 0.1 is already crossing over)",
+       spec=_OL)
 def _c12(quick: bool) -> Outcome:
     g, _, lam, _, _ = _end_sharpness(quick)
     return _slope_outcome(g[:2], lam[:2], -2.0, 0.2, label="N·λ_end", ylabel="N·λ_max(H_end)")
@@ -425,8 +426,8 @@ def _c12(quick: bool) -> Outcome:
        statement="η* sits below the edge of stability: 0.2 < N·η*·λ_end < 2",
        measure="same runs, every (γ, seed); measured = the largest N·η*·λ_end (smallest "
                "in details)",
-       why="the GD stability edge is N·η·λ = 2; spec measured 0.49–1.1",
-       spec=_SPEC + "C13")
+       why="the GD stability edge is N·η·λ = 2; a reference run measured 0.49–1.1",
+       spec=_OL)
 def _c13(quick: bool) -> Outcome:
     g, es, lam, _, _ = _end_sharpness(quick)
     prod = es[:, None] * lam
@@ -444,8 +445,9 @@ def _c13(quick: bool) -> Outcome:
                  "training (γ = 1e-3) at its own η* by more than 3× in final loss",
        measure="L = 3 sweep (quick N = 64, T = 600; full N = 128, T = 1000): min over η of the "
                "seed-mean final test loss; ratio lazy/rich(best of γ ≥ 10)",
-       why="spec: 0.110 vs 0.016 measured (ratio ~7); threshold 3",
-       spec=_SPEC + "C20")
+       why="a reference run (L = 3, N = 128, T = 1000) measured 0.110 vs 0.016 (ratio ~7); "
+           "threshold 3",
+       spec=_OL)
 def _c20(quick: bool) -> Outcome:
     _, ds, _ = _sweep3(quick)
     fl = ds[STAR_VAR].isel(step=slice(-STAR_WINDOW, None)).mean("step").where(~ds["diverged"])
@@ -464,9 +466,9 @@ def _c20(quick: bool) -> Outcome:
        measure="the C9/C10 runs, γ ∈ {100, 1e3, 1e4}, seed 0 test-loss curves aligned by t_1/2 "
                "(collapse_error); final loss = seed mean of the last 20 logged test losses (40/100 "
                "steps for L = 2/3)",
-       why="spec: L = 2 measured 0.05–0.06 (SGD noise); L = 3 pointwise collapse is an open point "
+       why="L = 2 measured 0.05–0.06 (SGD noise); L = 3 pointwise collapse is an open point "
            "(0.27–0.53), reported in details only",
-       spec=_SPEC + "C14")
+       spec=_OL)
 def _c14(quick: bool) -> Outcome:
     res = {}
     for L in (2, 3):
@@ -503,7 +505,7 @@ def _sa_cfg(quick: bool):
 @functools.lru_cache(maxsize=2)
 def _silent(quick: bool):
     """Full-batch GD of a 2-layer ReLU net on P exactly whitened points, η = 0.03γ, γ ∈ {100, 1e4},
-    logging the NTK alignment and norm on the training set every 10 steps (spec §4.6)."""
+    logging the NTK alignment and norm on the training set every 10 steps."""
     from lazyrich.metrics import ntk_hooks
     from lazyrich.sims import make_task
     from lazyrich.sims import resolve as _resolve
@@ -545,10 +547,10 @@ def _first_reach(t, a, frac):
                "η = 0.03γ, γ ∈ {100, 1e4}; t_align90 = first logged time the uncentred alignment "
                "covers 90% of its rise; at t_align90: loss/L₀ and ‖K‖/‖K_final‖; t_loss10 = first "
                "time the loss fell 10%",
-       why="spec thresholds: loss ≥ 0.98 L₀ and ‖K‖ ≤ 0.02 ‖K_final‖ at t_align90 (both γ); "
+       why="thresholds: loss ≥ 0.98 L₀ and ‖K‖ ≤ 0.02 ‖K_final‖ at t_align90 (both γ); "
            "t_align90 changes < 25% between γ = 100 and 1e4 (10-step logging); t_loss10 "
            "grows ≥ 1.5×",
-       spec=_SPEC + "C15")
+       spec=_SA)
 def _c15(quick: bool) -> Outcome:
     _, _, _, g, out = _silent(quick)
     t = out["steps"].astype(float)
@@ -583,10 +585,10 @@ def _c15(quick: bool) -> Outcome:
        measure="the C15 setting trained for 40 000 (full 200 000) full-batch steps; test "
                "predictions of the network vs KR(K₀) and KR(K_∞) (NTK at the last step) on 128 "
                "test points; relative L2 errors; measured = max over γ of rel(K_∞) − rel(K₀)",
-       why="spec: rel(K_∞) < rel(K₀) − 0.03 (measured 0.14–0.16 vs 0.20–0.22 on this nonlinear "
+       why="rel(K_∞) < rel(K₀) − 0.03 (measured 0.14–0.16 vs 0.20–0.22 on this nonlinear "
            "target). The final train loss / L₀ is reported: quick reaches 1.6e-9 at γ = 100 but "
-           "only 1.1e-6 at γ = 1e4 (the spec's 1e-8 needs more steps there)",
-       spec=_SPEC + "C16")
+           "only 1.1e-6 at γ = 1e4 (the 1e-8 of the reference run needs more steps there)",
+       spec=_SA)
 def _c16(quick: bool) -> Outcome:
     from lazyrich.analysis import kernel_machine_check
 
@@ -695,8 +697,8 @@ def _final_ntk(L: int, quick: bool):
                "required to end at ‖β − β*‖ < 1e-9 s; K(x,x') = xᵀMx' with "
                "M = (∂β/∂θ)(∂β/∂θ)ᵀ; L ∈ {2, 3, 4}; "
                "measured = worst relative error of the ratio and of the orthogonal scale",
-       why="spec tolerance 5%; the imbalance and unlearned directions are O(σ²N) ≈ 1e-4",
-       spec=_SPEC + "C17")
+       why="tolerance 5%; the imbalance and unlearned directions are O(σ²N) ≈ 1e-4",
+       spec=_SA)
 def _c17(quick: bool) -> Outcome:
     errs, det, Ls, ratios = [], {}, [2, 3, 4], []
     with _x64():
@@ -752,8 +754,8 @@ def _staircase_run(L: int, quick: bool):
                "t_α = first time U_αᵀBV_α ≥ s_α/2 (gradient-flow time ηt); measured = max of "
                "(L = 3: max/min of t_α s_α − 1) and (L = 2: worst relative error vs the formula); "
                "staircase_steps must find 3 steps",
-       why="spec tolerance 20%: the formulas are the leading-order small-u₀ asymptotics",
-       spec=_SPEC + "C18")
+       why="tolerance 20%: the formulas are the leading-order small-u₀ asymptotics",
+       spec="Saxe et al. 2014; Atanasov et al. 2025; docs: Gamma scaling")
 def _c18(quick: bool) -> Outcome:
     from lazyrich.analysis import staircase_steps
     from lazyrich.theory import mode_learning_time
@@ -805,8 +807,8 @@ def _signsgd(quick: bool):
                "η = scale(γ)·10^k (scale γ for γ < 1, γ^(1/2) above), γ ∈ {1e-3, 10^-2.5, 1e-2} "
                "and {10, 100, 1e3}, 3 (full 5) seeds; refined η* of the final test loss; "
                "measured = lazy slope, rich slope in details; both must agree",
-       why="spec tolerance ±0.15 on each slope",
-       spec=_SPEC + "C21")
+       why="tolerance ±0.15 on each slope",
+       spec=_OL)
 def _c21(quick: bool) -> Outcome:
     ds = _signsgd(quick)
     es = eta_star(ds, STAR_VAR, STAR_WINDOW).values
@@ -842,9 +844,9 @@ def _xent(quick: bool):
                "(divergence_factor 1e6: the MSE rule '2× the initial loss' would flag the catapult "
                "onset instead); grid edge + 3 bisection steps; pooled slope. Details: slope of the "
                "catapult onset (first η whose peak test loss exceeds 2× its initial value)",
-       why="spec tolerance ±0.2 (edge resolution 0.25/8 decade, seed noise). The onset is only "
+       why="tolerance ±0.2 (edge resolution 0.25/8 decade, seed noise). The onset is only "
            "resolved on the full grid (the quick grid starts at η = 10^0.5 γ, above it)",
-       spec=_SPEC + "C22")
+       spec=_OL)
 def _c22(quick: bool) -> Outcome:
     ds, em = _xent(quick)
     peak = (ds["test_loss"].max("step") > 2 * ds["test_loss"].isel(step=0)).transpose(
@@ -864,7 +866,7 @@ def _c22(quick: bool) -> Outcome:
                                                  "catapult_onset_median": _nanmedian_rows(onset)})
 
 
-# --------------------------------------------------------------------------- GPU tier (spec §5.2)
+# --------------------------------------------------------------------------- GPU tier
 
 FIG1_GAMMAS = tuple(10.0 ** np.arange(-5.0, 5.0001, 0.5))  # 21 values
 
@@ -925,7 +927,8 @@ def _figure1_outcome(quick: bool, sizes: dict | None = None) -> Outcome:
         rows[f"N{N}_L{L}"] = r
         series.append(Series(g, np.asarray(_nanmedian_rows(es)), f"η*, N = {N}, L = {L}",
                              kind="sim"))
-    # width independence in μP (spec §5.2): η* for the two largest widths within 0.25 decade
+    # width independence in μP (learning-rate transfer): η* for the two largest widths within
+    # 0.25 decade
     Ns = sorted({N for N, _ in res})
     width_dev = None
     if len(Ns) >= 2:
@@ -953,9 +956,9 @@ def _figure1_outcome(quick: bool, sizes: dict | None = None) -> Outcome:
                "seeds; slopes over γ ≤ 1e-2 and 10 ≤ γ ≤ 1e3; measured = worst "
                "|slope − prediction|; width check: η* of the two largest N within 0.25 "
                "decade at every γ",
-       why="spec §5 tolerances ±0.15 (η*) and ±0.2 (edge); γ ≤ 1e3 keeps the plateau inside "
+       why="tolerances ±0.15 (η*) and ±0.2 (edge); γ ≤ 1e3 keeps the plateau inside "
            "T for L ≤ 4",
-       spec="gamma-scaling.md §5.2")
+       spec=_OL)
 def _gpu1(quick: bool) -> Outcome:
     return _figure1_outcome(quick)
 
@@ -974,10 +977,10 @@ def _relmax(a, b):
                  "for bias-free ReLU MLPs (L = 2, 3), on the same data stream",
        measure="max over t and L of the relative difference of the two test-loss curves; γ = 100, "
                "η = 0.2γ^(2/L), N = 128, T = 300 online steps, float64",
-       why="an exact identity: only float64 round-off separates the runs (spec measured 9e-16 and "
-           "4e-15); 1e-10 allows for accumulation, while a wrong power of γ changes the loss "
-           "at O(1)",
-       spec="gamma-scaling.md §1.6, §5.1 C1")
+       why="an exact identity: only float64 round-off separates the runs (a reference run "
+           "measured 9e-16 and 4e-15); 1e-10 allows for accumulation, while a wrong power of γ "
+           "changes the loss at O(1)",
+       spec=_OL)
 def _c1(quick: bool) -> Outcome:
     from lazyrich import sims
 
@@ -1003,10 +1006,10 @@ def _c1(quick: bool) -> Outcome:
                  "match the jax.linearize (lazy) model: max rel diff < 20γ",
        measure="L = 2 ReLU MLP, N = 128, D = 16, B = 32, c = 0.3, T = 300 online steps, float64; "
                "max over t of |L_γ(t) − L_lin(t)| / L_lin(t) on the fixed 1024-point test set",
-       why="the Taylor remainder of f around θ₀ is O(γ) relative; 20γ is the spec's bound. The "
+       why="the Taylor remainder of f around θ₀ is O(γ) relative; 20γ is the bound. The "
            "test loss is used because single-batch losses can be small, which inflates their "
            "relative differences without any change in the dynamics",
-       spec="gamma-scaling.md §1.6, §5.1 C19")
+       spec="Chizat et al. 2019; Atanasov et al. 2025; docs: Gamma scaling")
 def _c19(quick: bool) -> Outcome:
     from lazyrich import sims
 

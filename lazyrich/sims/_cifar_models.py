@@ -13,7 +13,8 @@ weights and zero biases, a linear head 512k → classes on the 512k-dimensional 
 
 :func:`cifar_model` wraps the flax module with :func:`lazyrich.sims.from_flax` (the trainer
 centres and scales it: with ``parametrization="chizat"`` the sweep's ``gamma`` is the Chizat
-:math:`\alpha` and ``eta`` the step :math:`\eta_0`, §4.1) and returns the penultimate-feature
+:math:`\alpha` and ``eta`` the step :math:`\eta_0`, the paper's knob being
+:math:`\bar\eta = \eta_0/\alpha`; docs: Manifold capacity) and returns the penultimate-feature
 function that :func:`lazyrich.geometry.feature_probe` records. The capacity pipeline on top of
 them is :func:`lazyrich.geometry.cifar_capacity_sweep`.
 """

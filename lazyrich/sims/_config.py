@@ -42,9 +42,11 @@ OPTIMIZER_OPTIONS = {"sgd": (), "momentum": ("momentum",), "adam": ("b1", "b2", 
 ETA_SCALES = ("smooth", "piecewise")
 #: Per-cell hyperparameters (array leaves of one cell; ``vmap`` runs over them).
 CELL_FIELDS = ("gamma", "eta", "seed", "init_scale", "momentum", "b1", "b2")
-#: Config fields a sweep may vary (``eta_hat`` is η/s(γ), spec §1.9).
+#: Config fields a sweep may vary (``eta_hat`` is η/s(γ), s(γ) = γ²/(1 + γ^(2−2/L));
+#: docs: Gamma scaling, "The normalised learning rate").
 SWEEPABLE = ("gamma", "eta", "eta_hat", "seed", "init_scale", "momentum", "b1", "b2")
-#: Below this γ the default dtype is float64 (spec §1.5, the authors' rule).
+#: Below this γ the default dtype is float64 (the rule of the authors' code, Atanasov et al.
+#: 2025: g − g₀ = O(γ) cancels in float32; docs: Conventions).
 FLOAT64_BELOW = 1e-2
 #: Largest seed: seeds are stored as int64 (NumPy, netCDF coordinates).
 SEED_MAX = 2**63 - 1
@@ -174,7 +176,9 @@ class SweepConfig:
     (e.g. from :func:`from_apply` / :func:`from_flax`); ``depth`` = L weight layers; ``width``
     = N; ``input_dim`` = D (default: the task's, 16 for synthetic tasks); ``activation``
     (a name of :data:`lazyrich.theory.ACTIVATIONS`: relu, linear, tanh, erf, …; the MLP's and the
-    ConvNet's φ); ``bias`` (off by default, spec §1.2).
+    ConvNet's φ); ``bias`` (off by default: biases break the homogeneity behind the γ ↔
+    init-scale symmetry, and past the first layer they barely move at large N;
+    docs: Gamma scaling).
     Task: ``task`` (a name of :data:`TASKS` with ``task_options``, a dict; or a :class:`Task`,
     e.g. your own arrays from :func:`array_task`).
     Training: ``loss`` (``"mse"``/``"xent"``), ``batch_size`` B, ``full_batch`` (GD on the
@@ -185,7 +189,8 @@ class SweepConfig:
     training-batch transform ``augment(key, x) -> x`` of the same shape, e.g. :func:`crop_flip`;
     its key is the step's data key, so every cell sees the same augmented stream), ``centred``
     (``False``: the output is :math:`o\,g(x;\theta)`, not centred at θ₀),
-    ``parametrization`` (mup, dmft, ntk, chizat: how ``gamma``/``eta`` are read, spec §1.4),
+    ``parametrization`` (mup, dmft, ntk, chizat: how ``gamma``/``eta`` are read;
+    docs: Conventions),
     ``linearize`` (train the ``jax.linearize`` model at θ₀: the lazy limit), ``dtype`` (``"auto"``:
     float64 when γ < 1e-2). Logging: ``log_every`` k or ``log_points`` n log-spaced steps
     (default: every ``num_steps // 100``). ``data_seed`` fixes teacher and data stream;

@@ -1,8 +1,8 @@
 r"""The engine: training one γ-scaled centred network, the single-run simulator behind
 :func:`~lazyrich.sims.train`, :func:`~lazyrich.sims.run_cells` and every sweep.
 
-Spec: gamma-scaling.md §1.2–1.9 (model, update, conventions), §5 conventions (divergence,
-common random numbers). One cell is a pure function of its hyperparameters
+The model, update and conventions are those of Atanasov et al. 2025 (docs: Gamma scaling;
+docs: Conventions). One cell is a pure function of its hyperparameters
 (γ, η, seed, …); a sweep is ``vmap`` of it over cells.
 
 For one cell, with :math:`(o, \lambda, \eta_b)` = (output scale, objective prefactor, base rate)
@@ -13,14 +13,17 @@ of the chosen convention (:func:`lazyrich.sims.native`; μP: :math:`(1/\gamma, 1
     \theta_{t+1} = \theta_t - \eta_b\, s \odot U_t(\lambda\nabla_\theta \ell(f; x_t, y_t)),
 
 where :math:`s` are the model's per-layer μP multipliers (N for SGD, so the step is
-:math:`N\eta`; §1.8 for Adam/SignSGD) and :math:`U_t` the optimizer's transform (identity for
-SGD). :math:`\ell` is the MSE :math:`\frac{1}{BC}\sum(f-y)^2` (no ½, spec §1.3) or the mean
-cross-entropy. Online SGD draws batch t from ``fold_in(stream_key, t)``, identical for every cell.
+:math:`N\eta`; for Adam/SignSGD the MLP's are 1, :math:`1/\sqrt N`, 1 on input, hidden and
+readout layers) and :math:`U_t` the optimizer's transform (identity for SGD). :math:`\ell` is
+the MSE :math:`\frac{1}{BC}\sum(f-y)^2` (no ½, as in the authors' code; docs: Conventions) or
+the mean cross-entropy. Online SGD draws batch t from ``fold_in(stream_key, t)``, identical for
+every cell (common random numbers across the grid).
 
-Divergence (spec §5 conventions, made online so a diverging cell is frozen): a cell is flagged
-at the first step where the batch loss is non-finite, an update is non-finite, or the mean batch
-loss over the last ``divergence_window`` steps exceeds ``divergence_factor`` times the initial
-test loss (the window starts filled with that value, so a short catapult spike is not flagged).
+Divergence (made online, so a diverging cell is frozen): a cell is flagged at the first step
+where the batch loss is non-finite, an update is non-finite, or the mean batch loss over the
+last ``divergence_window`` steps (default 20) exceeds ``divergence_factor`` (default 2) times
+the initial test loss (the window starts filled with that value, so a short catapult spike is
+not flagged).
 From then on its parameters stop moving and its logged values are NaN.
 
 Logging: an outer ``lax.scan`` over log points wraps an inner loop over the steps between

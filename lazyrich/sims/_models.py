@@ -1,4 +1,5 @@
-r"""Models in the "N(0,1) weights + explicit multipliers" μP form (gamma-scaling.md §1.2, §1.7).
+r"""Models in the "N(0,1) weights + explicit multipliers" μP form of Atanasov et al.
+2025 (docs: Gamma scaling; docs: Conventions).
 
 A model is anything with ``init(key, dtype) -> params`` and ``apply(params, x) -> g(x; θ)``
 (the *uncentred*, un-γ-scaled network). Centring and the 1/γ factor are applied by the
@@ -13,13 +14,14 @@ Built-in models (pure JAX):
   :math:`h^1 = W^0x/\sqrt D`, :math:`h^{\ell+1} = W^\ell\phi(h^\ell)/\sqrt N`,
   :math:`g = w^L\phi(h^{L-1})/N` (readout ``"ntk"``: :math:`1/\sqrt N`). ``activation="linear"``
   is the deep linear network.
-* :class:`ConvNet`, the CNN of §1.7 (L = 4): two 3×3 convolutions divided by
+* :class:`ConvNet`, the CNN of Atanasov et al. 2025 (L = 4): two 3×3 convolutions divided by
   :math:`\sqrt{C_{in}}` (fan-in without :math:`k^2`, as the authors' code), ReLU and 2×2 average
   pooling, a dense layer of width 8N and a 1/fan-in readout.
 
 Every built-in model without biases and with a positively homogeneous activation
 (:math:`\phi(cu) = c\,\phi(u)` for c > 0: ReLU, linear, …) is positively homogeneous of degree L
-in its parameters (``degree``), which is what the exact γ ↔ init-scale symmetry of §1.6 needs.
+in its parameters (``degree``), which is what the exact γ ↔ init-scale symmetry needs
+(docs: Gamma scaling, "The γ ↔ init-scale symmetry").
 """
 
 import dataclasses
@@ -97,8 +99,9 @@ class Model:
     def lr_scales(self, optimizer: str, params):
         """Per-leaf step multipliers (a pytree like ``params``).
 
-        SGD and momentum: :math:`N` everywhere (the global μP step :math:`N\\eta`, §1.3).
-        Adam and SignSGD: 1 everywhere unless a model overrides it (§1.8).
+        SGD and momentum: :math:`N` everywhere (the global μP step :math:`N\\eta`).
+        Adam and SignSGD: 1 everywhere unless a model overrides it (the MLP uses the
+        μP rates 1, 1/√N, 1 of input, hidden and readout layers).
         """
         s = float(self.width) if optimizer in ("sgd", "momentum") else 1.0
         return jax.tree.map(lambda _: s, params)
@@ -116,7 +119,8 @@ class Model:
 
 @dataclasses.dataclass(frozen=True)
 class MLP(Model):
-    r"""Bias-free (by default) μP MLP with ``depth`` = L weight layers (spec §1.2).
+    r"""Bias-free (by default) μP MLP with ``depth`` = L weight layers
+    (Atanasov et al. 2025; docs: Gamma scaling).
 
     Args:
         depth: L ≥ 1, the number of weight matrices (L = 2: one hidden layer).
@@ -127,7 +131,7 @@ class MLP(Model):
             for the deep linear network, ``"tanh"``, ``"erf"``, ``"gelu"``, …).
         bias: biases initialised at 0 and divided by the same multiplier as the weights. Under
             the step Nη only the first-layer bias learns at O(1) rate; they break homogeneity.
-        readout: ``"mup"`` (1/N) or ``"ntk"`` (1/√N; the NTK convention of §1.4).
+        readout: ``"mup"`` (1/N) or ``"ntk"`` (1/√N; the NTK convention, docs: Conventions).
     """
 
     depth: int
@@ -215,8 +219,8 @@ class MLP(Model):
     def lr_scales(self, optimizer, params):
         if optimizer in ("sgd", "momentum"):
             return super().lr_scales(optimizer, params)
-        # μP Adam/SignSGD in the N(0,1)+multiplier form (spec §1.8): input O(1),
-        # hidden ∝ 1/√N, readout O(1).
+        # μP Adam/SignSGD in the N(0,1)+multiplier form (Yang et al. 2022, Tensor Programs V):
+        # input O(1), hidden ∝ 1/√N, readout O(1).
         L = self.depth
         per = [1.0 if (i == 0 or i == L - 1) else 1.0 / math.sqrt(self.hidden) for i in range(L)]
         out = {"w": tuple(per)}
@@ -248,7 +252,7 @@ def _avgpool2(h):
 
 @dataclasses.dataclass(frozen=True)
 class ConvNet(Model):
-    r"""The CNN of spec §1.7 (L = 4 weight layers), on NHWC images.
+    r"""The CNN of Atanasov et al. 2025 (L = 4 weight layers), on NHWC images.
 
     conv3×3 (C→N) /√C → φ → avgpool 2 → conv3×3 (N→2N) /√N → φ → avgpool 2 → flatten →
     dense (F→8N) /√F → φ → readout (8N→classes) /(8N). Weights N(0,1), no biases; φ = ReLU

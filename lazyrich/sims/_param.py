@@ -1,16 +1,18 @@
 r"""Parametrisations of the γ-scaled centred network and the normalised learning rate.
 
-Spec: gamma-scaling.md §1.2–1.4 and §1.9.
+Atanasov et al. 2025; docs: Conventions, "Parametrisations"; docs: Gamma scaling.
 
-The default (``"mup"``, the convention of [OL] and its code) is the centred μP network
+The default (``"mup"``, the convention of Atanasov et al. 2025 and their code) is the centred
+μP network
 
 .. math::
     f(x;\theta) = \frac{g(x;\theta) - g(x;\theta_0)}{\gamma},\qquad
     \theta \leftarrow \theta - N\eta\,\nabla_\theta \ell,
 
 with all weights :math:`\mathcal N(0,1)`, hidden multipliers :math:`1/\sqrt{\text{fan-in}}` and
-readout multiplier :math:`1/N`. The other conventions of §1.4 are the same dynamics written
-with other variables; each is implemented natively (its own output scale, readout multiplier,
+readout multiplier :math:`1/N`. The other conventions (Bordelon & Pehlevan 2022: DMFT; Jacot
+et al. 2018: NTK; Chizat et al. 2019: lazy training) are the same dynamics written with other
+variables; each is implemented natively (its own output scale, readout multiplier,
 loss prefactor and step) so that the maps below are *tested*, not assumed:
 
 ======  ===========================================  ===============================================
@@ -63,7 +65,7 @@ def readout(parametrization: str) -> str:
 
 
 def to_mup(parametrization: str, a, b, width: int) -> tuple[float, float]:
-    r"""Map a convention's variables ``(a, b)`` to the μP (γ, η) of §1.2–1.3 (spec §1.4)."""
+    r"""Map a convention's variables ``(a, b)`` to the μP (γ, η) (docs: Conventions)."""
     _check(parametrization, a, b, width)
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
     if parametrization == "mup":
@@ -101,7 +103,9 @@ def _check(parametrization, a, b, width):
 
 
 def eta_scale(gamma, depth: int, kind: str = "smooth"):
-    r"""The learning-rate scale :math:`s(\gamma)` of spec §1.9.
+    r"""The learning-rate scale :math:`s(\gamma)` that η* and the divergence edge follow
+    (:math:`\gamma^2` lazy, :math:`\gamma^{2/L}` ultra-rich, Atanasov et al. 2025), interpolated
+    by lazyrich (docs: Gamma scaling, "The normalised learning rate").
 
     ``"smooth"``: :math:`s(\gamma) = \gamma^2/(1+\gamma^{2-2/L})`, which tends to
     :math:`\gamma^2` as γ → 0 and :math:`\gamma^{2/L}` as γ → ∞.
@@ -127,10 +131,10 @@ def _rate(name, v):
 
 
 def eta_from_hat(eta_hat, gamma, depth: int, kind: str = "smooth"):
-    r"""η from the normalised rate :math:`\hat\eta = \eta/s(\gamma)` (spec §1.9)."""
+    r"""η from the normalised rate :math:`\hat\eta = \eta/s(\gamma)` (docs: Gamma scaling)."""
     return _rate("eta_hat", eta_hat) * eta_scale(gamma, depth, kind)
 
 
 def eta_hat(eta, gamma, depth: int, kind: str = "smooth"):
-    r"""The normalised rate :math:`\hat\eta = \eta/s(\gamma)` (spec §1.9)."""
+    r"""The normalised rate :math:`\hat\eta = \eta/s(\gamma)` (docs: Gamma scaling)."""
     return _rate("eta", eta) / eta_scale(gamma, depth, kind)

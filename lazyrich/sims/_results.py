@@ -1,4 +1,4 @@
-"""Sweep results as xarray Datasets in netCDF (h5netcdf), written atomically (engineering.md §4).
+"""Sweep results as xarray Datasets in netCDF (h5netcdf), written atomically.
 
 Two layouts:
 

@@ -1,4 +1,4 @@
-r"""The vmapped sweep engine (engineering.md §3–4; gamma-scaling.md §6 item 1).
+r"""The vmapped sweep engine: one config, a grid of (γ, η, seed) cells, one ``vmap``.
 
 The grid (γ, η or η̂, any other sweepable field, seed) is flattened into one **cell** axis.
 A cell's randomness comes only from ``fold_in(key(0), seed)`` (initialisation) and the shared
@@ -247,9 +247,9 @@ def sweep(cfg: SweepConfig, *, gamma=None, eta=None, eta_hat=None, seeds=None, p
     Args:
         cfg: the static configuration (:class:`SweepConfig`).
         gamma, eta, seeds: grid values (default: the config's single value). ``eta`` is the
-            spec's η; the actual SGD step is ``N * eta``.
-        eta_hat: instead of ``eta``, the normalised rate η̂ = η/s(γ) (spec §1.9); the dataset
-            then has dimension ``eta_hat`` and a 2-D coordinate ``eta(gamma, eta_hat)``.
+            μP η (docs: Conventions); the actual SGD step is ``N * eta``.
+        eta_hat: instead of ``eta``, the normalised rate η̂ = η/s(γ) (docs: Gamma scaling); the
+            dataset then has dimension ``eta_hat`` and a 2-D coordinate ``eta(gamma, eta_hat)``.
         **extra: other sweepable fields (see :data:`SWEEPABLE`), e.g. ``init_scale=[...]``, and
             the shape axes ``width``, ``depth``, ``batch_size`` (lists of positive integers; one
             compiled engine per combination, all in one dataset whose leading dimensions they

@@ -1,21 +1,24 @@
-r"""Tasks: generated in code or shipped with a package, never downloaded (gamma-scaling.md §6).
+r"""Tasks: generated in code or shipped with a package, never downloaded.
 
 A task is built once per sweep from its ``data_seed`` (:meth:`Task.build` returns a pytree:
 teacher weights, or the arrays of a finite data set, plus a fixed test set). Training batches
 come from :meth:`Task.batch` with the key ``fold_in(stream_key, t)``, so **every cell of a
-grid sees the same data stream** (common random numbers, spec §5 conventions).
+grid sees the same data stream** (common random numbers: cells differ by their hyperparameters,
+not by their data).
 
 Regression (whitened Gaussian inputs :math:`x\sim\mathcal N(0, I_D)`, :math:`\beta =
 (1,\dots,1)/\sqrt D`):
 
 * ``linear``: :math:`y = \beta\cdot x`.
-* ``single-index``: :math:`y = \tanh(2\beta\cdot x) + \tfrac12\beta\cdot x` (the spec's teacher).
+* ``single-index``: :math:`y = \tanh(2\beta\cdot x) + \tfrac12\beta\cdot x` (the teacher of
+  the γ-landscape claims).
 * ``multi-index``: :math:`y = K^{-1/2}\sum_k [\tanh(2u_k\cdot x) + \tfrac12 u_k\cdot x]` with
   K orthonormal random directions.
 * ``random-mlp``: :math:`y = \sqrt{2/M}\,a\cdot\mathrm{ReLU}(Wx/\sqrt D)` (M hidden units,
   N(0,1) weights; unit output variance).
 * ``staircase``: multi-output linear :math:`y = W^*x`, :math:`W^* = U\,\mathrm{diag}(s)V^\top`
-  with chosen singular values s (spec §2.3 item 6, §4.4).
+  with chosen singular values s, learned one mode at a time (Saxe et al. 2014;
+  docs: Gamma scaling, "Deep linear networks").
 
 Classification (one-hot targets; MSE uses them uncentred as the authors' code does):
 

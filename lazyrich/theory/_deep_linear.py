@@ -1,5 +1,6 @@
 r"""Deep linear theory behind the (γ, η) landscape: the scalar L-chain, mode-wise learning times
-(the staircase) and the final NTK. Spec: gamma-scaling.md §2.3, §4.3–4.4.
+(the staircase) and the final NTK (Saxe et al. 2014; Atanasov, Bordelon & Pehlevan 2022;
+Atanasov et al. 2025; docs: Gamma scaling, "Deep linear networks").
 
 The scalar L-chain is the balanced rank-one reduction of a width-N deep linear network on
 whitened inputs with a target of norm :math:`y^*`:
@@ -46,14 +47,14 @@ def _require_solvable(gamma, y_star) -> None:
 
 def chain_eta_max_lazy(gamma, L: int):
     r"""Lazy divergence edge of the chain: the initial NTK is :math:`K_0 = L/\gamma^2`, so
-    GD is stable for :math:`\eta < 2/K_0 = 2\gamma^2/L` (§2.3 item 1)."""
+    GD is stable for :math:`\eta < 2/K_0 = 2\gamma^2/L`."""
     L = _depth(L)
     require_positive("gamma", gamma)
     return 2.0 * jnp.asarray(gamma, dtype=jnp.result_type(float)) ** 2 / L
 
 
 def chain_eta_max_rich(gamma, L: int, y_star=1.0):
-    r"""Ultra-rich divergence edge (§2.3 item 2): the sharpness of the solution
+    r"""Ultra-rich divergence edge of the chain: the sharpness of the solution
     :math:`a^* = (1+\gamma y^*)^{1/L}` is :math:`K^* = L\,a^{*2(L-1)}/\gamma^2`, so
     :math:`\eta_{\max} = 2/K^* \to (2/L)\,y^{*-2(L-1)/L}\gamma^{2/L}` for :math:`\gamma\gg 1`.
     Returned exactly (not only its limit). Needs :math:`1 + \gamma y^* > 0` (finite ``y_star``;
@@ -69,8 +70,8 @@ def chain_eta_max_rich(gamma, L: int, y_star=1.0):
 
 
 def chain_plateau_time(gamma, L: int, eta, y_star=1.0):
-    r"""Steps until the chain leaves its plateau (§2.3 item 3), from
-    :math:`\dot a = y^* a^{L-1}/\gamma`:
+    r"""Steps until the chain leaves its plateau, from the early-time (:math:`f \approx 0`)
+    balanced flow :math:`da/d\tau = y^* a^{L-1}/\gamma`, :math:`\tau = \eta t`:
 
     .. math::
         t_{1/2} \approx \frac{\gamma}{2y^*\eta}\ln\!\Big(1+\frac{\gamma y^*}{2}\Big)\ (L=2),\qquad
@@ -92,14 +93,16 @@ def chain_plateau_time(gamma, L: int, eta, y_star=1.0):
 
 def mode_learning_time(s, u0, L: int, frac: float = 0.5):
     r"""Gradient-flow time for a mode of strength :math:`u` to go from ``u0`` to ``frac·s``
-    (§2.3 item 6):
+    (each singular value of a whitened linear target evolves alone; Saxe et al. 2014, Arora et
+    al. 2018; in the γ picture :math:`u_0 \sim 1/\gamma`):
 
     .. math:: \frac{du}{d\tau} = L\,u^{2-2/L}(s-u),\qquad
               \tau = \int_{u_0}^{fs}\frac{du}{L\,u^{2-2/L}(s-u)} .
 
     Exact for every L by quadrature in :math:`w=\ln u` (smooth integrand). For L = 2 it is
-    :math:`\frac{1}{2s}\ln\frac{f(s-u_0)}{u_0(1-f)}`, Saxe's formula. The staircase of §4.4 is this
-    time for each singular value :math:`s_\alpha`, largest first. Scalars only (NumPy).
+    :math:`\frac{1}{2s}\ln\frac{f(s-u_0)}{u_0(1-f)}`, Saxe's formula. The staircase
+    (saddle-to-saddle loss curve) is this time for each singular value :math:`s_\alpha`, largest
+    first. Scalars only (NumPy).
     """
     import warnings
 
@@ -128,7 +131,7 @@ def mode_learning_time(s, u0, L: int, frac: float = 0.5):
 
 def deep_linear_final_ntk(beta_star, L: int):
     r"""Final NTK of a depth-L linear network that learned :math:`\beta^*` from a small balanced
-    init (§4.4):
+    init on whitened inputs (Atanasov, Bordelon & Pehlevan 2022; docs: Gamma scaling):
 
     .. math:: K_\infty = s^{2(L-1)/L}\big[I + (L-1)\hat\beta\hat\beta^\top\big],\quad
               s=\|\beta^*\| .
