@@ -15,8 +15,9 @@
 # # Exact learning dynamics of two-layer linear networks, from lazy to rich
 #
 # A λ-balanced network ($W_2^\top W_2 - W_1W_1^\top = \lambda I$) trained by gradient flow on a
-# whitened task has an exact solution (spec `linear-networks.md` §2). Here we compare it with
-# plain gradient descent for $\lambda \in \{-50, 0, 50\}$: the loss, the kernel distance
+# whitened task has an exact solution (Dominé et al. 2025; docs: Linear networks). Here we
+# compare it with plain gradient descent for $\lambda \in \{-50, 0, 50\}$: the loss, the kernel
+# distance
 # $S(t) = 1 - \langle K_0, K_t\rangle / \|K_0\|\|K_t\|$ and the two representations
 # $W_1^\top W_1$ and $W_2W_2^\top$. Lines are theory; markers are GD with $T = \eta\cdot$steps.
 
@@ -58,7 +59,7 @@ for lam in lams:
     # small init: rich steps at λ = 0
     W1, W2 = lambda_balanced_init(jax.random.key(1), lam, n, n, n, sigma=0.15)
     if lam == 0 and np.linalg.det(np.asarray(W2 @ W1)) * np.linalg.det(np.asarray(S)) < 0:
-        W2 = W2.at[0].multiply(-1.0)  # λ = 0 with det(W0)det(Σ) < 0 is a saddle (§2.4)
+        W2 = W2.at[0].multiply(-1.0)  # λ = 0 with det(W0)det(Σ) < 0 is a saddle (B singular)
     sol = two_layer_linear(W1, W2, S, t)
     k_max = max(float(np.linalg.norm(np.asarray(S), 2)), abs(lam) / 2)
     steps = int(T_end * k_max / (1e-2 if FAST else 2e-3))  # η·k_max
@@ -103,7 +104,9 @@ if os.environ.get("LAZYRICH_FIGDIR"):
 # At $\lambda = 0$ (rich) the loss falls in sigmoidal steps, one per singular value, and the
 # kernel moves by $O(1)$. At $|\lambda| = 50$ (lazy) the network behaves like a shallow one with
 # rate $|\lambda|$, the kernel barely moves, and — for a square network — $\lambda$ and $-\lambda$
-# give the same $W(t)$ and loss while the two representations swap roles (§2.7).
+# give the same $W(t)$ and loss while the two representations swap roles: the function's own
+# flow depends on $\lambda$ only through $\lambda^2$
+# (docs: Linear networks, "Limits and symmetries").
 
 # %%
 sol_p, sol_m = runs[50.0][0], runs[-50.0][0]

@@ -1,4 +1,5 @@
-"""Reference simulators of two-layer linear networks: GD and the DOP853 flow (spec §1.2, §6)."""
+"""Reference simulators of two-layer linear networks: GD and the DOP853 flow (docs: Conventions,
+time T = η·steps)."""
 
 import jax
 import jax.numpy as jnp

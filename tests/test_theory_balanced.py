@@ -1,4 +1,4 @@
-"""λ-balanced initialisation (linear-networks.md §1.4–1.6, claim C1)."""
+"""λ-balanced initialisation (docs: Linear networks, "Balanced initialisations"; claim C1)."""
 
 import jax
 import jax.numpy as jnp
@@ -35,7 +35,7 @@ def test_split_is_cancellation_free(lam):
 
 
 def test_padding_puts_sqrt_lambda_in_the_enlarged_layer():
-    # (3,4,5), λ = 2 > 0: the extra hidden unit lives in W2 with singular value √2 (§1.6 step 3);
+    # (3,4,5), λ = 2 > 0: the extra hidden unit lives in W2 with singular value √2;
     # public code pads with √(λ·0) = 0 and breaks the balance
     W1, W2 = lambda_balanced_init(jax.random.key(3), 2.0, 3, 4, 5)
     sv2 = np.linalg.svd(np.asarray(W2), compute_uv=False)

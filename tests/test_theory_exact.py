@@ -1,7 +1,8 @@
-"""Exact matrix solution: Riccati identity, stable form, propagator, diagnostics (spec §2).
+"""Exact matrix solution: Riccati identity, stable form, propagator, diagnostics (Dominé et al.
+2025; docs: Linear networks, "Exact solution").
 
 References: ``lazyrich.sims.ode_two_layer`` (DOP853, rtol = atol = 1e-12) or exact identities.
-Tolerances are those of spec §6 and are explained in each claim's ``why``.
+Tolerances are those of the ``linear/`` claims and are explained in each claim's ``why``.
 """
 
 import jax
@@ -120,7 +121,7 @@ def test_whitened_data_pipeline_matches_the_ode_on_raw_weights():
 
 
 def test_scalar_covariance_rescaling_stated_in_the_error_is_exact():
-    # one-hot items X = I_P, c = 1/P (§1.3): target Σ/c, times c·T
+    # one-hot items X = I_P, c = 1/P (Sigma_xx = cI is the whitened flow): target Σ/c, times c·T
     P = 4
     X = np.eye(P)
     Y = np.random.default_rng(7).standard_normal((4, P))
@@ -162,7 +163,7 @@ def test_stable_form_is_differentiable_in_lambda():
 @given(mag=st.floats(0.1, 5.0), sign=st.sampled_from([-1.0, 1.0]), seed=st.integers(0, 10_000),
        t1=st.floats(0.0, 5.0), t2=st.floats(0.0, 5.0))
 def test_invariants_lambda_conserved_and_semigroup(mag, sign, seed, t1, t2):
-    """Any λ-balanced start: the solution's factor keeps λ (conserved by the flow, §1.4), and
+    """Any λ-balanced start: the solution's factor keeps λ (conserved by the flow), and
     restarting from it reproduces the trajectory (the flow is a semigroup)."""
     lam = sign * mag
     W1, W2 = C.init(seed, lam, (3, 3, 5))

@@ -52,7 +52,7 @@ def test_kernel_distance_properties(rng):
 
 
 def test_task_sequence_carries_lambda(rng):
-    """λ is conserved across task switches (§4): the final factor is λ-balanced with the same λ."""
+    """λ is conserved across task switches: the final factor is λ-balanced with the same λ."""
     from lazyrich.theory import lambda_balanced_init, measure_lambda, random_task
 
     for lam, dims in [(2.0, (3, 3, 5)), (-1.5, (4, 4, 4)), (1.0, (3, 4, 5))]:
@@ -66,7 +66,7 @@ def test_task_sequence_carries_lambda(rng):
 
 
 def test_reversal_as_task_sequence():
-    """§4.2: λ ≠ 0 reverses (W → −Σ); the transient loss of the old task rises to ½‖2Σ‖²."""
+    """Reversal: λ ≠ 0 reverses (W → −Σ); the transient loss of the old task rises to ½‖2Σ‖²."""
     from lazyrich.theory import lambda_balanced_init, random_task
 
     S = random_task(jax.random.key(3), 3, 3, [2.0, 1.0, 0.5])
@@ -99,7 +99,7 @@ def test_ntk_from_reps_agrees_with_weights(rng):
                                rtol=1e-13)
 
 
-# --- the registered claims: each asserts the measured number the spec predicts -------------
+# --- the registered claims: each asserts the measured number the theory predicts -----------
 def test_c2_balance_conserved_by_flow():
     out = cl.c2_balance_conserved(quick=True)
     assert out.passed, out  # drift ≤ 1e-9 (ODE tolerance)
@@ -124,7 +124,7 @@ def test_c16_ntk_equals_finite_difference_jjt():
 
 def test_c17_kernel_distance_symmetric_and_monotone():
     out = cl.c17_kernel_distance(quick=True)
-    assert out.measured <= 1e-8  # λ ↔ −λ symmetry, exact (§3.2)
+    assert out.measured <= 1e-8  # λ ↔ −λ symmetry, exact for square networks
     assert out.details["strictly decreasing in |λ|"] == "True"
     assert out.details["max |W(T_end) − Σ|"] < 1e-8  # truly converged
 

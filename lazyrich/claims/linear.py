@@ -17,7 +17,8 @@ import numpy as np
 
 from lazyrich.verify import Outcome, Plot, Series, claim
 
-SPEC = "linear-networks.md"
+# the paper and the docs page of every claim here; claims name their section of the page
+SPEC = "Dominé et al. 2025; docs: Linear networks"
 
 
 # --------------------------------------------------------------------------------------- helpers
@@ -77,7 +78,7 @@ def _cd_ode(s, lam, c0, d0, T, target=None):
 
 
 def _cd_of(a0, lam):
-    """A (c0, d0) with c0 d0 = a0 and d0² − c0² = λ (the split of §1.6)."""
+    """A (c0, d0) with c0 d0 = a0 and d0² − c0² = λ (the split of lambda_balanced_init)."""
     from lazyrich.theory import split_singular_values
 
     c, d = split_singular_values(jnp.asarray(a0, dtype=jnp.float64), lam)
@@ -86,14 +87,14 @@ def _cd_of(a0, lam):
 
 def _with_det_mismatch(W1, W2, S, mismatch: bool = True):
     """Flip one row of W2 (keeps W2ᵀW2, hence the balance) so that det(W0)·det(Σ) < 0
-    (``mismatch``) or > 0 (at λ = 0 a mismatch is a saddle, §2.4)."""
+    (``mismatch``) or > 0 (at λ = 0 a mismatch makes B singular: a saddle)."""
     if (np.linalg.det(W2 @ W1) * np.linalg.det(S) > 0) == mismatch:
         W2 = W2.copy()
         W2[0] *= -1.0
     return W1, W2
 
 
-T_GRID = np.array([0.0, 0.5, 2.0, 8.0, 30.0, 1000.0])   # spec C5's times
+T_GRID = np.array([0.0, 0.5, 2.0, 8.0, 30.0, 1000.0])   # the times of claim C5
 
 
 # ------------------------------------------------------------------------------------------ C1
@@ -172,7 +173,7 @@ def c5_stable_vs_ode(quick: bool = True) -> Outcome:
     Tm = np.linspace(0.0, 4.0, 9)
     cf = two_layer_linear(W1, W2, S, Td, method="stable")
     ref = ode_P(W1, W2, S, Tm)[:, 4:, :4]
-    plot = Plot([Series(Td, loss_of(cf.W, S), "closed form (§2.4)"),
+    plot = Plot([Series(Td, loss_of(cf.W, S), "closed form (stable)"),
                  Series(Tm, loss_of(ref, S), "ODE (DOP853)", kind="sim")],
                 xlabel="T = t/τ", ylabel="½‖W − Σyx‖²", yscale="log",
                 title="(4,4,4), λ = 1")
@@ -201,7 +202,7 @@ def c6_propagator_vs_ode(quick: bool = True) -> Outcome:
         per_t = np.max(np.abs(np.asarray(sol.P) - ref), axis=(1, 2)) / np.max(np.abs(ref))
         series.append(Series(T[1:], np.maximum(per_t[1:], 1e-17), name, kind="sim"))
     plot = Plot(series, xlabel="T", ylabel="max|P − P_ode| / max|P_ode|", xscale="log",
-                yscale="log", title="exact propagator (§2.5) vs ODE")
+                yscale="log", title="exact propagator vs ODE")
     return Outcome.error_below(max(out.values()), 1e-9, plot=plot,
                                details={"errors": out, "T": T.tolist()})
 
@@ -224,9 +225,9 @@ def c7_naive_overflows(quick: bool = True) -> Outcome:
     stable = max(errs["stable"].max(), errs["propagator"].max())
     ok = (not np.isfinite(naive30) or naive30 > 1.0) and stable < 1e-9
     show = lambda e: np.minimum(np.maximum(e, 1e-17), 1e300)  # noqa: E731  (inf drawn at the top)
-    plot = Plot([Series(T, show(errs["naive"]), "naive §2.3", kind="sim"),
-                 Series(T, show(errs["stable"]), "stable §2.4", kind="sim"),
-                 Series(T, show(errs["propagator"]), "propagator §2.5", kind="sim")],
+    plot = Plot([Series(T, show(errs["naive"]), "naive", kind="sim"),
+                 Series(T, show(errs["stable"]), "stable", kind="sim"),
+                 Series(T, show(errs["propagator"]), "propagator", kind="sim")],
                 xlabel="T", ylabel="relative error vs ODE", yscale="log",
                 title="(4,4,4), λ = 0, σ = 1 init")
     return Outcome("naive > 1 or non-finite at T = 30; stable < 1e-9", stable, 1e-9, bool(ok),
@@ -258,7 +259,7 @@ def c9_aligned_vs_ode(quick: bool = True) -> Outcome:
         if j in (0, 2, 3, 4):
             series += [Series(T, a, f"s={s:g}, λ={lam:g}, a0={a0:g}"),
                        Series(T[::4], ref[::4], f"ODE s={s:g}, λ={lam:g}", kind="sim")]
-    plot = Plot(series, xlabel="T", ylabel="a(T)", title="aligned mode §2.6 vs (c, d) ODE")
+    plot = Plot(series, xlabel="T", ylabel="a(T)", title="aligned mode vs (c, d) ODE")
     return Outcome.error_below(worst, 1e-10, plot=plot, details={"n_cases": len(cases)})
 
 
@@ -329,7 +330,7 @@ def c12_shallow_limit(quick: bool = True) -> Outcome:
 
 # ----------------------------------------------------------------------------------------- C13
 def _same_init_pm(lam, dims, seed):
-    """λ and −λ inits with the same W0, U, V, R (spec C13)."""
+    """λ and −λ inits with the same W0, U, V, R (claim C13)."""
     n_i, n_h, n_o = dims
     W0 = task(seed, n_o, n_i)
     R = np.linalg.qr(np.random.default_rng(seed + 1).standard_normal((n_h, n_h)))[0]
@@ -389,7 +390,7 @@ def c15_convergence(quick: bool = True, cases=None) -> Outcome:
         W1, W2 = init(41, lam, dims)
         s = np.linalg.svd(S, compute_uv=False)
         # slowest rate: min over modes of 2k and, in the mu > 0 direction (N_h = m), the rotation
-        # rate c²_min or d²_min ~ s_min²/|λ| (§2.7)
+        # rate c²_min or d²_min ~ s_min²/|λ| (the larger layer rotates onto the task)
         kmin = np.sqrt(s.min() ** 2 + lam**2 / 4)
         mu = np.sign(n_o - n_i) * lam / 2
         slow = s.min() ** 2 / abs(lam) if (mu > 0 and n_h == min(n_i, n_o)) else np.inf
@@ -632,89 +633,100 @@ _REG = [
     ("linear/C1-balanced-init", c1_balanced_init,
      "lambda_balanced_init gives W2ᵀW2 − W1W1ᵀ = λI and W2W1 = W0 for every allowed (dims, λ)",
      "max over dims {(4,4,4),(3,3,5),(5,3,3),(3,5,5),(5,5,3),(3,4,5)}, λ ∈ {0,±1,±20} allowed by "
-     "§1.5, seeds, of imbalance/max(1,|λ|), |λ̂ − λ| and max|W2W1 − W0|/max(1,|W0|)",
-     "pure linear algebra: round-off ~ n·eps·|Gram|", "§1.6, §6 C1"),
+     "the ranks, seeds, of imbalance/max(1,|λ|), |λ̂ − λ| and max|W2W1 − W0|/max(1,|W0|)",
+     "pure linear algebra: round-off ~ n·eps·|Gram|",
+     f'{SPEC}, "Balanced initialisations"'),
     ("linear/C4-riccati-identity", c4_riccati_identity,
      "on the λ-balanced manifold, dP/dT from the weight gradients equals FP + PF − P²",
      "max relative entry difference, random balanced inits incl. N_h > m and λ = 0",
-     "algebraic identity: round-off only", "§2.1, §6 C4"),
+     "algebraic identity: round-off only",
+     f'{SPEC}, "Exact solution"'),
     ("linear/C5-stable-form-vs-ode", c5_stable_vs_ode,
-     "the stable direct form (§2.4) equals the weight ODE for N_h = m, T up to 1000",
+     "the stable direct form equals the weight ODE for N_h = m, T up to 1000",
      "max|P − P_ode|/max|P_ode| over T ∈ {0,.5,2,8,30,1000}, square and unequal dims, λ ∈ {±1,±20}",
-     "limited by the ODE's rtol = atol = 1e-12 accumulated over the run (spec saw ≤ 3e-11)",
-     "§2.4, §6 C5"),
+     "limited by the ODE's rtol = atol = 1e-12 accumulated over the run (errors ≤ 3e-11 are "
+     "typical)", f'{SPEC}, "Stable form"'),
     ("linear/C6-propagator-vs-ode", c6_propagator_vs_ode,
-     "the exact propagator (§2.5) equals the ODE for m < N_h < max, N_h > max (λ = 0) and a "
+     "the exact propagator equals the ODE for m < N_h < max, N_h > max (λ = 0) and a "
      "singular B (λ = 0, det mismatch)",
      "max|P − P_ode|/max|P_ode| over T ∈ {0,.5,2,8,30}", "ODE tolerance 1e-12; propagator is exact",
-     "§2.5, §6 C6"),
+     f'{SPEC}, "Exact propagator"'),
     ("linear/C7-naive-overflows", c7_naive_overflows,
      "the naive form e^{FT}P0[I+GP0]^{-1}e^{FT} fails by T = 30 (λ = 0, σ = 1 init) while the "
      "stable form and propagator stay at ODE accuracy",
      "relative error vs ODE at T ∈ {.5,…,30}", "naive: overflow of e^{k_max T}; stable: ODE tol",
-     "§2.3, §6 C7"),
+     f'{SPEC}, "Exact solution"'),
     ("linear/C9-aligned-mode-vs-ode", c9_aligned_vs_ode,
-     "the robust aligned-mode formula a(T) (§2.6) solves the scalar (c, d) weight ODE for every "
+     "the robust aligned-mode formula a(T) solves the scalar (c, d) weight ODE for every "
      "sign of λ and a0",
      "max|a − a_ode|/max(s, |a|) on T ∈ [0, 12], 8 cases (quick) incl. a0 < 0, λ < 0, λ = 0",
-     "DOP853 at rtol 1e-12 reaches ~1e-12", "§2.6, §6 C9"),
+     "DOP853 at rtol 1e-12 reaches ~1e-12",
+     f'{SPEC}, "Aligned modes"'),
     ("linear/C10-saxe-limit", c10_saxe_limit,
      "at λ = 0 and a0 > 0 the aligned formula equals Saxe's sigmoid s e^{2sT}/(e^{2sT} − 1 + s/a0)",
      "max|a − a_saxe|/s over s, a0 ∈ [1e-6, .9], T ∈ [0, 40]", "identity: round-off",
-     "§2.7, §5.1, §6 C10"),
+     'Saxe et al. 2014; Dominé et al. 2025; docs: Linear networks, "Aligned modes"'),
     ("linear/C11-half-time", c11_half_time,
      "t½ = (2/K)[artanh((|λ|+2ν½)/K) − artanh((|λ|+2ν0)/K)] (λ ≠ 0), (1/2s)ln(s/a0 − 1) (λ = 0)",
      "|t½ − t_event|/max(1, t) with the event a = s/2 of the (c, d) ODE",
-     "spec tolerance 1e-6 (root-finding reference; DOP853 events are ~1e-10)", "§2.7, §6 C11"),
+     "tolerance 1e-6 (root-finding reference; DOP853 events are ~1e-10)",
+     f'{SPEC}, "Aligned modes"'),
     ("linear/C12-shallow-limit", c12_shallow_limit,
      "for large |λ| (square), W(T) ≈ Σ + (W0 − Σ)e^{−|λ|T} with error O(s²/λ²)",
      "max over T ∈ [0, 5/|λ|] of max|W − shallow|/max|Σ|, 4×4×4, s_max = 1, λ ∈ {10, ±50, 100}; "
      "error·λ² < 1 and log-log slope −2",
-     "next-order correction of the rate is O(s²/|λ|) over a time O(1/|λ|)", "§2.7, §6 C12"),
+     "next-order correction of the rate is O(s²/|λ|) over a time O(1/|λ|)",
+     f'{SPEC}, "Limits and symmetries"'),
     ("linear/C13-square-pm-lambda-symmetry", c13_square_symmetry,
      "square networks: W(T) is identical for λ and −λ (same W0, U, V, R), and at convergence "
      "W1ᵀW1(λ) − W1ᵀW1(−λ) = −λI",
      "max|W(λ) − W(−λ)|/max|Σ| on T ∈ [0, 200], and the representation difference at T = 200",
-     "exact symmetry of the W-only ODE (depends on λ²): round-off", "§2.7, §6 C13"),
+     "exact symmetry of the W-only ODE (depends on λ²): round-off",
+     f'{SPEC}, "Limits and symmetries"'),
     ("linear/C14-no-symmetry-unequal", c14_no_symmetry_unequal,
      "the ±λ symmetry fails for unequal widths: (3,3,5), λ = ±1 give different W(T)",
-     "max|W(+1) − W(−1)| over T ∈ [0, 8]", "guards against over-generalising C13 (spec saw 0.2)",
-     "§2.7, §6 C14"),
+     "max|W(+1) − W(−1)| over T ∈ [0, 8]",
+     "guards against over-generalising C13 (differences of ~0.2 are typical here)",
+     f'{SPEC}, "Limits and symmetries"'),
     ("linear/C15-convergence-reps", c15_convergence,
      "W1ᵀW1 → Ṽ diag((κ−λ)/2)Ṽᵀ, W2W2ᵀ → Ũ diag((κ+λ)/2)Ũᵀ (+ the ±λ block when N_h = max)",
      "closed form at T = 40/(slowest rate) vs convergence_values, 6 configs incl. μ > 0 and "
      "N_h > max at λ = 0 (full run: + N_h = max with the ±λ block)",
-     "exact limit; e^{−40} ≈ 4e-18 residual", "§2.7, §6 C15"),
+     "exact limit; e^{−40} ≈ 4e-18 residual",
+     f'{SPEC}, "Limits and symmetries"'),
     ("linear/C19-det-mismatch-saddle", c19_det_mismatch_saddle,
      "λ = 0 square inits with det(W0)det(Σ) < 0 have a singular B and converge to a saddle",
      "cond(B) and the ODE's smallest singular value of W at T = 60",
      "cond(B) ~ 1/eps for an exactly singular B; the saddle keeps σ_min ≈ 0",
-     "§2.4, §6 C19"),
+     f'{SPEC}, "Saddles"'),
     ("linear/C20-lambda-escapes-saddle", c20_lambda_escapes,
      "the same det-mismatch init balanced at λ ≠ 0 escapes the saddle and converges",
      "max|W(60) − Σ| for λ = 0.5 (ODE and closed form); λ = 0.05 reported",
-     "spec tolerance 1e-3 at T = 60", "§2.4, §6 C20"),
+     "tolerance 1e-3 at T = 60", f'{SPEC}, "Saddles"'),
     ("linear/C21-reversal-aligned", c21_reversal_aligned,
      "after a task flip from a converged aligned mode, a(T) crosses 0 at t× = ln(1 + K/|λ|)/K; "
      "+∞ at λ = 0",
      "|t× − t_event|/max(1, t) vs the (c, d) ODE for s = 1, λ ∈ {1e-4 … 50, −1, −1e-2}; λ = 0: "
-     "a(50) ∈ (0, 1e-12)", "spec tolerance 1e-6 (event location ~1e-10)", "§4.2, §6 C21"),
+     "a(50) ∈ (0, 1e-12)", "tolerance 1e-6 (event location ~1e-10)",
+     'Dominé et al. 2025; Braun et al. 2022; docs: Linear networks, "Task sequences"'),
     ("linear/C21-reversal-matrix", c21_reversal_matrix,
      "train (4,4,4) to convergence on Σ, flip to −Σ: each mode follows the aligned solution from "
      "−s to s; at λ = 0 B = 0 (saddle)",
      "closed-form P vs ODE from the converged factor; W vs the aligned-mode prediction",
-     "ODE tolerance 1e-12; convergence at T = 200 exact to round-off", "§4.2, §6 C21"),
+     "ODE tolerance 1e-12; convergence at T = 200 exact to round-off",
+     'Dominé et al. 2025; Braun et al. 2022; docs: Linear networks, "Task sequences"'),
     ("linear/C24-float32", c24_float32,
      "the stable form in float32 agrees with float64",
      "max|P32 − P64|/max|P64| over T up to 1000, three shapes",
-     "spec saw 1e-7 to 5e-7; 5e-6 allows ~40 eps32 of conditioning of the SPD centre",
-     "§2.4, §6 C24"),
+     "1e-7 to 5e-7 is typical; 5e-6 allows ~40 eps32 of conditioning of the SPD centre",
+     f'{SPEC}, "Stable form"'),
     ("linear/C25-single-neuron", c25_single_neuron,
      "Kunin's single neuron: ν(T) = ½(−δ + K(tanh(KT/2) + z)/(1 + z tanh(KT/2))) solves the "
      "(w, a) flow, tanh and coth branches; also equals two_layer_linear with N_o = N_h = 1",
      "max|ν − ν_ode|/max(1,|ν|), d = 4, (a0,‖w0‖) ∈ {(1,.1),(.1,1),(.5,.5)} + w0 ∥ β* (coth); "
      "δ drift of the ODE",
-     "exact solution vs DOP853 at 1e-12", "§5.2, §6 C25"),
+     "exact solution vs DOP853 at 1e-12",
+     'Kunin et al. 2024; docs: Linear networks, "Aligned modes"'),
 ]
 
 def _flatten(details: dict, prefix: str = "") -> dict:
@@ -747,7 +759,7 @@ def _registered(fn):
 
 
 for _name, _fn, _st, _me, _why, _sp in _REG:
-    claim(_name, statement=_st, measure=_me, why=_why, spec=f"{SPEC} {_sp}")(_registered(_fn))
+    claim(_name, statement=_st, measure=_me, why=_why, spec=_sp)(_registered(_fn))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -755,12 +767,12 @@ for _name, _fn, _st, _me, _why, _sp in _REG:
 # ---------------------------------------------------------------------------------------------
 
 F64 = jnp.float64
-# (N_i, N_h, N_o) of spec C1, with the λ signs §1.5 allows.
+# (N_i, N_h, N_o) of claim C1; allowed() gives the λ signs their ranks permit.
 C1_DIMS = [(4, 4, 4), (3, 3, 5), (5, 3, 3), (3, 5, 5), (5, 5, 3), (3, 4, 5)]
 
 
 def allowed(lam, n_i, n_h, n_o):
-    """Spec §1.5: N_h > N_i forces λ ≥ 0 and N_h > N_o forces λ ≤ 0."""
+    """Ranks: N_h > N_i forces λ ≥ 0 and N_h > N_o forces λ ≤ 0."""
     return not ((n_h > n_i and lam < 0) or (n_h > n_o and lam > 0))
 
 
@@ -782,7 +794,7 @@ def _task(seed, dims, s=None):
 
 
 def _fix_det(W2, W1, S):
-    """λ = 0 square nets with det(W0)det(Σ) < 0 sit on a saddle (spec §2.4): flip a row of W2."""
+    """λ = 0 square nets with det(W0)det(Σ) < 0 sit on a saddle (B singular): flip a row of W2."""
     if W1.shape[0] == W1.shape[1] == W2.shape[0]:
         if np.linalg.det(np.asarray(W2 @ W1)) * np.linalg.det(np.asarray(S)) < 0:
             W2 = W2.at[0].multiply(-1.0)
@@ -816,7 +828,7 @@ claim("linear/C2-balance-conserved-by-flow",
       measure="max drift of the balance matrix along the DOP853 (rtol 1e-12) solution to T = 30, "
               "over the C1 shapes and λ ∈ {0, ±1, ±20}",
       why="exact invariant; 1e-9 is the ODE solver's accumulated tolerance",
-      spec="linear-networks.md §1.4, §6 C2")(c2_balance_conserved)
+      spec=f'{SPEC}, "Balanced initialisations"')(c2_balance_conserved)
 
 
 # ---------------------------------------------------------------- C3: GD drifts λ by O(η)
@@ -849,7 +861,7 @@ claim("linear/C3-gd-balance-drift-O(eta)",
                 "over a fixed time T is O(η)",
       measure="balance drift at T = 2 for η·k_max ∈ {1e-1, 1e-2, 1e-3}; ratio of drifts per decade",
       why="first-order in η: the ratio is 10 up to O(η) corrections (allowed ×1.5)",
-      spec="linear-networks.md §1.4, §6 C3")(c3_gd_drift)
+      spec=f'{SPEC}, "Balanced initialisations"')(c3_gd_drift)
 
 
 # ---------------------------------------------------------------- C8: GD → GF, first order
@@ -903,7 +915,7 @@ claim("linear/C8-gd-converges-to-flow",
               "and λ",
       why="Euler's global error is O(η); the ratio band [7, 13] allows O(η²) terms at "
           "η·k_max = 0.1",
-      spec="linear-networks.md §1.2, §6 C8, §8.11")(c8_gd_to_flow)
+      spec=f'{SPEC}, "Setting"; docs: Conventions')(c8_gd_to_flow)
 
 
 # ---------------------------------------------------------------- C16: NTK = JJᵀ
@@ -934,7 +946,7 @@ claim("linear/C16-ntk-formula",
       statement="K = I⊗(XᵀW1ᵀW1X) + (W2W2ᵀ)⊗(XᵀX) is the empirical NTK JJᵀ (kron ordering)",
       measure="max relative difference to JJᵀ with J by central finite differences",
       why="f is bilinear, so central differences are exact up to round-off ε/h ≈ 1e-11",
-      spec="linear-networks.md §3.1, §6 C16")(c16_ntk_fd)
+      spec=f'{SPEC}, "Kernels and representations"')(c16_ntk_fd)
 
 
 # ---------------------------------------------------------------- C17/C18: kernel distance
@@ -994,8 +1006,9 @@ claim("linear/C17-kernel-distance-lambda",
                 "symmetric under λ → −λ and decays strictly as |λ| grows (lazy limit)",
       measure="S(K₀, K_∞) from the closed form at T = 60 (converged to 1e-8), 4×4×4, P = 8, "
               "initial singular values 0.05·[1, .8, .6, .4]",
-      why="the symmetry is exact (§3.2): 1e-8 covers round-off; monotonicity is strict",
-      spec="linear-networks.md §3.2–3.3, §6 C17")(c17_kernel_distance)
+      why="the symmetry is exact for square networks: 1e-8 covers round-off; monotonicity is "
+          "strict",
+      spec=f'Fort et al. 2020; {SPEC}, "Kernels and representations"')(c17_kernel_distance)
 
 
 def c18_mu_positive(quick: bool):
@@ -1003,7 +1016,7 @@ def c18_mu_positive(quick: bool):
     for dims, lam in [((3, 3, 5), 3.0), ((5, 3, 3), -3.0), ((3, 3, 5), -3.0), ((5, 3, 3), 3.0)]:
         S = _task(18, dims, s=np.array([2.0, 1.5, 1.0]))
         W0 = np.random.default_rng(18).normal(size=(dims[2], dims[0]))
-        W0 = 0.05 * W0 / np.linalg.norm(W0, 2)  # small init, as in the spec's §3.3 table
+        W0 = 0.05 * W0 / np.linalg.norm(W0, 2)  # small init (top singular value 0.05)
         rows[(dims, lam)] = kernel_distance_at_convergence(dims, lam, S, W0, 400.0, seed=18)
     rich = [rows[((3, 3, 5), 3.0)][0], rows[((5, 3, 3), -3.0)][0]]
     lazy = [rows[((3, 3, 5), -3.0)][0], rows[((5, 3, 3), 3.0)][0]]
@@ -1020,8 +1033,8 @@ claim("linear/C18-unequal-dims-not-lazy",
                 "the kernel distance stays O(1) even at |λ| = 3",
       measure="S(K₀, K_∞) from the closed form at T = 400 for (3,3,5) λ=+3 and (5,3,3) λ=−3; "
               "the μ < 0 mirror cases for contrast",
-      why="qualitative O(1) claim: the spec measured 0.33 and 0.39; the bound is 0.1",
-      spec="linear-networks.md §2.7, §3.3, §6 C18")(c18_mu_positive)
+      why="qualitative O(1) claim: about 0.33 and 0.39 are typical; the bound is 0.1",
+      spec=f'{SPEC}, "Limits and symmetries"')(c18_mu_positive)
 
 
 # ---------------------------------------------------------------- C22: continual learning
@@ -1056,7 +1069,7 @@ claim("linear/C22-forgetting-independent-of-lambda",
                 "½(‖Σk−Σi‖² − ‖Σj−Σi‖²), whatever λ",
       measure="closed-form task sequence, 5×5×5, 3 random tasks, λ ∈ {0.5, 2, 10}, T = 80 per task",
       why="convergence is exact (e^{-80·k_min} ≪ 1e-12), so only round-off remains: 1e-8",
-      spec="linear-networks.md §4.1, §6 C22")(c22_forgetting)
+      spec=f'{SPEC}, "Task sequences"')(c22_forgetting)
 
 
 # ---------------------------------------------------------------- C23: the loss
@@ -1064,7 +1077,7 @@ def c23_loss(quick: bool):
     from lazyrich.sims import gd_two_layer
     from lazyrich.theory import two_layer_linear, two_layer_loss, whiten
 
-    n_i, n_h, n_o, p = 4, 3, 3, 40  # N_h = m: any sign of λ (§1.5)
+    n_i, n_h, n_o, p = 4, 3, 3, 40  # N_h = m: the ranks allow any sign of λ
     rng = np.random.default_rng(23)
     X = whiten(jnp.asarray(rng.normal(size=(n_i, p))))
     X = np.asarray(X)
@@ -1101,4 +1114,4 @@ claim("linear/C23-loss-closed-form",
       measure="GD on whitened data (P = 40, (N_i, N_h, N_o) = (4, 3, 3), λ = 1), loss from X, Y "
               "vs closed form; error ratio per decade of η",
       why="the identity is exact for whitened data (round-off, 1e-12); GD vs flow is O(η) as in C8",
-      spec="linear-networks.md §1.1, §6 C23")(c23_loss)
+      spec=f'{SPEC}, "Setting"')(c23_loss)

@@ -1,4 +1,4 @@
-r"""Reference simulators for two-layer linear networks (linear-networks.md §1.1–1.2).
+r"""Reference simulators for two-layer linear networks (docs: Linear networks, "Setting").
 
 Both use the conventions of the closed forms: loss
 :math:`\mathcal L = \frac{1}{2P}\|W_2W_1X - Y\|_F^2`, which depends on the data only through
@@ -12,7 +12,7 @@ Both use the conventions of the closed forms: loss
 :func:`gd_two_layer` is its forward-Euler discretisation (full-batch gradient descent), written
 for one run and batched with ``jax.vmap`` over initialisations and learning rates;
 :func:`ode_two_layer` integrates the flow with scipy's DOP853 and is the independent
-reference of the test suite (spec §6).
+reference of the test suite and of the ``linear/`` claims.
 """
 
 import dataclasses
@@ -72,13 +72,14 @@ class LinearTrajectory:
 
     @property
     def P(self):
-        """:math:`P = QQ^\\top` with :math:`Q = [W_1^\\top; W_2]` (spec §2.1), gauge-invariant."""
+        """:math:`P = QQ^\\top` with :math:`Q = [W_1^\\top; W_2]` (docs: Linear networks),
+        gauge-invariant."""
         Q = jnp.concatenate([jnp.swapaxes(self.W1, -1, -2), self.W2], axis=-2)
         return Q @ jnp.swapaxes(Q, -1, -2)
 
     @property
     def balance(self):
-        """:math:`W_2^\\top W_2 - W_1W_1^\\top`, conserved by the flow (spec §1.4)."""
+        """:math:`W_2^\\top W_2 - W_1W_1^\\top`, conserved by the flow (docs: Linear networks)."""
         return jnp.swapaxes(self.W2, -1, -2) @ self.W2 - self.W1 @ jnp.swapaxes(self.W1, -1, -2)
 
 
@@ -191,7 +192,7 @@ def ode_two_layer(W1, W2, Syx, t, *, Sxx=None, rtol: float = 1e-12, atol: float 
                   method: str = "DOP853"):
     r"""Integrate the gradient flow with ``scipy.integrate.solve_ivp`` in float64.
 
-    The test suite's independent reference (spec §6: DOP853 at rtol = atol = 1e-12). Works for
+    The test suite's independent reference (DOP853 at rtol = atol = 1e-12). Works for
     any :math:`\Sigma_{xx}`, balanced or not, so it is also the fallback for non-whitened data.
 
     Args:

@@ -1,4 +1,7 @@
-r"""Mode-wise (aligned) exact solutions, timings and limits (linear-networks.md §2.6–2.7, §4.2, §5).
+r"""Mode-wise (aligned) exact solutions, timings and limits.
+
+Dominé et al. 2025, Saxe et al. 2014, Kunin et al. 2024 (docs: Linear networks, "Aligned modes"
+and "Limits and symmetries").
 
 For an aligned init :math:`W_1 = R\,\mathrm{diag}(c)\tilde V^\top`,
 :math:`W_2 = \tilde U\mathrm{diag}(d)R^\top` (Ũ, Ṽ from the SVD of Σyx), each mode's strength
@@ -44,7 +47,8 @@ def _floats(*xs):
 
 
 def _mode_coeffs(s, L):
-    """k, p, q of a mode with s ≥ 0 and λ = L ≥ 0 (spec §2.2, λ = 0-safe x)."""
+    """k, p, q of a mode with s ≥ 0 and λ = L ≥ 0: k = sqrt(s² + L²/4), x = L/(2(k + s))
+    (finite at L = 0), p, q = (1 ∓ x)/sqrt(1 + x²) (docs: Linear networks, "Exact solution")."""
     k = jnp.sqrt(s**2 + L**2 / 4.0)
     den = 2.0 * (k + s)
     x = jnp.where(den > 0, L / jnp.where(den > 0, den, jnp.ones_like(den)), jnp.zeros_like(den))
@@ -53,7 +57,9 @@ def _mode_coeffs(s, L):
 
 
 def aligned_mode(s, lam, a0, t):
-    r"""Exact strength :math:`a(T)` of one aligned mode, any λ, any sign of a0, any T (§2.6).
+    r"""Exact strength :math:`a(T)` of one aligned mode, any λ, any sign of a0, any T.
+
+    Dominé et al. 2025 (docs: Linear networks, "Aligned modes").
 
     With :math:`k = \sqrt{s^2+\lambda^2/4}` and the eigenvectors
     :math:`v_+ = (p, q)/\sqrt2`, :math:`v_- = (q, -p)/\sqrt2` of the 2×2 Riccati matrix, project
@@ -119,7 +125,7 @@ def _require_nonneg_times(t):
 
 
 def saxe_mode(s, a0, t):
-    r"""Saxe et al. (2014) zero-balanced mode (§5.1): :math:`da/dT = 2|a|(s - a)`.
+    r"""Saxe et al. (2014) zero-balanced mode: :math:`da/dT = 2|a|(s - a)`.
 
     For :math:`a_0 > 0`: :math:`a(T) = s e^{2sT}/(e^{2sT} - 1 + s/a_0)`, evaluated as
     :math:`a_0/(e^{-2sT} + a_0(1-e^{-2sT})/s)` (no overflow, s → 0 safe). For :math:`a_0 < 0`
@@ -144,7 +150,9 @@ def _saxe_core(s, a0, t):
 
 
 def half_time(s, lam, a0):
-    r"""Time for a mode to go from :math:`a_0` to s/2 (§2.7); 0 if :math:`a_0 \ge s/2`.
+    r"""Time for a mode to go from :math:`a_0` to s/2; 0 if :math:`a_0 \ge s/2`.
+
+    Dominé et al. 2025; Saxe et al. 2014 (docs: Linear networks, "Aligned modes").
 
     λ ≠ 0: in :math:`\nu = cs/d` (:math:`d\nu/dT = s^2 - |\lambda|\nu - \nu^2`),
     :math:`t_{1/2} = \frac{2}{K}[\operatorname{artanh}\frac{|\lambda|+2\nu_{1/2}}{K} -
@@ -184,8 +192,8 @@ def _half_core(s, lam, a0):
 
 
 def staircase_times(s, a0):
-    r"""Saxe staircase (§5.1): the time each mode of a small aligned zero-balanced init reaches
-    half its value, :math:`t_\alpha = \frac{1}{2s_\alpha}\ln(s_\alpha/a_0 - 1)\approx
+    r"""Saxe staircase (Saxe et al. 2014): the time each mode of a small aligned zero-balanced
+    init reaches half its value, :math:`t_\alpha = \frac{1}{2s_\alpha}\ln(s_\alpha/a_0 - 1)\approx
     \frac{1}{2s_\alpha}\ln(s_\alpha/a_0)`. The loss drops by :math:`\tfrac12 s_\alpha^2` around
     :math:`t_\alpha`; larger singular values are learned first (:math:`t_\alpha\propto 1/s_\alpha`).
 
@@ -203,7 +211,9 @@ def staircase_times(s, a0):
 
 
 def reversal_time(s, lam):
-    r"""Time for a converged aligned mode (a = s) to cross 0 after the task flips to −Σ (§4.2).
+    r"""Time for a converged aligned mode (a = s) to cross 0 after the task flips to −Σ.
+
+    Dominé et al. 2025 (docs: Linear networks, "Task sequences").
 
     From :math:`a_0 = -s` with target s, in the variable ν the crossing a = 0 is ν = 0, which gives
 
@@ -240,7 +250,9 @@ def _reversal_core(s, lam):
 
 
 def convergence_values(Syx, lam, n_hidden: int):
-    r"""Limits of the representations as T → ∞ (§2.7; needs a non-singular B).
+    r"""Limits of the representations as T → ∞ (needs a non-singular B).
+
+    Dominé et al. 2025 (docs: Linear networks, "Limits and symmetries").
 
     With :math:`\kappa_\alpha = \sqrt{\lambda^2 + 4s_\alpha^2}`:
 
@@ -301,8 +313,10 @@ def convergence_values(Syx, lam, n_hidden: int):
 
 
 def shallow_limit(W0, Syx, lam, t):
-    r"""Large-|λ| (lazy) limit (§2.7):
+    r"""Large-|λ| (lazy) limit:
     :math:`W(T)\approx\Sigma_{yx} + (W_0-\Sigma_{yx})e^{-|\lambda|T}`.
+
+    Dominé et al. 2025 (docs: Linear networks, "Limits and symmetries").
 
     A shallow network with time constant τ/|λ|; the next-order correction of the rate is
     :math:`O(s^2/|\lambda|)`. Valid for square networks and, with unequal widths, only for the
@@ -333,7 +347,9 @@ def shallow_limit(W0, Syx, lam, t):
 
 
 def single_neuron(s, delta, nu0, t):
-    r"""Kunin et al. (2024) single neuron :math:`f(x) = a\,w^\top x` (§5.2), exact :math:`\nu(T)`.
+    r"""Kunin et al. (2024) single neuron :math:`f(x) = a\,w^\top x`, exact :math:`\nu(T)`.
+
+    (Kunin et al. 2024; docs: Linear networks, "Aligned modes".)
 
     With whitened inputs, target :math:`\beta^*` (:math:`s = \|\beta^*\|`), the conserved
     :math:`\delta = a^2 - \|w\|^2` (Dominé's λ with :math:`W_2 = a`, :math:`W_1 = w^\top`) and

@@ -1,4 +1,6 @@
-r"""λ-balanced initialisations of two-layer linear networks (linear-networks.md §1.4–1.6).
+r"""λ-balanced initialisations of two-layer linear networks.
+
+Dominé et al. 2025 (docs: Linear networks, "Balanced initialisations").
 
 A pair :math:`(W_1, W_2)` with :math:`W_1\in\mathbb R^{N_h\times N_i}`,
 :math:`W_2\in\mathbb R^{N_o\times N_h}` is *λ-balanced* when
@@ -9,7 +11,7 @@ The matrix on the left is conserved by gradient flow for any data, so λ is a pr
 initialisation. λ > 0: the output-side layer is larger ("downstream"); λ < 0: the input-side
 layer is larger ("upstream"); λ = 0: zero-balanced (Saxe).
 
-Ranks restrict λ (§1.5): :math:`W_1W_1^\top` has rank ≤ N_i, so N_h > N_i forces λ ≥ 0;
+Ranks restrict λ: :math:`W_1W_1^\top` has rank ≤ N_i, so N_h > N_i forces λ ≥ 0;
 :math:`W_2^\top W_2` has rank ≤ N_o, so N_h > N_o forces λ ≤ 0; N_h < min(N_i, N_o) is a
 bottleneck that cannot represent a full-rank task.
 """
@@ -29,23 +31,27 @@ from lazyrich._checks import (
 
 
 def check_hidden_width(n_in: int, n_hidden: int, n_out: int) -> None:
-    """Reject a bottleneck hidden width N_h < min(N_i, N_o) (spec §1.5)."""
+    """Reject a bottleneck hidden width N_h < min(N_i, N_o): the task would not be reachable."""
     m = min(n_in, n_out)
     if n_hidden < m:
         raise ValueError(
             f"bottleneck: n_hidden={n_hidden} < min(n_in, n_out)={m}. A two-layer linear network "
             f"with a hidden layer narrower than min(n_in, n_out) cannot represent a full-rank "
             f"task, "
-            f"and the closed forms of linear-networks.md §2 assume n_hidden >= {m}.")
+            f"and the closed forms (docs: Linear networks) assume n_hidden >= {m}.")
 
 
 def allowed_lambda_signs(n_in: int, n_hidden: int, n_out: int) -> tuple[bool, bool]:
-    """Whether λ > 0 and λ < 0 are possible for these widths (λ = 0 always is), spec §1.5."""
+    """Whether λ > 0 and λ < 0 are possible for these widths (λ = 0 always is).
+
+    :math:`W_2^\\top W_2` has rank ≤ N_o and :math:`W_1W_1^\\top` rank ≤ N_i, so λ > 0 needs
+    N_h ≤ N_o and λ < 0 needs N_h ≤ N_i (docs: Linear networks, "Balanced initialisations")."""
     return n_hidden <= n_out, n_hidden <= n_in
 
 
 def check_lambda_sign(lam: float, n_in: int, n_hidden: int, n_out: int, *, atol: float = 0.0):
-    """Raise if the sign of λ is forbidden by the ranks of the layer Gram matrices (spec §1.5)."""
+    """Raise if the sign of λ is forbidden by the ranks of the layer Gram matrices
+    (see :func:`allowed_lambda_signs`)."""
     pos_ok, neg_ok = allowed_lambda_signs(n_in, n_hidden, n_out)
     if lam > atol and not pos_ok:
         raise ValueError(
@@ -64,7 +70,8 @@ def check_lambda_sign(lam: float, n_in: int, n_hidden: int, n_out: int, *, atol:
 def split_singular_values(s0, lam):
     r"""Split products :math:`s_0 = c\,d` into layer strengths with :math:`d^2 - c^2 = \lambda`.
 
-    Cancellation-free (spec §1.6, pitfall 4): with :math:`\kappa = \sqrt{\lambda^2 + 4s_0^2}`,
+    Cancellation-free (Dominé et al. 2025; docs: Linear networks, "Balanced initialisations"):
+    with :math:`\kappa = \sqrt{\lambda^2 + 4s_0^2}`,
     for λ ≥ 0 take :math:`d = \sqrt{(\kappa+\lambda)/2}` and :math:`c = s_0/d`; for λ < 0 take
     :math:`c = \sqrt{(\kappa-\lambda)/2}` and :math:`d = s_0/c`. The naive
     :math:`c^2 = (\kappa-\lambda)/2` loses every digit when :math:`|\lambda|\gg s_0`. ``s0`` may be
@@ -135,7 +142,9 @@ def lambda_balanced_init(key, lam, n_in: int, n_hidden: int, n_out: int, *, W0=N
                          sigma=1.0, U=None, V=None, R=None, dtype=jnp.float64):
     r"""A λ-balanced pair :math:`(W_1, W_2)` with a prescribed product :math:`W_2W_1 = W_0`.
 
-    Algorithm (spec §1.6; the paper's Algorithm 1 "get λ-balanced" without its public-code bugs):
+    Algorithm (the "get λ-balanced" algorithm of Dominé et al. 2025, without the zero padding
+    of extra hidden units of some public copies, which breaks the balance;
+    docs: Linear networks, "Balanced initialisations"):
     write :math:`W_0 = U\,\mathrm{diag}(s_0)\,V^\top` (full SVD), split each
     :math:`s_{0\alpha} = c_\alpha d_\alpha` with :math:`d_\alpha^2 - c_\alpha^2 = \lambda`
     (cancellation-free, :func:`split_singular_values`), pad the extra hidden indices
@@ -147,7 +156,7 @@ def lambda_balanced_init(key, lam, n_in: int, n_hidden: int, n_out: int, *, W0=N
         key: ``jax.random`` key, used for the default ``W0`` and ``R``.
         lam: λ (may be traced: ``jax.vmap`` over λ works; the sign check runs when concrete).
         n_in, n_hidden, n_out: widths :math:`N_i, N_h, N_o`; need :math:`N_h\ge\min(N_i,N_o)`,
-            and λ ≥ 0 if :math:`N_h > N_i`, λ ≤ 0 if :math:`N_h > N_o` (§1.5).
+            and λ ≥ 0 if :math:`N_h > N_i`, λ ≤ 0 if :math:`N_h > N_o` (ranks).
         W0: target product, ``(n_out, n_in)``. Default: :math:`B A` with
             :math:`A\sim\mathcal N(0,\sigma^2)^{N_h\times N_i}`,
             :math:`B\sim\mathcal N(0,\sigma^2)^{N_o\times N_h}` (the paper's default, σ = 1: a
@@ -156,7 +165,7 @@ def lambda_balanced_init(key, lam, n_in: int, n_hidden: int, n_out: int, *, W0=N
             zero product pass ``W0=jnp.zeros((n_out, n_in))``).
         U, V: singular bases for an aligned init, ``(n_out, n_out)`` / ``(n_in, n_in)`` (or the
             first m columns, completed here). Take them from the SVD of :math:`\Sigma_{yx}` for
-            the mode-wise solution of §2.6. Then ``W0`` must equal
+            the mode-wise solution (:func:`aligned_mode`). Then ``W0`` must equal
             :math:`U\,\mathrm{diag}(s_0)V^\top` for some (signed) :math:`s_0`; without ``W0``,
             :math:`s_0` are the singular values of the default Gaussian product.
         R: hidden-layer rotation ``(n_hidden, n_hidden)``; default Haar-random from ``key``.
@@ -222,7 +231,8 @@ def lambda_balanced_init(key, lam, n_in: int, n_hidden: int, n_out: int, *, W0=N
 
 
 def _assemble(xp, a, dims):
-    """§1.6 steps 2–4 with the array namespace ``xp`` (NumPy when concrete, jnp when traced)."""
+    """Split, pad and rotate (see :func:`lambda_balanced_init`) with the array namespace ``xp``
+    (NumPy when concrete, jnp when traced)."""
     n_i, n_h, n_o = dims
     m = min(n_i, n_o)
     lam, W0, U, V = a["lam"], a["W0"], a["U"], a["V"]
@@ -243,7 +253,8 @@ def _assemble(xp, a, dims):
                     f"up to {np.max(off):.3g}; an aligned init needs W0 = U diag(s0) V^T")
             s0 = xp.diagonal(D)[:m]
     c, d = _split(xp, s0, lam)
-    # extra hidden units carry the ±λ block in the layer λ enlarges (§1.6 step 3)
+    # extra hidden units carry the ±λ block in the layer λ enlarges: sqrt(λ) in W2 for λ > 0,
+    # sqrt(-λ) in W1 for λ < 0 (zero padding would break the balance)
     if n_h > m:
         def safe_sqrt(v):  # sqrt(max(v, 0)) with a finite derivative at v <= 0 (grad over λ)
             return xp.where(v > 0, xp.sqrt(xp.where(v > 0, v, 1.0)), 0.0)
@@ -276,7 +287,8 @@ def _pair_shapes(W1, W2) -> None:
 
 
 def balance(W1, W2):
-    r""":math:`W_2^\top W_2 - W_1W_1^\top` (``(..., N_h, N_h)``), conserved by the flow (§1.4).
+    r""":math:`W_2^\top W_2 - W_1W_1^\top` (``(..., N_h, N_h)``), conserved by gradient flow for
+    any data (docs: Linear networks, "Balanced initialisations").
 
     W1 is ``(..., N_h, N_i)``, W2 ``(..., N_o, N_h)``; leading axes broadcast."""
     _pair_shapes(W1, W2)
@@ -344,6 +356,6 @@ def check_balanced(W1, W2, *, balance_tol: float = 1e-8) -> tuple[float, float]:
             f"the initialisation is not lambda-balanced: max|W2^T W2 - W1 W1^T - lambda I| = "
             f"{imb:.3g} with lambda estimate tr(W2^T W2 - W1 W1^T)/n_hidden = {lam:.6g} "
             f"(tolerance {tol:.3g} = balance_tol * max(1, |Gram|)). The closed form is exact only "
-            f"on the lambda-balanced manifold (linear-networks.md §1.4); use lambda_balanced_init "
+            f"on the lambda-balanced manifold (docs: Linear networks); use lambda_balanced_init "
             f"or lazyrich.sims.ode_two_layer for an arbitrary init.")
     return lam, imb

@@ -1,7 +1,7 @@
 r"""Exact gradient-flow dynamics of two-layer linear networks from λ-balanced initialisations.
 
-Spec: linear-networks.md §2 (Dominé, Anguita, Proca, Braun, Kunin, Mediano & Saxe, ICLR 2025;
-Fukumizu 1998; Braun et al. 2022). Conventions (§1.2): loss
+From Dominé, Anguita, Proca, Braun, Kunin, Mediano & Saxe, ICLR 2025 (after Fukumizu 1998 and
+Braun et al. 2022; docs: Linear networks, "Exact solution"). Conventions (docs: Conventions): loss
 :math:`\frac{1}{2P}\|W_2W_1X - Y\|_F^2` with whitened inputs :math:`\Sigma_{xx} = I`,
 dimensionless time :math:`T = t/\tau = \eta\cdot\text{steps}`.
 
@@ -14,13 +14,15 @@ Stack :math:`Q = [W_1^\top; W_2]\in\mathbb R^{n\times N_h}` (:math:`n = N_i + N_
                         \Sigma_{yx} & \tfrac{\lambda}{2} I_{N_o}\end{pmatrix},
 
 whose solution is :math:`P(T) = e^{FT}P_0[I + G(T)P_0]^{-1}e^{FT}`,
-:math:`G(T) = \int_0^T e^{2Fs}ds`. That form overflows (§2.3, claim C7); this module evaluates it
-in two stable ways:
+:math:`G(T) = \int_0^T e^{2Fs}ds`. That form grows like :math:`e^{k_{\max}T}` and overflows
+(claim ``linear/C7-naive-overflows``); this module evaluates it in two stable ways:
 
-* ``"stable"`` (§2.4): the paper's direct form, rewritten so that every exponential is decaying
+* ``"stable"`` (docs: Linear networks, "Stable form"): the paper's direct form, rewritten so
+  that every exponential is decaying
   (combined exponents :math:`e^{(\mu-k)T}` for the unequal-dimension terms). Needs
   :math:`N_h = \min(N_i, N_o)` and an invertible :math:`B`.
-* ``"propagator"`` (§2.5): the exact semigroup step in factor form,
+* ``"propagator"`` (docs: Linear networks, "Exact propagator"): the exact semigroup step in
+  factor form,
   :math:`\hat Q\leftarrow e^{\Lambda h}\hat Q L^{-\top}` with
   :math:`LL^\top = I + \hat Q^\top g(h)\hat Q`,
   in the eigenbasis of F, steps of length ≤ 5/max|Λ|. Any N_h, λ = 0, singular B (it reproduces
@@ -60,10 +62,10 @@ class LinearSolution:
         cond_B: condition number of :math:`B = W_1\tilde V\mathrm{diag}(p) + W_2^\top\tilde U
             \mathrm{diag}(q)` (σ_max/σ_min of the N_h×m matrix). Numerically infinite means the
             initial condition has no component along a growing mode: the flow converges to a
-            saddle (§2.4), not a bug.
+            saddle (docs: Linear networks, "Saddles"), not a bug.
         B_margin: :math:`\sigma_{\min}(B)/(\sqrt2\,\|Q_0\|_F)\in[0, 1]`, the
             scale-free distance of B from singularity. cond_B alone misses B ≈ 0 (exact reversal
-            at λ = 0, §4.2), whose round-off makes a well-conditioned but tiny B.
+            of a converged network at λ = 0), whose round-off makes a well-conditioned but tiny B.
         n_in, n_hidden, n_out: widths (static).
         method: ``"stable"``, ``"propagator"`` or ``"naive"`` (static).
     """
@@ -81,7 +83,7 @@ class LinearSolution:
     @property
     def P(self):
         """:math:`P(T) = QQ^\top`, ``(n_t, n, n)``, :math:`n = N_i + N_o` (gauge-invariant: compare
-        it, not W1 or W2, with simulations; spec pitfall 14)."""
+        it, not W1 or W2, with simulations, since Q is fixed only up to a hidden rotation)."""
         return self.Q @ jnp.swapaxes(self.Q, -1, -2)
 
     @property
@@ -104,8 +106,9 @@ class LinearSolution:
 
         Read off the factor Q (computed stably, not by factorising P). They are λ-balanced with the
         same λ (the rotation cancels in :math:`W_2^\top W_2 - W_1W_1^\top`), so they are a valid
-        initialisation for a next task: λ is conserved across task switches (spec §4). Shapes
-        ``(n_t, N_h, N_i)`` and ``(n_t, N_o, N_h)``.
+        initialisation for a next task: λ is conserved across task switches
+        (docs: Linear networks, "Task sequences"). Shapes ``(n_t, N_h, N_i)`` and
+        ``(n_t, N_o, N_h)``.
         """
         return jnp.swapaxes(self.Q[..., :self.n_in, :], -1, -2), self.Q[..., self.n_in:, :]
 
@@ -114,7 +117,8 @@ class LinearSolution:
         """True where B is singular to round-off (B_margin ≤ 1e3·eps): a mode is never learned.
 
         At λ = 0 with a square network this happens exactly when
-        :math:`\\det W_0\\det\\Sigma_{yx} < 0` (half of random inits), and at exact reversal (§4.2).
+        :math:`\\det W_0\\det\\Sigma_{yx} < 0` (half of random inits), and at exact reversal of a
+        converged network (B = 0).
         """
         eps = jnp.finfo(self.Q.dtype).eps
         return ~(self.B_margin > 1e3 * eps)
@@ -134,7 +138,7 @@ def _expm1_over(x):
 
 
 def _spectrum(Syx, lam, n_i: int, n_o: int, xp=jnp):
-    r"""Closed-form eigen-structure of F (spec §2.2).
+    r"""Closed-form eigen-structure of F (Dominé et al. 2025; docs: Linear networks).
 
     Returns ``(Ut, Vt, s, k, p, q, mu, Mperp, O, Lam)``: the SVD pieces of Σyx, the mode rates
     :math:`k = \sqrt{s^2 + \lambda^2/4}`, the mixing coefficients p, q (with the λ = 0-safe
@@ -186,7 +190,7 @@ def _lam_of(W1, W2):
 
 
 def _stable_P(W1, W2, Syx, t):
-    """§2.4 for N_h = m, all times at once (vmapped over t)."""
+    """The stable form for N_h = m, all times at once (vmapped over t); docs: Linear networks."""
     n_h, n_i = W1.shape
     n_o = W2.shape[0]
     lam = _lam_of(W1, W2)
@@ -238,7 +242,8 @@ def _step_bound(Lam):
 
 
 def _propagate_P(W1, W2, Syx, t):
-    """§2.5: exact factor-form steps between the sorted distinct times, in the eigenbasis of F.
+    """The exact propagator: exact factor-form steps between the sorted distinct times, in the
+    eigenbasis of F (docs: Linear networks, "Exact propagator").
 
     Returns NaN (never hangs) when the steps would exceed :data:`MAX_PROPAGATOR_STEPS` plus one
     per time (the slack of evaluating the count in a different order); eager calls of
@@ -294,7 +299,8 @@ def propagator_steps(W1, W2, Syx, t) -> tuple[int, float]:
 
 
 def _naive_P(W1, W2, Syx, t):
-    """§2.3 as printed: e^{FT} P0 [I + G P0]^{-1} e^{FT}. Overflows; kept to document claim C7."""
+    """The textbook form e^{FT} P0 [I + G P0]^{-1} e^{FT}. Overflows; kept to document claim
+    ``linear/C7-naive-overflows``."""
     n_h, n_i = W1.shape
     n_o = W2.shape[0]
     lam = _lam_of(W1, W2)
@@ -469,7 +475,7 @@ def two_layer_linear(W1, W2, Syx, t, *, method: str = "auto", balance_tol: float
                      check: bool = True) -> LinearSolution:
     r"""Exact gradient-flow trajectory :math:`P(T)` of a λ-balanced two-layer linear network.
 
-    Solves :math:`dP/dT = FP + PF - P^2` (spec §2.1) from
+    Solves :math:`dP/dT = FP + PF - P^2` (Dominé et al. 2025; docs: Linear networks) from
     :math:`P_0 = Q_0Q_0^\top`, :math:`Q_0 = [W_1^\top; W_2]`, for whitened inputs
     (:math:`\Sigma_{xx} = I`; see :func:`from_data` and :func:`whiten`), loss
     :math:`\frac1{2P}\|W_2W_1X - Y\|^2`, time :math:`T = \eta\cdot\text{steps}`.
@@ -490,7 +496,8 @@ def two_layer_linear(W1, W2, Syx, t, *, method: str = "auto", balance_tol: float
         made on concrete values, so ``"auto"`` cannot be used inside ``jit``/``vmap``: pick a
         method there (one compile serves every λ and init).
 
-        ``"stable"`` (§2.4): with :math:`E = e^{-kT}C^\top B^{-\top}e^{-kT}`,
+        ``"stable"`` (docs: Linear networks, "Stable form"): with
+        :math:`E = e^{-kT}C^\top B^{-\top}e^{-kT}`,
         :math:`Z = [\tilde V(\mathrm{diag}\,p - \mathrm{diag}\,q\,E);\ \tilde U(\mathrm{diag}\,q +
         \mathrm{diag}\,p\,E)]` (plus :math:`2M_\perp(L\circ e^{(\mu-k)T})` if N_i ≠ N_o),
         :math:`P = Z\,\mathrm{center}^{-1}Z^\top` with the SPD centre solved by Cholesky. Every
@@ -501,7 +508,8 @@ def two_layer_linear(W1, W2, Syx, t, *, method: str = "auto", balance_tol: float
         value misses :math:`Q_0Q_0^\top` by more than :math:`10^3\epsilon\,\mathrm{cond}(B)`.
         Under ``jit``/``vmap`` (traced inputs) nothing can be checked: watch ``cond_B``.
 
-        ``"propagator"`` (§2.5): exact factor steps between sorted times (≤ 5/max|Λ| each). Works
+        ``"propagator"`` (docs: Linear networks, "Exact propagator"): exact factor steps
+        between sorted times (≤ 5/max|Λ| each). Works
         for any N_h ≥ min(N_i, N_o), λ = 0 and singular B (a true saddle). Its cost grows
         linearly with max(t)·max|Λ| (:math:`\max|\Lambda| = \sqrt{s_{\max}^2+\lambda^2/4}`),
         so it is bounded: times needing more than ``MAX_PROPAGATOR_STEPS`` = 10^6 steps
@@ -511,8 +519,8 @@ def two_layer_linear(W1, W2, Syx, t, *, method: str = "auto", balance_tol: float
         singular value at λ = 0, long plateaus near a saddle), so convergence cannot be
         certified cheaply. Not reverse-differentiable (dynamic trip counts).
 
-        ``"naive"`` (§2.3): the textbook form; overflows for :math:`k_{\max}T \gtrsim 350`.
-        Only for documenting why the others exist (claim C7).
+        ``"naive"``: the textbook form; overflows for :math:`k_{\max}T \gtrsim 350`.
+        Only for documenting why the others exist (claim ``linear/C7-naive-overflows``).
 
     Args:
         W1: ``(N_h, N_i)``, W2: ``(N_o, N_h)``: a λ-balanced initialisation

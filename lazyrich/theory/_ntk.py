@@ -1,6 +1,6 @@
 r"""Neural tangent kernel of a two-layer linear network and the kernel distance.
 
-Spec: linear-networks.md §3.1–3.2.
+Dominé et al. 2025; Fort et al. 2020 (docs: Linear networks, "Kernels and representations").
 """
 
 import jax.numpy as jnp
@@ -26,7 +26,7 @@ def _batch_shape(name_a: str, a, name_b: str, b) -> tuple[int, ...]:
 
 
 def two_layer_ntk(W1, W2, X):
-    r"""Empirical NTK of :math:`f(X) = W_2W_1X` (spec §3.1).
+    r"""Empirical NTK of :math:`f(X) = W_2W_1X` (docs: Linear networks).
 
     .. math::
         K = I_{N_o}\otimes (X^\top W_1^\top W_1 X) + (W_2W_2^\top)\otimes(X^\top X),
@@ -62,7 +62,8 @@ def two_layer_ntk(W1, W2, X):
 
 
 def ntk_from_reps(input_rep, output_rep, X):
-    r"""The NTK of §3.1 from the representations :math:`A = W_1^\top W_1`, :math:`B = W_2W_2^\top`.
+    r"""The NTK of :func:`two_layer_ntk` from the representations :math:`A = W_1^\top W_1`,
+    :math:`B = W_2W_2^\top`: :math:`K = I_{N_o}\otimes(X^\top AX) + B\otimes(X^\top X)`.
 
     This is how the closed form gives NTK(t): substitute the diagonal blocks of :math:`P(T)`.
 
@@ -102,7 +103,7 @@ def ntk_from_reps(input_rep, output_rep, X):
 
 
 def kernel_distance(K0, K1):
-    r"""Kernel distance (Fort et al. 2020; spec §3.2), scale-invariant:
+    r"""Kernel distance (Fort et al. 2020; docs: Linear networks), scale-invariant:
 
     .. math:: S = 1 - \frac{\langle K_0, K_1\rangle_F}{\|K_0\|_F\,\|K_1\|_F}\in[0, 2].
 

@@ -1,13 +1,14 @@
 r"""Task sequences for two-layer linear networks: continual, reversal and transfer learning.
 
-Spec: linear-networks.md §4. The mechanism: the balance matrix
+Dominé et al. 2025; Braun et al. 2022 (docs: Linear networks, "Task sequences"). The mechanism:
+the balance matrix
 :math:`W_2^\top W_2 - W_1W_1^\top = \lambda I` is conserved by the flow *whatever the task*, so the
 weights at the end of task A are a valid λ-balanced initialisation for task B, and the same closed
 form applies with :math:`\Sigma_{yx}\leftarrow\Sigma^B_{yx}`.
 
 With whitened inputs the loss of task :math:`i` at any time is
 :math:`\mathcal L_i(T) = \tfrac12\|W(T) - \Sigma_i\|_F^2 + c_i`, with the irreducible part
-:math:`c_i = \tfrac12(\operatorname{tr}\Sigma^{(i)}_{yy} - \|\Sigma_i\|_F^2)` (spec §1.1, §4.1).
+:math:`c_i = \tfrac12(\operatorname{tr}\Sigma^{(i)}_{yy} - \|\Sigma_i\|_F^2)`.
 """
 
 import dataclasses
@@ -52,7 +53,7 @@ def _irreducible_check(Syx, Syy_trace, name: str = "Syy_trace") -> None:
 
 
 def two_layer_loss(W, Syx, Syy_trace=None):
-    r"""Loss of the network function ``W`` on a whitened task (spec §1.1).
+    r"""Loss of the network function ``W`` on a whitened task (docs: Linear networks, "Setting").
 
     .. math:: \mathcal L = \tfrac12\|W - \Sigma_{yx}\|_F^2 + \tfrac12(\operatorname{tr}\Sigma_{yy}
               - \|\Sigma_{yx}\|_F^2).
@@ -84,12 +85,13 @@ def two_layer_loss(W, Syx, Syy_trace=None):
 
 
 def predicted_forgetting(S_i, S_j, S_k):
-    r"""Forgetting of task *i* when a converged network moves from task *j* to task *k* (§4.1).
+    r"""Forgetting of task *i* when a converged network moves from task *j* to task *k*.
 
     .. math:: F_i = \mathcal L_i(\text{after }k) - \mathcal L_i(\text{after }j)
               = \tfrac12\left(\|\Sigma_k-\Sigma_i\|_F^2 - \|\Sigma_j-\Sigma_i\|_F^2\right).
 
-    It depends only on task similarity, not on λ (the prediction tested by claim C22).
+    It depends only on task similarity, not on λ (Dominé et al. 2025; docs: Linear networks,
+    "Task sequences"; tested by claim ``linear/C22-forgetting-independent-of-lambda``).
     All three are real, finite ``(n_out, n_in)`` matrices of one shape.
     """
     for name, S in (("S_i", S_i), ("S_j", S_j), ("S_k", S_k)):
@@ -151,7 +153,10 @@ class TaskSequence:
 
 
 def task_sequence(W1, W2, tasks: Sequence, t, *, Syy_traces=None, method: str = "auto"):
-    r"""Train through ``tasks`` one after another with the exact solution (spec §4).
+    r"""Train through ``tasks`` one after another with the exact solution.
+
+    λ is conserved by the flow whatever the task, so the end of one task is a λ-balanced start
+    for the next (docs: Linear networks, "Task sequences").
 
     Each task runs for the local times ``t`` (starting at 0; the last entry is its duration),
     starting from the weights at the end of the previous task. Reversal learning is
@@ -208,7 +213,7 @@ def task_sequence(W1, W2, tasks: Sequence, t, *, Syy_traces=None, method: str = 
 
 
 def random_task(key, n_in: int, n_out: int, singular_values, dtype=jnp.float64):
-    r""":math:`\Sigma_{yx} = U\operatorname{diag}(s)V^\top` with Haar-random U, V (spec §5.1
+    r""":math:`\Sigma_{yx} = U\operatorname{diag}(s)V^\top` with Haar-random U, V (Saxe
     staircases use well-separated ``singular_values``).
 
     Args:

@@ -1,4 +1,4 @@
-r"""Data statistics and whitening for the closed forms (linear-networks.md §1.1, §1.3).
+r"""Data statistics and whitening for the closed forms (docs: Linear networks, "Setting").
 
 The exact solution of :func:`two_layer_linear` needs whitened inputs, :math:`\Sigma_{xx} = XX^\top/P
 = I`, and then depends on the data only through :math:`\Sigma_{yx} = YX^\top/P`.
@@ -112,7 +112,7 @@ def from_data(X, Y, *, rtol: float = 1e-8):
     if c > 0 and np.max(np.abs(v - c * np.eye(n_i))) <= rtol * c:
         raise ValueError(
             f"Sigma_xx = c I with c = {c:.6g}, not I. This is the whitened flow with target "
-            f"Sigma_yx / c and time constant tau / c (linear-networks.md §1.3): call "
+            f"Sigma_yx / c and time constant tau / c (docs: Linear networks): call "
             f"two_layer_linear(W1, W2, Syx / c, c * t) to get the network at times t.")
     raise ValueError(
         f"the inputs are not whitened: max|Sigma_xx - I| = {np.max(np.abs(v - np.eye(n_i))):.3g} "
