@@ -111,6 +111,23 @@ def test_write_resume_and_shard_merge(reference, tmp_path):
         sims.merge(parts[:2])
 
 
+def test_shard_files_carry_their_cells_coordinates(reference, tmp_path):
+    """A shard file says which runs it holds: gamma, eta and seed along ``cell`` (cell k is grid
+    entry k in C order), and each cell's curve is the gridded result at those coordinates."""
+    p = str(tmp_path / "s1.nc")
+    sims.sweep(CFG, gamma=GAMMA, eta=ETA, seeds=SEEDS, devices=1, shard="1/3", path=p)
+    flat = xr.open_dataset(p, engine="h5netcdf").load()
+    g, e, s = np.meshgrid(GAMMA, ETA, SEEDS, indexing="ij")
+    cells = flat["cell"].values
+    assert cells.size == 4
+    for name, full in (("gamma", g), ("eta", e), ("seed", s)):
+        np.testing.assert_array_equal(flat[name].values, full.ravel()[cells])
+    for k in range(cells.size):
+        c = flat.isel(cell=k)
+        ref = reference.sel(gamma=float(c["gamma"]), eta=float(c["eta"]), seed=int(c["seed"]))
+        np.testing.assert_allclose(c["test_loss"], ref["test_loss"], rtol=RTOL)
+
+
 def test_resume_after_partial_run(reference, tmp_path):
     """Simulate a crash: keep only some chunk files, rerun, get the full result."""
     path = str(tmp_path / "r.nc")

@@ -315,6 +315,7 @@ def sweep(cfg: SweepConfig, *, gamma=None, eta=None, eta_hat=None, seeds=None, p
     flat = _run_cells(groups, table, cells, attrs, fp, path, chunk_size, memory_budget, devices,
                       progress)
     if shard is not None:
+        flat = _with_cell_coords(flat, grid)
         if path is not None:
             write_atomic(flat, path)
             shutil.rmtree(path + ".parts", ignore_errors=True)
@@ -337,6 +338,15 @@ def _eta_coords(grid, depth, kind):
         return {"eta": (("depth", "gamma", "eta_hat"), eta)}
     eta = _param.eta_from_hat(grid["eta_hat"][None, :], grid["gamma"][:, None], depth, kind)
     return {"eta": (("gamma", "eta_hat"), eta)}
+
+
+def _with_cell_coords(flat, grid):
+    """Each cell's grid values as coordinates along ``cell`` (``gamma(cell)``, ``seed(cell)``,
+    …): a shard file says which runs it holds. Cell k is entry k of the grid in C order."""
+    shape = tuple(len(v) for v in grid.values())
+    idx = np.unravel_index(np.asarray(flat["cell"].values, dtype=np.int64), shape)
+    return flat.assign_coords({k: ("cell", np.asarray(v)[i])
+                               for (k, v), i in zip(grid.items(), idx, strict=True)})
 
 
 def _finish(flat, grid, cfg):
@@ -400,8 +410,9 @@ def _run_cells(groups, table, cells, attrs, fp, path, chunk_size, memory_budget,
             if name.startswith(".tmp-"):
                 os.remove(full)  # an interrupted write: never renamed, so never counted
                 continue
-            if name.endswith(".nc"):
-                done_parts.append(read_checked(full, fp, what="partial results file"))
+            if name.endswith(".nc"):  # (cell coordinates, if any, are rebuilt at the end)
+                done_parts.append(read_checked(full, fp, what="partial results file")
+                                  .reset_coords(drop=True))
     # finished cells of this run (a part may also hold cells outside it: keep only ours)
     parts = [p.isel(cell=np.isin(p["cell"].values, cells)) for p in done_parts]
     parts = [p for p in parts if p.sizes["cell"]]
@@ -476,7 +487,9 @@ def merge(paths, out: str | None = None):
         if "cell" not in ds.dims:
             raise ValueError(f"{p!r} is not a flat shard file (no 'cell' dimension); merge takes "
                              f"the files written by sweep(..., shard=...)")
-    flat = xr.concat(parts, dim="cell") if len(parts) > 1 else first
+    # the cells' coordinates (newer shard files) are implied by the grid: concatenate without
+    parts = [ds.reset_coords(drop=True) for ds in parts]
+    flat = xr.concat(parts, dim="cell") if len(parts) > 1 else parts[0]
     flat.attrs = dict(first.attrs)
     grid = {k: np.asarray(v) for k, v in json.loads(first.attrs["grid"]).items()}
     cfg = json.loads(first.attrs["config"])
