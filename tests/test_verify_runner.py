@@ -88,3 +88,24 @@ def test_cli_json_list_and_report(tmp_path, capsys, monkeypatch):
     finally:
         _REGISTRY.pop("zz-test/demo", None)
         _REGISTRY.pop("zz-test/noplot", None)
+
+
+def test_source_is_recorded_and_spec_is_its_old_name():
+    """``source=`` is stored and reported; ``spec=`` still works for one release, with a
+    DeprecationWarning, and giving both is an error."""
+    from lazyrich.verify import _claim
+
+    try:
+        claim("zz-test/src", statement="s", measure="m", why="w", source="Paper 2025")(
+            lambda q: Outcome.error_below(0.0, 1.0))
+        assert _claim._REGISTRY["zz-test/src"].source == "Paper 2025"
+        with pytest.warns(DeprecationWarning, match="source="):
+            claim("zz-test/old", statement="s", measure="m", why="w", spec="Old 2020")(
+                lambda q: Outcome.error_below(0.0, 1.0))
+        assert _claim._REGISTRY["zz-test/old"].source == "Old 2020"
+        assert _claim._REGISTRY["zz-test/old"].spec == "Old 2020"
+        with pytest.raises(TypeError, match="source= only"):
+            claim("zz-test/both", statement="s", measure="m", why="w", source="a", spec="b")
+    finally:
+        for n in ("zz-test/src", "zz-test/old"):
+            _claim._REGISTRY.pop(n, None)

@@ -17,7 +17,7 @@ _DOCS = "docs: Manifold capacity"
                "balanced dichotomies, exact NNLS solver",
        why="E[a] = P/2 exactly; the Monte-Carlo s.e. of alpha is ~0.05 at n_t=400, so 0.15 is "
            "3 s.e.; at n_t=2000 the s.e. is ~0.02, tolerance 0.07",
-       spec=f"{_PAPER}; Cover 1965; {_DOCS}")
+       source=f"{_PAPER}; Cover 1965; {_DOCS}")
 def _c1(quick: bool) -> Outcome:
     from lazyrich.geometry import mean_field_capacity, point_manifolds
 
@@ -42,7 +42,7 @@ def _c1(quick: bool) -> Outcome:
                "trials, LP separability; max over n in 6..14 of |p_hat(n) - p(n)| in binomial s.e.",
        why="each p_hat(n) is a mean of n_rep Bernoulli(p(n)); tolerance 3 s.e. per point "
            "(family-wise false alarm ~1-2% for 9 correlated points)",
-       spec=f"Cover 1965; Wendel 1962; {_DOCS}")
+       source=f"Cover 1965; Wendel 1962; {_DOCS}")
 def _c2(quick: bool) -> Outcome:
     from lazyrich.geometry import point_manifolds, simulated_capacity
     from lazyrich.theory import cover_separability
@@ -65,7 +65,7 @@ def _c2(quick: bool) -> Outcome:
                  "exactly (C9)",
        measure="max relative error over Gaussian clouds P=8, M=20, N=100, D=4, n_t=100",
        why="both are algebraic identities: only round-off and the pseudo-inverse cutoff remain",
-       spec=f"{_PAPER}; {_DOCS}")
+       source=f"{_PAPER}; {_DOCS}")
 def _c3(quick: bool) -> Outcome:
     from lazyrich.geometry import gaussian_clouds, mean_field_capacity
 
@@ -82,7 +82,7 @@ def _c3(quick: bool) -> Outcome:
                  "as R -> 0 and -> 1/(D+1/2) as R -> inf",
        measure="quadrature of the ball formula vs the listed values and limits",
        why="values are quoted to 4 decimals: half a unit of the last digit (5e-5)",
-       spec=f"Chung, Lee & Sompolinsky 2018; Gardner 1988; {_DOCS}")
+       source=f"Chung, Lee & Sompolinsky 2018; Gardner 1988; {_DOCS}")
 def _c4(quick: bool) -> Outcome:
     from lazyrich.theory import ball_capacity
 
@@ -105,7 +105,7 @@ def _c4(quick: bool) -> Outcome:
                "measured number is alpha_MF(M=100)/alpha_B - 1",
        why="finite M under-fills the sphere (alpha biased up; 0.369 was measured at M=100); the "
            "Monte-Carlo s.e. is ~1.5%, the tolerance 5%",
-       spec=f"Chung, Lee & Sompolinsky 2018; {_PAPER}; {_DOCS}")
+       source=f"Chung, Lee & Sompolinsky 2018; {_PAPER}; {_DOCS}")
 def _c5(quick: bool) -> Outcome:
     from lazyrich.geometry import mean_field_capacity, sphere_manifolds
     from lazyrich.theory import ball_capacity
@@ -134,7 +134,7 @@ def _c5(quick: bool) -> Outcome:
        measure="Gaussian clouds P=8, M=20, N=100, D=4, R=1, n_rep=100, n_t=200 (quick); spheres "
                "P=16, M=50, N=600, D=5, R=1 (full); relative difference",
        why="finite-P corrections: band 10% for P=8 (measured 0.482 vs 0.461), 5% for P>=16",
-       spec=f"{_PAPER}; Amelunxen et al. 2014; {_DOCS}")
+       source=f"{_PAPER}; Amelunxen et al. 2014; {_DOCS}")
 def _c7(quick: bool) -> Outcome:
     from lazyrich.geometry import (
         gaussian_clouds,
@@ -206,7 +206,7 @@ def _train_geometry(alphas, steps, log_every, log_points, n_t, width, seed=1):
        why="ordering strict, lazy |gain| <= 2% (parameters move O(1/alpha): 0.3% at "
            "alpha=100), richest gain >= 15%; common random numbers make the gains far more "
            "precise than the ~2% s.e. of each capacity",
-       spec=f"{_PAPER}; Chizat et al. 2019; {_DOCS}")
+       source=f"{_PAPER}; Chizat et al. 2019; {_DOCS}")
 def _c12(quick: bool) -> Outcome:
     alphas = (0.1, 1.0, 100.0) if quick else (0.1, 0.3, 1.0, 3.0, 100.0)
     steps, width = (800, 128) if quick else (1500, 256)
@@ -237,7 +237,7 @@ def _c12(quick: bool) -> Outcome:
                "and solver='nnls' on the same samples; quick: P=6, M=20, N=128, n_t=32",
        why="both solvers are exact to round-off (KKT residual < 1e-9): 1e-7 leaves room for the "
            "IPM's final complementarity (~1e-12) amplified by the P×P pseudo-inverses",
-       spec=f"{_PAPER}; {_DOCS}", tier="gpu")
+       source=f"{_PAPER}; {_DOCS}", tier="gpu")
 def _ipm_gpu(quick: bool) -> Outcome:
     from lazyrich.geometry import gaussian_clouds, mean_field_capacity
 
@@ -295,7 +295,7 @@ def cnn_digits_geometry(quick: bool, *, n_t: int = 100):
            "|gain| <= 2% (weights move ~0.2% at gamma=0.01), richest gain >= 15%, strict "
            "ordering; common random numbers make gains far more precise than the ~2% s.e. of "
            "each capacity",
-       spec=f"{_PAPER}; {_DOCS}")
+       source=f"{_PAPER}; {_DOCS}")
 def _cnn_digits(quick: bool) -> Outcome:
     geo, gammas = cnn_digits_geometry(quick)
     cap = geo["capacity"].mean("seed").isel(eta_hat=0)  # (gamma, step)
@@ -333,7 +333,7 @@ def _cnn_digits(quick: bool) -> Outcome:
            "O(1/alpha) (0.4% at alpha=100 after 100 epochs in the paper's VGG-11 runs), so the "
            "lazy gain must stay within 2%; rich gain >= 15%; 5 epochs, not the paper's 100 "
            "(GPU budget)",
-       spec=f"{_PAPER}; Chizat et al. 2019; {_DOCS}", tier="gpu")
+       source=f"{_PAPER}; Chizat et al. 2019; {_DOCS}", tier="gpu")
 def _cifar_vgg(quick: bool) -> Outcome:
     import os
 

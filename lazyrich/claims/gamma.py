@@ -152,7 +152,7 @@ def _sweep3(quick: bool):
                "directions, at γ ∈ {0.1, 1, 10}; largest relative spread of γ²·λ_GN and "
                "γ·vᵀH_res v",
        why="exact algebra (f = (g − g₀)/γ with f₀ = 0): only float64 round-off, so 1e-10",
-       spec=_OL)
+       source=_OL)
 def _c2(quick: bool) -> Outcome:
     from jax.flatten_util import ravel_pytree
 
@@ -209,7 +209,7 @@ def _c2(quick: bool) -> Outcome:
                "bootstrap CI (quick: 3 seeds, k ∈ [−1.5, 1]; full: 5 seeds, k ∈ [−3, 1])",
        why="tolerance ±0.15: the 0.25-decade grid limits slope resolution to ~±0.1 over 2 "
            "decades, parabola refinement halves it; seed noise adds the rest",
-       spec=_OL)
+       source=_OL)
 def _c3(quick: bool) -> Outcome:
     _, ds, _ = _sweep2(quick)
     d = ds.isel(gamma=slice(0, 3))
@@ -222,7 +222,7 @@ def _c3(quick: bool) -> Outcome:
        measure="same L = 2 sweep as C3; η_max = grid edge refined by 3 (full: 5) bisection steps "
                "in log η (vmapped over every (γ, seed)), pooled slope with bootstrap CI",
        why="tolerance ±0.25 (edge noise from the online divergence criterion)",
-       spec=_OL)
+       source=_OL)
 def _c4(quick: bool) -> Outcome:
     _, ds, em = _sweep2(quick)
     g = ds.gamma.values[:3]
@@ -234,7 +234,7 @@ def _c4(quick: bool) -> Outcome:
        statement="Ultra-rich regime (γ ≫ 1): η_max ∝ γ^(2/L), slope 1 for L = 2",
        measure="same L = 2 sweep, γ ∈ {10, 100, 1e3, 1e4}; bisected edge, pooled slope",
        why="tolerance ±0.15 over 3 decades",
-       spec=_OL)
+       source=_OL)
 def _c5(quick: bool) -> Outcome:
     _, ds, em = _sweep2(quick)
     g = ds.gamma.values[-4:]
@@ -246,7 +246,7 @@ def _c5(quick: bool) -> Outcome:
        measure="same L = 2 sweep, γ ∈ {10, …, 1e4}; refined η*, pooled slope",
        why="tolerance ±0.15; the plateau at γ = 1e4 biases η* up slightly (T-budget "
            "bias)",
-       spec=_OL)
+       source=_OL)
 def _c6(quick: bool) -> Outcome:
     _, ds, _ = _sweep2(quick)
     d = ds.isel(gamma=slice(-4, None))
@@ -262,7 +262,7 @@ def _c6(quick: bool) -> Outcome:
        measure="L = 3, N = 64 (full: 128), T = 600 (full: 1000), γ ∈ {10, 100, 1e3}; bisected "
                "η_max and refined η*; measured = η_max slope, η* slope in details; both must agree",
        why="tolerance ±0.15; γ ≤ 1e3 so the plateau (~300 steps at 1e3) stays inside T",
-       spec=_OL)
+       source=_OL)
 def _c7(quick: bool) -> Outcome:
     _, ds, em = _sweep3(quick)
     d = ds.isel(gamma=slice(2, None))
@@ -283,7 +283,7 @@ def _c7(quick: bool) -> Outcome:
                "and fall by more than 3× between γ = 0.316 and 10",
        why="monotone shape check; 10% slack is the bisection bracket (10^(0.25/8)) plus "
            "seed spread",
-       spec=_OL)
+       source=_OL)
 def _c8(quick: bool) -> Outcome:
     if quick:
         _, ds, em = _sweep2(quick)
@@ -341,7 +341,7 @@ def _plateau_runs(L: int, quick: bool):
                "log–log slope",
        why="tolerance ±0.08: finite-γ corrections (the escape law is asymptotic) "
            "measured 0.36",
-       spec=_OL)
+       source=_OL)
 def _c9(quick: bool) -> Outcome:
     g, t, _, tl = _plateau_runs(3, quick)
     th = drop_time(t, tl, 0.5)
@@ -354,7 +354,7 @@ def _c9(quick: bool) -> Outcome:
                "of the test loss; R² of the linear fit in ln γ and the spread of the three "
                "per-decade increments",
        why="R² > 0.98 and increments equal within 20% (seed noise on t_1/2 ~ 1 step)",
-       spec=_OL)
+       source=_OL)
 def _c10(quick: bool) -> Outcome:
     g, t, _, tl = _plateau_runs(2, quick)
     th = np.nanmean(drop_time(t, tl, 0.5), axis=1)
@@ -405,7 +405,7 @@ def _end_sharpness(quick: bool):
                "points, γ ∈ {10, 100, 1e3}; pooled slope",
        why="tolerance ±0.1 (measured −0.665 at T = 3000; shorter T leaves some "
            "residual curvature)",
-       spec=_OL)
+       source=_OL)
 def _c11(quick: bool) -> Outcome:
     g, _, lam, gn, _ = _end_sharpness(quick)
     return _slope_outcome(g[2:], lam[2:], -2 / 3, 0.1, label="N·λ_end", ylabel="N·λ_max(H_end)",
@@ -416,7 +416,7 @@ def _c11(quick: bool) -> Outcome:
        statement="Lazy regime: end-of-training sharpness ∝ γ^-2",
        measure="same runs, γ ∈ {1e-3, 1e-2}; pooled slope of N·λ_end",
        why="tolerance ±0.2 (γ = 0.1 is already crossing over)",
-       spec=_OL)
+       source=_OL)
 def _c12(quick: bool) -> Outcome:
     g, _, lam, _, _ = _end_sharpness(quick)
     return _slope_outcome(g[:2], lam[:2], -2.0, 0.2, label="N·λ_end", ylabel="N·λ_max(H_end)")
@@ -427,7 +427,7 @@ def _c12(quick: bool) -> Outcome:
        measure="same runs, every (γ, seed); measured = the largest N·η*·λ_end (smallest "
                "in details)",
        why="the GD stability edge is N·η·λ = 2; a reference run measured 0.49–1.1",
-       spec=_OL)
+       source=_OL)
 def _c13(quick: bool) -> Outcome:
     g, es, lam, _, _ = _end_sharpness(quick)
     prod = es[:, None] * lam
@@ -447,7 +447,7 @@ def _c13(quick: bool) -> Outcome:
                "seed-mean final test loss; ratio lazy/rich(best of γ ≥ 10)",
        why="a reference run (L = 3, N = 128, T = 1000) measured 0.110 vs 0.016 (ratio ~7); "
            "threshold 3",
-       spec=_OL)
+       source=_OL)
 def _c20(quick: bool) -> Outcome:
     _, ds, _ = _sweep3(quick)
     fl = ds[STAR_VAR].isel(step=slice(-STAR_WINDOW, None)).mean("step").where(~ds["diverged"])
@@ -468,7 +468,7 @@ def _c20(quick: bool) -> Outcome:
                "steps for L = 2/3)",
        why="L = 2 measured 0.05–0.06 (SGD noise); L = 3 pointwise collapse is an open point "
            "(0.27–0.53), reported in details only",
-       spec=_OL)
+       source=_OL)
 def _c14(quick: bool) -> Outcome:
     res = {}
     for L in (2, 3):
@@ -550,7 +550,7 @@ def _first_reach(t, a, frac):
        why="thresholds: loss ≥ 0.98 L₀ and ‖K‖ ≤ 0.02 ‖K_final‖ at t_align90 (both γ); "
            "t_align90 changes < 25% between γ = 100 and 1e4 (10-step logging); t_loss10 "
            "grows ≥ 1.5×",
-       spec=_SA)
+       source=_SA)
 def _c15(quick: bool) -> Outcome:
     _, _, _, g, out = _silent(quick)
     t = out["steps"].astype(float)
@@ -588,7 +588,7 @@ def _c15(quick: bool) -> Outcome:
        why="rel(K_∞) < rel(K₀) − 0.03 (measured 0.14–0.16 vs 0.20–0.22 on this nonlinear "
            "target). The final train loss / L₀ is reported: quick reaches 1.6e-9 at γ = 100 but "
            "only 1.1e-6 at γ = 1e4 (the 1e-8 of the reference run needs more steps there)",
-       spec=_SA)
+       source=_SA)
 def _c16(quick: bool) -> Outcome:
     from lazyrich.analysis import kernel_machine_check
 
@@ -698,7 +698,7 @@ def _final_ntk(L: int, quick: bool):
                "M = (∂β/∂θ)(∂β/∂θ)ᵀ; L ∈ {2, 3, 4}; "
                "measured = worst relative error of the ratio and of the orthogonal scale",
        why="tolerance 5%; the imbalance and unlearned directions are O(σ²N) ≈ 1e-4",
-       spec=_SA)
+       source=_SA)
 def _c17(quick: bool) -> Outcome:
     errs, det, Ls, ratios = [], {}, [2, 3, 4], []
     with _x64():
@@ -755,7 +755,7 @@ def _staircase_run(L: int, quick: bool):
                "(L = 3: max/min of t_α s_α − 1) and (L = 2: worst relative error vs the formula); "
                "staircase_steps must find 3 steps",
        why="tolerance 20%: the formulas are the leading-order small-u₀ asymptotics",
-       spec="Saxe et al. 2014; Atanasov et al. 2025; docs: Gamma scaling")
+       source="Saxe et al. 2014; Atanasov et al. 2025; docs: Gamma scaling")
 def _c18(quick: bool) -> Outcome:
     from lazyrich.analysis import staircase_steps
     from lazyrich.theory import mode_learning_time
@@ -808,7 +808,7 @@ def _signsgd(quick: bool):
                "and {10, 100, 1e3}, 3 (full 5) seeds; refined η* of the final test loss; "
                "measured = lazy slope, rich slope in details; both must agree",
        why="tolerance ±0.15 on each slope",
-       spec=_OL)
+       source=_OL)
 def _c21(quick: bool) -> Outcome:
     ds = _signsgd(quick)
     es = eta_star(ds, STAR_VAR, STAR_WINDOW).values
@@ -846,7 +846,7 @@ def _xent(quick: bool):
                "catapult onset (first η whose peak test loss exceeds 2× its initial value)",
        why="tolerance ±0.2 (edge resolution 0.25/8 decade, seed noise). The onset is only "
            "resolved on the full grid (the quick grid starts at η = 10^0.5 γ, above it)",
-       spec=_OL)
+       source=_OL)
 def _c22(quick: bool) -> Outcome:
     ds, em = _xent(quick)
     peak = (ds["test_loss"].max("step") > 2 * ds["test_loss"].isel(step=0)).transpose(
@@ -958,7 +958,7 @@ def _figure1_outcome(quick: bool, sizes: dict | None = None) -> Outcome:
                "decade at every γ",
        why="tolerances ±0.15 (η*) and ±0.2 (edge); γ ≤ 1e3 keeps the plateau inside "
            "T for L ≤ 4",
-       spec=_OL)
+       source=_OL)
 def _gpu1(quick: bool) -> Outcome:
     return _figure1_outcome(quick)
 
@@ -980,7 +980,7 @@ def _relmax(a, b):
        why="an exact identity: only float64 round-off separates the runs (a reference run "
            "measured 9e-16 and 4e-15); 1e-10 allows for accumulation, while a wrong power of γ "
            "changes the loss at O(1)",
-       spec=_OL)
+       source=_OL)
 def _c1(quick: bool) -> Outcome:
     from lazyrich import sims
 
@@ -1009,7 +1009,7 @@ def _c1(quick: bool) -> Outcome:
        why="the Taylor remainder of f around θ₀ is O(γ) relative; 20γ is the bound. The "
            "test loss is used because single-batch losses can be small, which inflates their "
            "relative differences without any change in the dynamics",
-       spec="Chizat et al. 2019; Atanasov et al. 2025; docs: Gamma scaling")
+       source="Chizat et al. 2019; Atanasov et al. 2025; docs: Gamma scaling")
 def _c19(quick: bool) -> Outcome:
     from lazyrich import sims
 

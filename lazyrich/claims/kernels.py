@@ -34,7 +34,7 @@ def _coord(quick: bool):
        why="the derivation is the large-N limit: the finite-N bias shrinks with width (worst entry "
            "0.089 at N = 128…1024, 0.06 at 256…2048; the seeds are fixed, so it is systematic, "
            "not noise), hence 0.1 (the literature's tolerance) while the columns differ by ≥ 0.5",
-       spec=_REF)
+       source=_REF)
 def _coord_claim(quick: bool) -> Outcome:
     from lazyrich import analysis
 
@@ -69,7 +69,7 @@ def _coord_claim(quick: bool) -> Outcome:
        why="transfer is exact only as N → ∞; the μP slope must be within ±0.1 of 0 with its "
            "CI overlapping that band, and the SP slope's CI must lie below −0.2 (its large-N "
            "value is −1; −0.75 at these widths)",
-       spec=_REF)
+       source=_REF)
 def _transfer(quick: bool) -> Outcome:
     from lazyrich import analysis, sims
 
@@ -158,7 +158,7 @@ def _gaps_to(cfg, gamma, eta, seeds, refs):
            "The centred ensemble's covariance (zero at infinite width, Lee et al. 2019) is that "
            "fluctuation squared: slope −1 of the seed variance of the final test outputs; a "
            "16-seed variance is noisy (slopes −0.80 … −1.11 over 5 disjoint sets): ±0.3",
-       spec="Jacot et al. 2018; Lee et al. 2019; docs: Conventions")
+       source="Jacot et al. 2018; Lee et al. 2019; docs: Conventions")
 def _lazy_mlp(quick: bool) -> Outcome:
 
     from lazyrich import sims
@@ -257,7 +257,7 @@ def _slope(x, y) -> float:
            "2 − 0.02 and 1 − 0.03 (1.978…1.981 and 0.969…0.976 over 6 disjoint 32-seed sets); "
            "the odd part is a mean-zero N^(−1/2) fluctuation, its N slope −0.49 … −0.56 over "
            "those sets: ±0.15 on each slope",
-       spec="Bordelon & Pehlevan 2022 (DMFT, even in γ); docs: Kernel theory")
+       source="Bordelon & Pehlevan 2022 (DMFT, even in γ); docs: Kernel theory")
 def _lazy_mlp_expansion(quick: bool) -> Outcome:
     from lazyrich import sims
     from lazyrich.theory import kernel_eta_max, mlp_kernels
@@ -311,7 +311,7 @@ def _lazy_mlp_expansion(quick: bool) -> Outcome:
            "must agree within 3√(2/S) (their sampling error) + 64/N: the finite-width kernel "
            "fluctuation biases them upward by O(1/N), measured with 2000 seeds at +0.03…0.08 "
            "(N = 1024) and +0.05…0.20 (N = 256)",
-       spec="Lee et al. 2019; docs: Conventions")
+       source="Lee et al. 2019; docs: Conventions")
 def _ensemble(quick: bool) -> Outcome:
     import jax
     import jax.numpy as jnp
@@ -375,7 +375,7 @@ def _ensemble(quick: bool) -> Outcome:
            "−0.53 ± 0.06 (NTK) and −0.50 ± 0.07 (NNGP), so ±0.2; the seed mean at N = 128 must "
            "be within 0.1 of the kernel and ≥ 2× farther from the GlobalAvgPool and Z = 9 "
            "(standard fan-in) kernels, the conventions easiest to get wrong",
-       spec="Novak et al. 2019; Arora et al. 2019; docs: Conventions")
+       source="Novak et al. 2019; Arora et al. 2019; docs: Conventions")
 def _convnet_kernels(quick: bool) -> Outcome:
     import jax
     import jax.numpy as jnp
@@ -447,7 +447,7 @@ def _convnet_kernels(quick: bool) -> Outcome:
            "O(γ) smaller); measured −0.498 with these 8 seeds and −0.50 with 4 others at "
            "a·λ_max = 0.5, two widths only, hence ±0.2; the ρ = 1 prediction (8× too fast, "
            "a·λ_max = 1.6) must miss by more than 5× the N = 256 gap (measured 11.6×)",
-       spec="Arora et al. 2019; docs: Conventions")
+       source="Arora et al. 2019; docs: Conventions")
 def _lazy_convnet(quick: bool) -> Outcome:
     from lazyrich import sims
     from lazyrich.theory import convnet_kernels, kernel_dynamics, kernel_eta_max
@@ -498,7 +498,7 @@ def _lazy_convnet(quick: bool) -> Outcome:
            "sets, 1.989…1.995 and 0.993…0.996: ±0.15 each. ReLU is not analytic at 0 (the "
            "digits' blank pixels give preactivations exactly 0) and its slopes were 0.43 and "
            "0.35 at 0.0125…0.05: a ReLU network has no such expansion there",
-       spec="Bordelon & Pehlevan 2022 (DMFT, even in γ); docs: Kernel theory")
+       source="Bordelon & Pehlevan 2022 (DMFT, even in γ); docs: Kernel theory")
 def _lazy_convnet_expansion(quick: bool) -> Outcome:
     from lazyrich import sims
     from lazyrich.theory import convnet_kernels, kernel_eta_max

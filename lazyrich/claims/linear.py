@@ -18,7 +18,7 @@ import numpy as np
 from lazyrich.verify import Outcome, Plot, Series, claim
 
 # the paper and the docs page of every claim here; claims name their section of the page
-SPEC = "Dominé et al. 2025; docs: Linear networks"
+SOURCE = "Dominé et al. 2025; docs: Linear networks"
 
 
 # --------------------------------------------------------------------------------------- helpers
@@ -635,33 +635,33 @@ _REG = [
      "max over dims {(4,4,4),(3,3,5),(5,3,3),(3,5,5),(5,5,3),(3,4,5)}, λ ∈ {0,±1,±20} allowed by "
      "the ranks, seeds, of imbalance/max(1,|λ|), |λ̂ − λ| and max|W2W1 − W0|/max(1,|W0|)",
      "pure linear algebra: round-off ~ n·eps·|Gram|",
-     f'{SPEC}, "Balanced initialisations"'),
+     f'{SOURCE}, "Balanced initialisations"'),
     ("linear/C4-riccati-identity", c4_riccati_identity,
      "on the λ-balanced manifold, dP/dT from the weight gradients equals FP + PF − P²",
      "max relative entry difference, random balanced inits incl. N_h > m and λ = 0",
      "algebraic identity: round-off only",
-     f'{SPEC}, "Exact solution"'),
+     f'{SOURCE}, "Exact solution"'),
     ("linear/C5-stable-form-vs-ode", c5_stable_vs_ode,
      "the stable direct form equals the weight ODE for N_h = m, T up to 1000",
      "max|P − P_ode|/max|P_ode| over T ∈ {0,.5,2,8,30,1000}, square and unequal dims, λ ∈ {±1,±20}",
      "limited by the ODE's rtol = atol = 1e-12 accumulated over the run (errors ≤ 3e-11 are "
-     "typical)", f'{SPEC}, "Stable form"'),
+     "typical)", f'{SOURCE}, "Stable form"'),
     ("linear/C6-propagator-vs-ode", c6_propagator_vs_ode,
      "the exact propagator equals the ODE for m < N_h < max, N_h > max (λ = 0) and a "
      "singular B (λ = 0, det mismatch)",
      "max|P − P_ode|/max|P_ode| over T ∈ {0,.5,2,8,30}", "ODE tolerance 1e-12; propagator is exact",
-     f'{SPEC}, "Exact propagator"'),
+     f'{SOURCE}, "Exact propagator"'),
     ("linear/C7-naive-overflows", c7_naive_overflows,
      "the naive form e^{FT}P0[I+GP0]^{-1}e^{FT} fails by T = 30 (λ = 0, σ = 1 init) while the "
      "stable form and propagator stay at ODE accuracy",
      "relative error vs ODE at T ∈ {.5,…,30}", "naive: overflow of e^{k_max T}; stable: ODE tol",
-     f'{SPEC}, "Exact solution"'),
+     f'{SOURCE}, "Exact solution"'),
     ("linear/C9-aligned-mode-vs-ode", c9_aligned_vs_ode,
      "the robust aligned-mode formula a(T) solves the scalar (c, d) weight ODE for every "
      "sign of λ and a0",
      "max|a − a_ode|/max(s, |a|) on T ∈ [0, 12], 8 cases (quick) incl. a0 < 0, λ < 0, λ = 0",
      "DOP853 at rtol 1e-12 reaches ~1e-12",
-     f'{SPEC}, "Aligned modes"'),
+     f'{SOURCE}, "Aligned modes"'),
     ("linear/C10-saxe-limit", c10_saxe_limit,
      "at λ = 0 and a0 > 0 the aligned formula equals Saxe's sigmoid s e^{2sT}/(e^{2sT} − 1 + s/a0)",
      "max|a − a_saxe|/s over s, a0 ∈ [1e-6, .9], T ∈ [0, 40]", "identity: round-off",
@@ -670,39 +670,39 @@ _REG = [
      "t½ = (2/K)[artanh((|λ|+2ν½)/K) − artanh((|λ|+2ν0)/K)] (λ ≠ 0), (1/2s)ln(s/a0 − 1) (λ = 0)",
      "|t½ − t_event|/max(1, t) with the event a = s/2 of the (c, d) ODE",
      "tolerance 1e-6 (root-finding reference; DOP853 events are ~1e-10)",
-     f'{SPEC}, "Aligned modes"'),
+     f'{SOURCE}, "Aligned modes"'),
     ("linear/C12-shallow-limit", c12_shallow_limit,
      "for large |λ| (square), W(T) ≈ Σ + (W0 − Σ)e^{−|λ|T} with error O(s²/λ²)",
      "max over T ∈ [0, 5/|λ|] of max|W − shallow|/max|Σ|, 4×4×4, s_max = 1, λ ∈ {10, ±50, 100}; "
      "error·λ² < 1 and log-log slope −2",
      "next-order correction of the rate is O(s²/|λ|) over a time O(1/|λ|)",
-     f'{SPEC}, "Limits and symmetries"'),
+     f'{SOURCE}, "Limits and symmetries"'),
     ("linear/C13-square-pm-lambda-symmetry", c13_square_symmetry,
      "square networks: W(T) is identical for λ and −λ (same W0, U, V, R), and at convergence "
      "W1ᵀW1(λ) − W1ᵀW1(−λ) = −λI",
      "max|W(λ) − W(−λ)|/max|Σ| on T ∈ [0, 200], and the representation difference at T = 200",
      "exact symmetry of the W-only ODE (depends on λ²): round-off",
-     f'{SPEC}, "Limits and symmetries"'),
+     f'{SOURCE}, "Limits and symmetries"'),
     ("linear/C14-no-symmetry-unequal", c14_no_symmetry_unequal,
      "the ±λ symmetry fails for unequal widths: (3,3,5), λ = ±1 give different W(T)",
      "max|W(+1) − W(−1)| over T ∈ [0, 8]",
      "guards against over-generalising C13 (differences of ~0.2 are typical here)",
-     f'{SPEC}, "Limits and symmetries"'),
+     f'{SOURCE}, "Limits and symmetries"'),
     ("linear/C15-convergence-reps", c15_convergence,
      "W1ᵀW1 → Ṽ diag((κ−λ)/2)Ṽᵀ, W2W2ᵀ → Ũ diag((κ+λ)/2)Ũᵀ (+ the ±λ block when N_h = max)",
      "closed form at T = 40/(slowest rate) vs convergence_values, 6 configs incl. μ > 0 and "
      "N_h > max at λ = 0 (full run: + N_h = max with the ±λ block)",
      "exact limit; e^{−40} ≈ 4e-18 residual",
-     f'{SPEC}, "Limits and symmetries"'),
+     f'{SOURCE}, "Limits and symmetries"'),
     ("linear/C19-det-mismatch-saddle", c19_det_mismatch_saddle,
      "λ = 0 square inits with det(W0)det(Σ) < 0 have a singular B and converge to a saddle",
      "cond(B) and the ODE's smallest singular value of W at T = 60",
      "cond(B) ~ 1/eps for an exactly singular B; the saddle keeps σ_min ≈ 0",
-     f'{SPEC}, "Saddles"'),
+     f'{SOURCE}, "Saddles"'),
     ("linear/C20-lambda-escapes-saddle", c20_lambda_escapes,
      "the same det-mismatch init balanced at λ ≠ 0 escapes the saddle and converges",
      "max|W(60) − Σ| for λ = 0.5 (ODE and closed form); λ = 0.05 reported",
-     "tolerance 1e-3 at T = 60", f'{SPEC}, "Saddles"'),
+     "tolerance 1e-3 at T = 60", f'{SOURCE}, "Saddles"'),
     ("linear/C21-reversal-aligned", c21_reversal_aligned,
      "after a task flip from a converged aligned mode, a(T) crosses 0 at t× = ln(1 + K/|λ|)/K; "
      "+∞ at λ = 0",
@@ -719,7 +719,7 @@ _REG = [
      "the stable form in float32 agrees with float64",
      "max|P32 − P64|/max|P64| over T up to 1000, three shapes",
      "1e-7 to 5e-7 is typical; 5e-6 allows ~40 eps32 of conditioning of the SPD centre",
-     f'{SPEC}, "Stable form"'),
+     f'{SOURCE}, "Stable form"'),
     ("linear/C25-single-neuron", c25_single_neuron,
      "Kunin's single neuron: ν(T) = ½(−δ + K(tanh(KT/2) + z)/(1 + z tanh(KT/2))) solves the "
      "(w, a) flow, tanh and coth branches; also equals two_layer_linear with N_o = N_h = 1",
@@ -759,7 +759,7 @@ def _registered(fn):
 
 
 for _name, _fn, _st, _me, _why, _sp in _REG:
-    claim(_name, statement=_st, measure=_me, why=_why, spec=_sp)(_registered(_fn))
+    claim(_name, statement=_st, measure=_me, why=_why, source=_sp)(_registered(_fn))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -828,7 +828,7 @@ claim("linear/C2-balance-conserved-by-flow",
       measure="max drift of the balance matrix along the DOP853 (rtol 1e-12) solution to T = 30, "
               "over the C1 shapes and λ ∈ {0, ±1, ±20}",
       why="exact invariant; 1e-9 is the ODE solver's accumulated tolerance",
-      spec=f'{SPEC}, "Balanced initialisations"')(c2_balance_conserved)
+      source=f'{SOURCE}, "Balanced initialisations"')(c2_balance_conserved)
 
 
 # ---------------------------------------------------------------- C3: GD drifts λ by O(η)
@@ -861,7 +861,7 @@ claim("linear/C3-gd-balance-drift-O(eta)",
                 "over a fixed time T is O(η)",
       measure="balance drift at T = 2 for η·k_max ∈ {1e-1, 1e-2, 1e-3}; ratio of drifts per decade",
       why="first-order in η: the ratio is 10 up to O(η) corrections (allowed ×1.5)",
-      spec=f'{SPEC}, "Balanced initialisations"')(c3_gd_drift)
+      source=f'{SOURCE}, "Balanced initialisations"')(c3_gd_drift)
 
 
 # ---------------------------------------------------------------- C8: GD → GF, first order
@@ -915,7 +915,7 @@ claim("linear/C8-gd-converges-to-flow",
               "and λ",
       why="Euler's global error is O(η); the ratio band [7, 13] allows O(η²) terms at "
           "η·k_max = 0.1",
-      spec=f'{SPEC}, "Setting"; docs: Conventions')(c8_gd_to_flow)
+      source=f'{SOURCE}, "Setting"; docs: Conventions')(c8_gd_to_flow)
 
 
 # ---------------------------------------------------------------- C16: NTK = JJᵀ
@@ -946,7 +946,7 @@ claim("linear/C16-ntk-formula",
       statement="K = I⊗(XᵀW1ᵀW1X) + (W2W2ᵀ)⊗(XᵀX) is the empirical NTK JJᵀ (kron ordering)",
       measure="max relative difference to JJᵀ with J by central finite differences",
       why="f is bilinear, so central differences are exact up to round-off ε/h ≈ 1e-11",
-      spec=f'{SPEC}, "Kernels and representations"')(c16_ntk_fd)
+      source=f'{SOURCE}, "Kernels and representations"')(c16_ntk_fd)
 
 
 # ---------------------------------------------------------------- C17/C18: kernel distance
@@ -1008,7 +1008,7 @@ claim("linear/C17-kernel-distance-lambda",
               "initial singular values 0.05·[1, .8, .6, .4]",
       why="the symmetry is exact for square networks: 1e-8 covers round-off; monotonicity is "
           "strict",
-      spec=f'Fort et al. 2020; {SPEC}, "Kernels and representations"')(c17_kernel_distance)
+      source=f'Fort et al. 2020; {SOURCE}, "Kernels and representations"')(c17_kernel_distance)
 
 
 def c18_mu_positive(quick: bool):
@@ -1034,7 +1034,7 @@ claim("linear/C18-unequal-dims-not-lazy",
       measure="S(K₀, K_∞) from the closed form at T = 400 for (3,3,5) λ=+3 and (5,3,3) λ=−3; "
               "the μ < 0 mirror cases for contrast",
       why="qualitative O(1) claim: about 0.33 and 0.39 are typical; the bound is 0.1",
-      spec=f'{SPEC}, "Limits and symmetries"')(c18_mu_positive)
+      source=f'{SOURCE}, "Limits and symmetries"')(c18_mu_positive)
 
 
 # ---------------------------------------------------------------- C22: continual learning
@@ -1069,7 +1069,7 @@ claim("linear/C22-forgetting-independent-of-lambda",
                 "½(‖Σk−Σi‖² − ‖Σj−Σi‖²), whatever λ",
       measure="closed-form task sequence, 5×5×5, 3 random tasks, λ ∈ {0.5, 2, 10}, T = 80 per task",
       why="convergence is exact (e^{-80·k_min} ≪ 1e-12), so only round-off remains: 1e-8",
-      spec=f'{SPEC}, "Task sequences"')(c22_forgetting)
+      source=f'{SOURCE}, "Task sequences"')(c22_forgetting)
 
 
 # ---------------------------------------------------------------- C23: the loss
@@ -1114,4 +1114,4 @@ claim("linear/C23-loss-closed-form",
       measure="GD on whitened data (P = 40, (N_i, N_h, N_o) = (4, 3, 3), λ = 1), loss from X, Y "
               "vs closed form; error ratio per decade of η",
       why="the identity is exact for whitened data (round-off, 1e-12); GD vs flow is O(η) as in C8",
-      spec=f'{SPEC}, "Setting"')(c23_loss)
+      source=f'{SOURCE}, "Setting"')(c23_loss)

@@ -22,7 +22,7 @@ def _whitened(rng, n, p):
        measure="max over r = 1..p of |D_E2 - (1 - sqrt(r/p))| for exactly whitened features "
                "(Phi^T Phi = n I), p = 24, n = 200",
        why="an exact identity: the only error is float64 round-off of p×p eigen/norm computations",
-       spec="Nam et al. 2026; docs: Richness")
+       source="Nam et al. 2026; docs: Richness")
 def _isotropic(quick: bool) -> Outcome:
     from lazyrich.metrics import dlr_report
 
@@ -51,7 +51,7 @@ def _isotropic(quick: bool) -> Outcome:
        measure="max |D_E2(Phi, one-hot) - closed form| over Gaussian mixtures with within-class "
                "noise 0..2 and unbalanced classes, plus NC1 for the same features",
        why="exact identity; float64 round-off only",
-       spec="Nam et al. 2026; Papyan et al. 2020; docs: Richness")
+       source="Nam et al. 2026; Papyan et al. 2020; docs: Richness")
 def _bridge(quick: bool) -> Outcome:
     from lazyrich.metrics import dlr_labels, dlr_report, nc1
 
@@ -82,7 +82,7 @@ def _bridge(quick: bool) -> Outcome:
        measure="D_E2 at rank C-1, and D_E2(rank C) - (1 - sqrt((C-1)/C)), C = 10, for outputs Y +"
                " eps·z·1^T with z ⊥ class indicators",
        why="both are exact identities; float64 round-off only",
-       spec="Nam et al. 2026; docs: Richness")
+       source="Nam et al. 2026; docs: Richness")
 def _rank_jump(quick: bool) -> Outcome:
     from lazyrich.metrics import dlr_report
 
@@ -124,7 +124,7 @@ def _rank_jump(quick: bool) -> Outcome:
        why="two independent evaluations of the same integrals: at order 32 only float64 "
            "round-off remains (measured 3e-14); 1e-10 leaves 3 decades for the depth-3 "
            "recursion's amplification on other machines",
-       spec="Jacot et al. 2018; Williams 1997; Cho & Saul 2009; docs: Kernel theory")
+       source="Jacot et al. 2018; Williams 1997; Cho & Saul 2009; docs: Kernel theory")
 def _kernels(quick: bool) -> Outcome:
     import jax.numpy as jnp
 
@@ -153,7 +153,7 @@ def _kernels(quick: bool) -> Outcome:
                " 4096",
        why="each NTK entry is a mean of N iid terms (unbiased, variance ∝ 1/N); the RMS over 64 "
            "seeds has ~10% noise, giving ~0.035 slope standard error: tolerance 0.1",
-       spec="Jacot et al. 2018; docs: Kernel theory")
+       source="Jacot et al. 2018; docs: Kernel theory")
 def _width_rate(quick: bool) -> Outcome:
     import jax
     import jax.numpy as jnp
@@ -327,7 +327,7 @@ def _gamma_sweep(quick: bool):
        why="an ordinal claim (consistency with the known lazy-to-rich order): τ must be exactly "
            "-1 (the better of E1/E2); 500 full-batch steps (quick) bring every γ to train "
            "accuracy ≈ 0.95",
-       spec="Nam et al. 2026; docs: Richness")
+       source="Nam et al. 2026; docs: Richness")
 def _gamma_claim(quick: bool) -> Outcome:
     rows = _gamma_sweep(quick)
     g = np.asarray(_GAMMAS)
@@ -355,7 +355,7 @@ def _gamma_claim(quick: bool) -> Outcome:
        why="the pilot separated them by 10x (0.044 vs 0.53); a factor-2 margin keeps the verdict "
            "away from seed noise. Test accuracies are reported, not asserted: our encoding does "
            "not reproduce the paper's accuracy inversion (rich 10% vs lazy 74%)",
-       spec="Nam et al. 2026 (label-encoded MNIST); docs: Richness")
+       source="Nam et al. 2026 (label-encoded MNIST); docs: Richness")
 def _label_encoded(quick: bool) -> Outcome:
     from lazyrich import sims
 
@@ -493,7 +493,7 @@ def _grokking(quick: bool):
                " its drop vs the step where test accuracy first exceeds 50%",
        why="a clear drop that leads: post ≤ 0.5·pre and onset no later than the accuracy jump; "
            "the pilot gave 0.46 → 0.20 with the half-drop ~700 steps before the jump",
-       spec="Nam et al. 2026; Power et al. 2022; docs: Richness")
+       source="Nam et al. 2026; Power et al. 2022; docs: Richness")
 def _grok_claim(quick: bool) -> Outcome:
     rows, r, cfg, features, X, y, tr, te = _grokking(quick)
     steps = np.array([row["step"] for row in rows])

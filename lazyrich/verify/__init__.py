@@ -6,7 +6,7 @@ package with the same decorator::
     # mypkg/claims.py
     from lazyrich.verify import Outcome, claim
 
-    @claim("mine/balance-conserved", statement=..., measure=..., why=..., spec=...)
+    @claim("mine/balance-conserved", statement=..., measure=..., why=..., source=...)
     def _(quick: bool) -> Outcome:
         ...
         return Outcome.error_below(err, 1e-9)

@@ -94,9 +94,14 @@ class Claim:
     statement: str
     measure: str
     why: str
-    spec: str
+    source: str
     tier: Tier
     fn: Callable[[bool], Outcome]
+
+    @property
+    def spec(self) -> str:
+        """The old name of :attr:`source` (kept for one release)."""
+        return self.source
 
     def run(self, quick: bool = True) -> Outcome:
         out = self.fn(quick)
@@ -114,8 +119,9 @@ def claim(
     statement: str,
     measure: str,
     why: str,
-    spec: str = "",
+    source: str = "",
     tier: Tier = "cpu",
+    spec: str | None = None,
 ) -> Callable[[Callable[[bool], Outcome]], Callable[[bool], Outcome]]:
     """Register ``fn(quick) -> Outcome`` as the claim ``name`` (``"area/short-name"``).
 
@@ -123,9 +129,19 @@ def claim(
         statement: the prediction, in words and symbols.
         measure: how the measured number is obtained.
         why: why the tolerance is what it is (round-off, O(η), seed noise...).
-        spec: the spec section the claim comes from.
+        source: where the prediction comes from: the paper(s) and the docs page, e.g.
+            ``"Dominé et al. 2025; docs: Linear networks"``.
         tier: ``"cpu"`` (runs everywhere; ``quick`` must fit a laptop) or ``"gpu"``.
+        spec: the old name of ``source`` (accepted for one release, with a warning).
     """
+    if spec is not None:
+        import warnings
+
+        if source:
+            raise TypeError("give source= only (spec= is its old name)")
+        warnings.warn("claim(spec=...) is now claim(source=...)", DeprecationWarning,
+                      stacklevel=2)
+        source = spec
     if "/" not in name:
         raise ValueError(f"claim name {name!r} must look like 'area/short-name'")
     if tier not in ("cpu", "gpu"):
@@ -134,7 +150,7 @@ def claim(
     def register(fn):
         if name in _REGISTRY and _REGISTRY[name].fn.__qualname__ != fn.__qualname__:
             raise ValueError(f"claim {name!r} is registered twice")
-        _REGISTRY[name] = Claim(name, statement, measure, why, spec, tier, fn)
+        _REGISTRY[name] = Claim(name, statement, measure, why, source, tier, fn)
         return fn
 
     return register

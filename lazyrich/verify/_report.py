@@ -145,8 +145,8 @@ def write_report(results: Sequence[Result], directory: str) -> str:
         md += ["", f"## {_md_cell(c.name)}", f'<a id="{_slug(c.name)}"></a>', "",
                f"**Claim.** {_md(c.statement)}", "", f"**Measured.** {_md(c.measure)}", "",
                f"**Tolerance.** {_md(c.why)}", ""]
-        if c.spec:
-            md += [f"**Spec.** {_md(c.spec)}", ""]
+        if c.source:
+            md += [f"**Source.** {_md(c.source)}", ""]
         md.append(f"**Status:** {_md(r.status)}" + (f" — {_md_code(r.error)}" if r.error else ""))
         if r.outcome and r.outcome.details:
             md += ["", "| detail | value |", "|---|---|"]
@@ -178,7 +178,7 @@ def write_report(results: Sequence[Result], directory: str) -> str:
         f"<h2 id='{esc(_slug(r.claim.name))}'>{esc(r.claim.name)}</h2>"
         f"<p><b>Claim.</b> {esc(r.claim.statement)}</p>"
         f"<p><b>Measured.</b> {esc(r.claim.measure)}</p>"
-        f"<p><b>Tolerance.</b> {esc(r.claim.why)}</p><p><b>Spec.</b> {esc(r.claim.spec)}</p>"
+        f"<p><b>Tolerance.</b> {esc(r.claim.why)}</p><p><b>Source.</b> {esc(r.claim.source)}</p>"
         f"<p><b>Status:</b> {esc(r.status)} {esc(r.error)}</p>"
         + details_html(r.outcome)
         + (f"<img src='{esc(figures[r.claim.name])}' alt='{esc(r.claim.name)}'>"

@@ -30,7 +30,7 @@ class Result:
             "statement": self.claim.statement,
             "measure": self.claim.measure,
             "why": self.claim.why,
-            "spec": self.claim.spec,
+            "source": self.claim.source,
             "tier": self.claim.tier,
             "predicted": _jsonable(o.predicted) if o else None,
             "measured": _jsonable(o.measured) if o else None,
