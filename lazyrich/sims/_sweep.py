@@ -214,6 +214,17 @@ def _parse_shard(shard):
     return int(i), int(n)
 
 
+def shard_path(path: str, shard) -> str:
+    """The file of shard ``"i/N"`` (or ``(i, N)``) of the sweep whose result goes to ``path``:
+    ``scan.nc`` -> ``scan.shard-i-of-N.nc``, the name ``lazyrich sweep --shard``,
+    :func:`submit_sweep` and the how-to's ``lazyrich merge`` commands use."""
+    if not isinstance(path, str) or not path:
+        raise TypeError(f"path must be a non-empty file path (str), got {path!r}")
+    i, n = _parse_shard(shard)
+    stem = path[:-3] if path.endswith(".nc") else path
+    return f"{stem}.shard-{i}-of-{n}.nc"
+
+
 def shard_cells(n_cells: int, shard) -> np.ndarray:
     """The cell indices of shard ``(i, N)``: contiguous, balanced blocks (empty when N exceeds
     the number of cells and i >= n_cells)."""
