@@ -244,7 +244,7 @@ def test_cli_bad_input_exits_2(tmp_path, capsys):
     from lazyrich.cli import main
 
     assert main(["sweep", "--out", str(tmp_path / "x.nc"), "--model", "resnet"]) == 2
-    assert "unknown model" in capsys.readouterr().err
+    assert "argument --model: invalid choice: 'resnet'" in capsys.readouterr().err
     assert main(["sweep", "--out", str(tmp_path / "x.nc"), "--gamma", "-1"]) == 2
     assert "gamma must be finite and > 0" in capsys.readouterr().err
     assert main(["merge", str(tmp_path / "m.nc"), str(tmp_path / "missing.nc")]) == 2

@@ -20,14 +20,14 @@ USER_MODULE = textwrap.dedent('''
 
     @claim("mine/exp-series", statement="exp(1) equals its Taylor series",
            measure="|sum_k 1/k! - e| for k < 20", why="truncation 1/20! ~ 4e-19, round-off 1e-16",
-           spec="Euler")
+           source="Euler")
     def _series(quick: bool) -> Outcome:
         err = abs(sum(1.0 / math.factorial(k) for k in range(20)) - math.e)
         return Outcome.error_below(err, 1e-15)
 
 
     @claim("mine/planted-bug", statement="a claim that must fail", measure="2 vs 1",
-           why="a planted error", spec="none")
+           why="a planted error", source="none")
     def _bug(quick: bool) -> Outcome:
         return Outcome.error_below(1.0, 1e-3)
 ''')
@@ -95,7 +95,7 @@ def test_jobs_run_claims_in_worker_processes_with_the_serial_results(user_module
         from lazyrich.verify import claim
 
 
-        @claim("mine/raises", statement="s", measure="m", why="w", spec="none")
+        @claim("mine/raises", statement="s", measure="m", why="w", source="none")
         def _raises(quick: bool):
             raise RuntimeError("planted failure")
     '''))
@@ -110,7 +110,6 @@ def test_jobs_run_claims_in_worker_processes_with_the_serial_results(user_module
     assert [(r["claim"], r["status"]) for r in runs[1]] == [
         ("mine/exp-series", "pass"), ("mine/planted-bug", "fail"), ("mine/raises", "error")]
     assert "planted failure" in runs[1][2]["error"]
-    with pytest.raises(SystemExit):
-        main(["verify", "--jobs", "0", "--list"])
+    assert main(["verify", "--jobs", "0", "--list"]) == 2
     assert "expected a positive integer number of worker processes, got '0'" in (
         capsys.readouterr().err)

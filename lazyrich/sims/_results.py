@@ -243,3 +243,19 @@ def to_grid(flat, grid: dict, coords_extra: dict | None = None):
     if coords_extra:
         coords.update(coords_extra)
     return xr.Dataset(data, coords=coords, attrs=dict(flat.attrs))
+
+
+def load_results(path):
+    """A finished sweep (gridded) or a shard file (flat, with its cells' coordinates), read
+    fully into memory and checked: a lazyrich results file in a format this version reads.
+    Missing, unreadable, corrupt or foreign files raise ``FileNotFoundError``,
+    ``IsADirectoryError``, ``PermissionError`` or ``ValueError`` with the path in the message.
+
+    Example::
+
+        ds = sims.load_results("scan.nc")
+        analysis.plot_phase_map(ds, "test_loss")
+    """
+    if not isinstance(path, str | os.PathLike):
+        raise TypeError(f"path must be a file path, got {path!r}")
+    return read_checked(os.fspath(path), None)
