@@ -14,12 +14,12 @@ export PYTHONUNBUFFERED := 1
 # worker holds its own JAX runtime (~3 GB at peak), so raise it only with the memory to match.
 TEST_WORKERS ?= 2
 
-.PHONY: demo test test-slow test-all bench install clean
+.PHONY: demo test test-slow test-all bench docs install clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[dev]"
+	$(PY) -m pip install --quiet -e ".[dev,docs]"
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -27,6 +27,13 @@ install: $(STAMP)
 ## The main job: every registered CPU-sized claim, with a Markdown/HTML report in report/.
 demo: $(STAMP)
 	$(VENV)/bin/lazyrich verify --quick --report report/
+
+## The documentation site in site/ (open site/index.html): --strict, notebooks executed in fast
+## mode, their figures written to a scratch folder (not into the tree).
+docs: $(STAMP)
+	rm -rf site
+	env -u MPLBACKEND LAZYRICH_FAST=1 LAZYRICH_FIGDIR=$$(mktemp -d) NO_MKDOCS_2_WARNING=1 \
+		$(VENV)/bin/mkdocs build --strict --quiet
 
 ## Fast tier (< 10 min on 2 cores): lint, theory checks in float64, notebooks in fast mode.
 test: $(STAMP)
@@ -49,4 +56,4 @@ bench: $(BENCH_STAMP)
 	@for b in benchmarks/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
 clean:
-	rm -rf $(VENV) report .pytest_cache
+	rm -rf $(VENV) report site .cache .pytest_cache

@@ -1,4 +1,4 @@
-"""The §5.2 GPU tier of the (γ, η) landscape (gamma-scaling.md §5.2): Figure 1(c) stand-in at the
+"""The GPU tier of the (γ, η) landscape (Atanasov et al. 2025, Fig. 1; docs: Gamma scaling) at the
 paper's sizes, with wall times. Needs an accelerator; on CPU it only says so (``make bench`` stays
 fast). ``--full`` runs every width and depth (N ∈ {64, 256, 1024}, L ∈ {2, 3, 4}, 5 seeds);
 the default is the quick GPU tier (N = 256, L ∈ {2, 3}, 3 seeds). Paste the printed table into
@@ -18,7 +18,7 @@ def main(argv):
     import lazyrich
     from lazyrich.claims import gamma as C
 
-    lazyrich.set_precision("float64")  # float64 for γ < 1e-2 (spec §1.5); float32 above
+    lazyrich.set_precision("float64")  # float64 for γ < 1e-2 (docs: Conventions); float32 above
     quick = "--full" not in argv
     t0 = time.perf_counter()
     out = C._figure1_outcome(quick)

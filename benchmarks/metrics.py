@@ -2,7 +2,7 @@
 
 Streamed D_LR accumulates p×p / C×p / C×C float64 statistics batch by batch
 (lazyrich.metrics.stats_from_apply); the dense baseline forms the n×n double-centred Grams
-(the operator definition, richness-metric.md §6 item 2). The streamed NTK statistics
+(the operator definition; docs: Richness). The streamed NTK statistics
 (lazyrich.metrics.ntk_moments: kernel distance from initialisation and kernel–target alignment
 through P×P moments) are compared with the dense n×n empirical NTK + theory.kernel_distance.
 

@@ -1,7 +1,7 @@
 """Sweep engine vs a Python loop of jitted runs vs the field's usual eager PyTorch loop.
 
 One 64-cell grid (4 γ × 4 η × 4 seeds) of an L = 3 bias-free ReLU MLP in the μP form of
-gamma-scaling.md §1.2 (N = 128, D = 16, B = 32, T = 1000 online SGD steps, single-index
+docs: Conventions (N = 128, D = 16, B = 32, T = 1000 online SGD steps, single-index
 teacher, test loss on 1024 points every 100 steps), float32, run three ways in this process:
 
 1. ``lazyrich.sims.sweep``: one jit of vmap over all cells;

@@ -1,4 +1,4 @@
-"""Test policy (engineering.md §1.6 item 5, §7, §8).
+"""Test policy (tests/README.md has the whole of it).
 
 * float64 on: theory checks compare against references at 1e-9..1e-12.
   Simulators take explicit dtypes, so float32 behaviour is still tested where it matters.

@@ -1,12 +1,35 @@
-"""The documentation pages in ``docs/`` are what the code cites: every ``docs: <Page>`` in a
-docstring, comment or claim names a page of ``docs/`` (by its title), and every relative link
-between pages resolves."""
+"""The documentation: what the code cites exists, the site builds with ``--strict``, and a real
+browser shows it (and the ``verify`` report) with every image and every formula.
 
+* every ``docs: <Page>`` in a docstring, comment or claim names a page of ``docs/`` (by title),
+  relative links between pages resolve, and no file of the repository points outside it (the
+  working notes the maths was first written in are not part of the repository);
+* ``mkdocs build --strict`` succeeds (API reference, executed notebooks, the claim table);
+* headless Chromium, driven over the DevTools protocol, opens built pages and a ``verify``
+  report: every image has a non-zero natural width, MathJax typeset every formula, and the
+  console has no errors. Without Chromium (Debian package ``chromium``; ``.ci/run`` installs it)
+  those tests skip and say why.
+"""
+
+import json
+import os
 import pathlib
 import re
+import shutil
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
+# Text that points at the working notes outside the repository.
+OUTSIDE = re.compile(r"\.\./shared|shared/spec|spec/|spec §|§|\b(?:linear-networks|gamma-scaling"
+                     r"|richness-metric|manifold-capacity|kernel-theory|dmft|engineering)\.md")
+SCANNED = ("lazyrich", "tests", "notebooks", "benchmarks", "docs", "examples", "tools")
+TOP_FILES = ("README.md", "Makefile", "pyproject.toml", "mkdocs.yml")
 
 
 def _titles() -> dict:
@@ -23,14 +46,220 @@ def test_every_docs_citation_names_a_page():
     titles = _titles()
     cited = {}
     for path in [*(ROOT / "lazyrich").rglob("*.py"), *(ROOT / "notebooks").glob("*.py")]:
-        for m in re.finditer(r"docs: ([A-Z][A-Za-z ]*[a-z])", path.read_text()):
+        # a citation may wrap onto the next line of a docstring, string or comment
+        text = re.sub(r"\s*\n\s*(?:#\s*)?\"?", " ", path.read_text())
+        for m in re.finditer(r"docs: ([A-Z][A-Za-z ]*[a-z])", text):
             cited.setdefault(m.group(1).lower(), []).append(path.name)
     assert cited, "no docs citations found: the pattern is wrong"
     missing = {c: files for c, files in cited.items() if c not in titles}
     assert missing == {}, f"cited pages with no docs/*.md title: {missing}"
 
 
+GENERATED = {"claims.md"}  # made at build time from the claim registry (tools/mkdocs_hooks.py)
+
+
 def test_relative_links_between_pages_resolve():
-    for page in DOCS.glob("*.md"):
+    for page in DOCS.rglob("*.md"):
         for target in re.findall(r"\]\(([^)#:]+\.md)(?:#[^)]*)?\)", page.read_text()):
-            assert (page.parent / target).is_file(), f"{page.name} links to missing {target}"
+            assert target in GENERATED or (page.parent / target).is_file(), (
+                f"{page.name} links to missing {target}")
+
+
+def _repository_files():
+    tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True)
+    if tracked.returncode == 0 and tracked.stdout.strip():
+        names = [ROOT / n for n in tracked.stdout.split()]
+    else:  # not a git checkout: scan the source folders
+        names = [p for d in SCANNED for p in (ROOT / d).rglob("*") if p.is_file()]
+        names += [ROOT / n for n in TOP_FILES]
+    return [p for p in names if p.is_file() and p.suffix in (".py", ".md", ".toml", ".yml", ".txt",
+                                                              ".cfg", "")]
+
+
+def test_nothing_points_outside_the_repository():
+    """No file cites the working notes (``../shared``, their file names, or their section signs):
+    docstrings cite the docs pages and the papers."""
+    bad = []
+    for path in _repository_files():
+        if path == pathlib.Path(__file__):
+            continue
+        for i, line in enumerate(path.read_text(errors="replace").splitlines(), start=1):
+            if OUTSIDE.search(line):
+                bad.append(f"{path.relative_to(ROOT)}:{i}: {line.strip()[:90]}")
+    assert bad == [], f"{len(bad)} lines point outside the repository:\n" + "\n".join(bad[:40])
+
+
+def test_the_scan_sees_what_it_must():
+    for text in ("see ../shared/spec/x", "(spec §1.2)", "gamma-scaling.md", "§3", "dmft.md"):
+        assert OUTSIDE.search(text), text
+    for text in ("docs: Gamma scaling", "docs/theory-gamma.md", "Dominé et al. 2025, Sec. 4"):
+        assert not OUTSIDE.search(text), text
+
+
+# ---------------------------------------------------------------------------------------------
+# The built site and a browser
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    """``mkdocs build --strict`` of the repository into a temporary folder (as ``make docs``)."""
+    mkdocs = pathlib.Path(sys.executable).with_name("mkdocs")
+    if not mkdocs.exists():
+        pytest.skip("mkdocs is not installed (pip install -e '.[docs]'; make test does)")
+    out = tmp_path_factory.mktemp("site")
+    env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}
+    env |= {"LAZYRICH_FAST": "1", "LAZYRICH_FIGDIR": str(tmp_path_factory.mktemp("figs")),
+            "NO_MKDOCS_2_WARNING": "1"}
+    res = subprocess.run([str(mkdocs), "build", "--strict", "--quiet", "-d", str(out)], cwd=ROOT,
+                         env=env, capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr[-4000:]
+    return out
+
+
+def test_site_builds_strict_with_every_page(site):
+    for page in ("index.html", "conventions.html", "claims.html", "how-to.html",
+                 "theory-kernels.html", "api/theory.html", "notebooks/kernel_regime.html",
+                 "assets/mathjax/tex-svg-full.js"):
+        assert (site / page).is_file(), page
+    claims = (site / "claims.html").read_text()
+    assert "kernels/lazy-mlp-gamma-expansion" in claims and "linear/C1-balanced-init" in claims
+    assert "data:image/png" in (site / "notebooks" / "kernel_regime.html").read_text()
+
+
+def _chromium() -> str:
+    for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable"):
+        if path := shutil.which(name):
+            return path
+    pytest.skip("no Chromium on this machine: install the Debian package 'chromium' "
+                "(apt-get install chromium; .ci/run does where it can)")
+
+
+class Browser:
+    """Headless Chromium over the DevTools protocol (JSON over one websocket)."""
+
+    def __init__(self, tmp: pathlib.Path):
+        import websocket
+
+        self.proc = subprocess.Popen(
+            [_chromium(), "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
+             "--disable-dev-shm-usage", "--allow-file-access-from-files",
+             "--remote-debugging-port=0", f"--user-data-dir={tmp}", "about:blank"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            port_file = tmp / "DevToolsActivePort"
+            for _ in range(300):
+                if port_file.exists() and port_file.read_text().strip():
+                    break
+                time.sleep(0.1)
+            port = int(port_file.read_text().split()[0])
+            req = urllib.request.Request(f"http://127.0.0.1:{port}/json/new?about:blank",
+                                         method="PUT")
+            target = json.loads(urllib.request.urlopen(req, timeout=30).read())
+            self.ws = websocket.create_connection(target["webSocketDebuggerUrl"], timeout=60,
+                                                  suppress_origin=True)
+        except BaseException:
+            self.proc.kill()
+            self.proc.wait()
+            raise
+        self.next_id, self.events = 0, []
+        for method in ("Runtime.enable", "Log.enable", "Page.enable"):
+            self.call(method)
+
+    def call(self, method, **params):
+        self.next_id += 1
+        self.ws.send(json.dumps({"id": self.next_id, "method": method, "params": params}))
+        while True:
+            msg = json.loads(self.ws.recv())
+            if msg.get("id") == self.next_id:
+                if "error" in msg:
+                    raise RuntimeError(f"{method}: {msg['error']}")
+                return msg.get("result", {})
+            self.events.append(msg)
+
+    def open(self, path: pathlib.Path):
+        """Load ``path``, wait for the load event, and return the console errors it caused."""
+        self.events.clear()
+        self.call("Page.navigate", url=path.as_uri())
+        deadline = time.time() + 60
+        while not any(e.get("method") == "Page.loadEventFired" for e in self.events):
+            assert time.time() < deadline, f"{path} did not load"
+            self.events.append(json.loads(self.ws.recv()))
+
+    def evaluate(self, expression: str):
+        res = self.call("Runtime.evaluate", expression=expression, awaitPromise=True,
+                        returnByValue=True)
+        assert "exceptionDetails" not in res, res["exceptionDetails"]
+        return res["result"].get("value")
+
+    def console_errors(self) -> list:
+        errors = []
+        for e in self.events:
+            m, p = e.get("method"), e.get("params", {})
+            if m == "Runtime.exceptionThrown":
+                errors.append(p["exceptionDetails"].get("text", "exception"))
+            elif m == "Runtime.consoleAPICalled" and p.get("type") == "error":
+                errors.append(" ".join(str(a.get("value", a.get("description", "")))
+                                       for a in p.get("args", [])))
+            elif m == "Log.entryAdded" and p["entry"].get("level") == "error":
+                errors.append(p["entry"].get("text", ""))
+        return errors
+
+    def close(self):
+        self.ws.close()
+        self.proc.kill()
+        self.proc.wait()
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    pytest.importorskip("websocket", reason="websocket-client is not installed (the dev extra)")
+    b = Browser(tmp_path_factory.mktemp("chromium"))
+    yield b
+    b.close()
+
+
+# Waits for every <img> to finish (non-zero natural width) and for MathJax, then reports.
+_INSPECT = r"""(async () => {
+  const imgs = [...document.images];
+  await Promise.all(imgs.map(i => i.complete ? 0
+                                             : new Promise(r => {i.onload = i.onerror = r;})));
+  if (window.MathJax && MathJax.startup) { await MathJax.startup.promise; }
+  const tex = /\$|\\\(|\\\[/;  // a formula's delimiters, left in the text if not typeset
+  const maths = [...document.querySelectorAll('.arithmatex, .jp-RenderedMarkdown')]
+    .filter(m => tex.test(m.textContent) || m.querySelector('mjx-container'));
+  const untypeset = maths.filter(m => !m.querySelector('mjx-container'));
+  return {images: imgs.length,
+          broken: imgs.filter(i => !i.naturalWidth).map(i => i.src.slice(0, 80)),
+          maths: maths.length, untypeset: untypeset.map(m => m.textContent.slice(0, 60))};
+})()"""
+
+
+@pytest.mark.parametrize("page, images, maths", [
+    ("index.html", 0, 0), ("conventions.html", 0, 20), ("theory-kernels.html", 0, 20),
+    ("theory-linear.html", 1, 50), ("theory-gamma.html", 0, 50),
+    ("theory-richness.html", 0, 50), ("theory-capacity.html", 0, 50), ("how-to.html", 0, 1),
+    ("claims.html", 0, 0), ("api/theory.html", 0, 50), ("notebooks/kernel_regime.html", 3, 1)])
+def test_browser_shows_the_site(site, browser, page, images, maths):
+    """Each page: its images decode (natural width > 0; the notebooks' figures are in the page),
+    MathJax typeset every formula (none left as TeX), and the console shows no error."""
+    browser.open(site / page)
+    got = browser.evaluate(_INSPECT)
+    assert got["images"] >= images and got["broken"] == [], got
+    assert got["maths"] >= maths and got["untypeset"] == [], got
+    assert browser.console_errors() == []
+
+
+def test_browser_shows_the_verify_report(browser, tmp_path):
+    """A real ``lazyrich verify --report`` (two fast claims): both figures decode and the page
+    has no console error."""
+    env = {k: v for k, v in os.environ.items()} | {"MPLBACKEND": "Agg"}
+    res = subprocess.run([sys.executable, "-m", "lazyrich.cli", "verify", "--quick",
+                          "--no-progress", "--report", str(tmp_path), "linear/C1-balanced-init",
+                          "linear/C4-riccati-identity"], env=env, capture_output=True, text=True,
+                         timeout=300)
+    assert res.returncode == 0, res.stderr[-3000:]
+    browser.open(tmp_path / "index.html")
+    got = browser.evaluate(_INSPECT)
+    assert got["images"] == 2 and got["broken"] == [], got
+    assert browser.console_errors() == []

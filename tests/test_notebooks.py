@@ -1,4 +1,4 @@
-"""Every notebook runs top to bottom in fast mode (engineering.md §5) and prints the numbers its
+"""Every notebook runs top to bottom in fast mode (``LAZYRICH_FAST=1``) and prints the numbers its
 figures show; each test checks those numbers against the claim they illustrate."""
 
 import ast
@@ -30,7 +30,7 @@ def line_starting(lines: list[str], prefix: str) -> str:
 def test_linear_networks(tmp_path):
     out = run_notebook("linear_networks", tmp_path)
     assert (tmp_path / "linear_dynamics.png").exists()
-    # λ ↔ −λ symmetry of W(t) for square nets (linear-networks §2.7): exact up to round-off
+    # λ ↔ −λ symmetry of W(t) for square nets (claim linear/C13): exact up to round-off
     assert float(line_starting(out, "max |W(λ=50)").split("=")[-1]) < 1e-9
 
 
@@ -44,7 +44,7 @@ def test_feature_learning_strength(tmp_path):
     out = run_notebook("feature_learning_strength", tmp_path)
     for name in ("phase_map", "loss_curves", "silent_alignment", "staircase"):
         assert (tmp_path / f"{name}.png").exists()
-    assert abs(float(line_starting(out, "lazy η* slope:").split()[3]) - 2.0) < 0.15  # spec C3
+    assert abs(float(line_starting(out, "lazy η* slope:").split()[3]) - 2.0) < 0.15  # gamma/C3
     coll = line_starting(out, "lazy collapse")
     assert float(coll.split(":")[-1].split()[0]) < 20 * 1e-2  # C19: O(γ) with γ_max = 1e-2
     sa = line_starting(out, "at t_align90")
