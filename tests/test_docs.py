@@ -109,8 +109,9 @@ def site(tmp_path_factory):
         pytest.skip("mkdocs is not installed (pip install -e '.[docs]'; make test does)")
     out = tmp_path_factory.mktemp("site")
     env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}
+    # every notebook is run by test_notebooks.py: here only the one whose page is opened below
     env |= {"LAZYRICH_FAST": "1", "LAZYRICH_FIGDIR": str(tmp_path_factory.mktemp("figs")),
-            "NO_MKDOCS_2_WARNING": "1"}
+            "NO_MKDOCS_2_WARNING": "1", "LAZYRICH_DOCS_EXECUTE": "kernel_regime"}
     res = subprocess.run([str(mkdocs), "build", "--strict", "--quiet", "-d", str(out)], cwd=ROOT,
                          env=env, capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, res.stderr[-4000:]

@@ -4,9 +4,13 @@
   measured, why the tolerance), generated from the registry so it cannot go stale;
 * the notebooks of ``notebooks/`` (jupytext percent scripts), executed by mkdocs-jupyter;
 * MathJax, copied from the ``sphinx-mathjax-offline`` package: the site needs no network.
+
+``LAZYRICH_DOCS_EXECUTE=name,name`` executes only those notebooks (the others are shown without
+outputs): the test suite builds the site with one, since it runs every notebook itself.
 """
 
 import importlib.metadata
+import os
 import pathlib
 import shutil
 
@@ -41,6 +45,16 @@ def claims_page() -> str:
                            f"| {_cell(c.why)} | {_cell(c.source)} |")
         out.append("")
     return "\n".join(out)
+
+
+def on_config(config):
+    only = os.environ.get("LAZYRICH_DOCS_EXECUTE")
+    if only:
+        keep = {name.strip() for name in only.split(",")}
+        skip = [f"*/notebooks/{nb.name}" for nb in sorted((ROOT / "notebooks").glob("*.py"))
+                if nb.stem not in keep]
+        config.plugins["mkdocs-jupyter"].config["execute_ignore"] = skip
+    return config
 
 
 @event_priority(100)  # before mkdocs-jupyter looks for notebooks
