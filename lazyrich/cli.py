@@ -343,65 +343,16 @@ def _save(fig, out: str) -> None:
 
 
 def _draw_curves(ds, metric: str, gamma, ax, path: str) -> None:
-    """``metric`` against step (seed mean; a seed stops where it diverged): every η at the γ
-    ``gamma``, or, without it, each γ at its best η (lowest final test loss over seeds)."""
-    import numpy as np
-
+    """``analysis.plot_loss_curves`` with errors naming the CLI's arguments."""
     from lazyrich import analysis
 
-    e = analysis.eta_dim(ds)
-    sym = r"$\hat\eta$" if e == "eta_hat" else r"$\eta$"
-    steps = ds["step"].values
-    keep = steps > 0  # log-scaled step axis
-    gammas = ds["gamma"].values
-    if gamma is not None:
-        i = _nearest(gammas, gamma)
-        if i is None:
-            raise ValueError(f"--gamma {gamma:g}: not in the grid of SCAN {path!r}; expected one "
-                             f"of {gammas.tolist()}")
-        cells = [(i, j) for j in range(ds.sizes[e])]
-        ax.set_title(rf"$\gamma$ = {gammas[i]:.3g}", fontsize=9)
-    else:
-        if ds.sizes["step"] < 2:
-            raise ValueError(f"SCAN {path!r} has {ds.sizes['step']} logged step; the best "
-                             f"{e} needs at least 2 (or give --gamma)")
-        ref = "test_loss" if "test_loss" in ds else "loss"
-        final = analysis.final_loss(ds, ref, min(3, ds.sizes["step"] - 1))
-        final = final.transpose("gamma", e, "seed").values
-        with np.errstate(all="ignore"):
-            counts = np.isfinite(final).sum(-1)
-            seed_mean = np.where(counts > 0, np.nansum(final, -1) / np.maximum(counts, 1),
-                                 np.inf)
-        cells = [(i, int(np.argmin(seed_mean[i]))) for i in range(gammas.size)
-                 if np.isfinite(seed_mean[i]).any()]
-        if not cells:
-            raise ValueError(f"SCAN {path!r}: every cell diverged; no curve to draw")
-        ax.set_title(rf"each $\gamma$ at its best {sym} (final {ref})", fontsize=9)
-    import matplotlib
-
-    colours = matplotlib.colormaps["viridis"](np.linspace(0, 0.9, max(len(cells), 1)))
-    div = ds["diverged"].transpose("gamma", e, "seed").values
-    drawn = []
-    for (i, j), c in zip(cells, colours, strict=True):
-        y = ds[metric].isel({"gamma": i, e: j}).transpose("seed", "step").values.astype(float)
-        with np.errstate(all="ignore"):
-            n = np.isfinite(y).sum(0)
-            mean = np.where(n > 0, np.nansum(np.where(np.isfinite(y), y, 0.0), 0)
-                            / np.maximum(n, 1), np.nan)
-        label = rf"$\gamma$={gammas[i]:.3g}, " if gamma is None else ""
-        label += f"{sym}={float(ds[e].values[j]):.3g}"
-        if div[i, j].any():
-            label += f" ({int(div[i, j].sum())}/{div.shape[-1]} seeds diverged)"
-        ax.plot(steps[keep], mean[keep], color=c, label=label)
-        drawn.append(mean[keep])
-    vals = np.concatenate(drawn)
-    vals = vals[np.isfinite(vals)]
-    ax.set_xscale("log")
-    if vals.size and vals.min() > 0 and vals.max() > 10 * vals.min():  # losses; not accuracy
-        ax.set_yscale("log")
-    ax.set_xlabel("step")
-    ax.set_ylabel(f"{metric} (mean over seeds)")
-    ax.legend(fontsize=7)
+    if gamma is not None and _nearest(ds["gamma"].values, gamma) is None:
+        raise ValueError(f"--gamma {gamma:g}: not in the grid of SCAN {path!r}; expected one "
+                         f"of {ds['gamma'].values.tolist()}")
+    try:
+        analysis.plot_loss_curves(ds, metric, gamma=gamma, ax=ax)
+    except ValueError as e:
+        raise ValueError(f"SCAN {path!r}: {_one_line(e)}") from None
 
 
 def _plot(args) -> int:

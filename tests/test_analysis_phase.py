@@ -156,3 +156,39 @@ def test_bad_inputs():
         drop_time(np.array([0.0, 0.0, 1.0]), np.ones(3))
     with pytest.raises(ValueError, match="need 0 < lo < hi"):
         bisect_edge(lambda e: True, 1.0, 0.5)
+
+
+def test_plot_loss_curves_draws_seed_means_at_the_best_eta():
+    """Without gamma: one line per γ, at the η with the lowest seed-mean final test loss, whose
+    y-data is the seed mean (a diverged seed's NaNs left out); with gamma: one line per η."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from lazyrich.analysis import plot_loss_curves
+
+    steps = np.array([0, 1, 2, 4, 8])
+    rng = np.random.default_rng(0)
+    loss = rng.uniform(0.5, 2.0, size=(2, 3, 2, steps.size))  # gamma, eta, seed, step
+    loss[0, 1, :, -3:] = [[0.1, 0.1, 0.1], [0.3, 0.3, 0.3]]    # γ0: best η index 1
+    loss[1, 2, :, -3:] = 0.05                                 # γ1: best η index 2
+    loss[1, 2, 1, -2:] = np.nan                               # a seed diverged there ...
+    div = np.zeros(loss.shape[:3], bool)
+    div[1, 2, 1] = True
+    ds = xr.Dataset({"test_loss": (("gamma", "eta", "seed", "step"), loss),
+                     "loss": (("gamma", "eta", "seed", "step"), loss),
+                     "diverged": (("gamma", "eta", "seed"), div)},
+                    coords={"gamma": [0.1, 10.0], "eta": [0.01, 0.1, 1.0], "seed": [0, 1],
+                            "step": steps})
+    ax = plot_loss_curves(ds)
+    lines = ax.get_lines()
+    assert len(lines) == 2
+    np.testing.assert_allclose(lines[0].get_ydata(), loss[0, 1, :, 1:].mean(0))
+    want = np.nanmean(loss[1, 2, :, 1:], axis=0)                # ... and is left out
+    np.testing.assert_allclose(lines[1].get_ydata(), want)
+    assert "1/2 seeds diverged" in lines[1].get_label()
+    ax = plot_loss_curves(ds, "loss", gamma=10.0)
+    assert len(ax.get_lines()) == 3
+    with pytest.raises(ValueError, match=r"gamma = 3 is not in the grid"):
+        plot_loss_curves(ds, gamma=3.0)
+    with pytest.raises(ValueError, match="var 'accuracy' is not a logged variable"):
+        plot_loss_curves(ds, "accuracy")

@@ -201,6 +201,7 @@ def _is_png(path):
                               "curves-loss-gamma"])
 def test_plot_writes_a_png(example_runs, tmp_path, capsys, argv):
     spec, nc, _ = example_runs("phase_map")
+    capsys.readouterr()  # the fixture's own sweep output, when this test runs it first
     g = str(spec["grid"]["gamma"][-1])
     png = tmp_path / "sub" / "fig.png"  # the folder is created
     assert main(["plot", argv[0], nc, "-o", str(png),

@@ -39,6 +39,7 @@ from ._plot import plot_coord_check as plot_coord_check
 from ._plot import plot_dlr_trajectory as plot_dlr_trajectory
 from ._plot import plot_eigencurves as plot_eigencurves
 from ._plot import plot_geometry_over_training as plot_geometry_over_training
+from ._plot import plot_loss_curves as plot_loss_curves
 from ._plot import plot_phase_map as plot_phase_map
 
 __all__ = ["COORD_EXPONENTS", "COORD_PARAMETRIZATIONS", "coord_check", "coord_exponents",
@@ -49,7 +50,7 @@ __all__ = ["COORD_EXPONENTS", "COORD_PARAMETRIZATIONS", "coord_check", "coord_ex
            "eta_min", "eta_star", "final_loss", "fit_slope", "refine_eta_max",
            "PhaseMapData", "phase_map_data", "plot_phase_map",
            "plot_coord_check", "plot_dlr_trajectory", "plot_eigencurves",
-           "plot_geometry_over_training"]
+           "plot_geometry_over_training", "plot_loss_curves"]
 
 # Old name here -> name in lazyrich.metrics (one release of grace, then removed).
 _MOVED_TO_METRICS = {

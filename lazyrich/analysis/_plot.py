@@ -294,3 +294,81 @@ def plot_coord_check(result, *, quantity: str = "change", step: int = 1, axes=No
     axes[0].set_ylabel("mean |·|")
     axes[0].legend(fontsize=8)
     return axes
+
+
+def plot_loss_curves(ds: xr.Dataset, var: str = "test_loss", *, gamma: float | None = None,
+                     ax=None):
+    r"""Training curves of a sweep: ``var`` against step, the mean over seeds (a seed stops
+    where it diverged; the legend counts diverged seeds).
+
+    With ``gamma``: every η (or η̂) at that γ. Without: each γ at its best η, the one with the
+    lowest seed-mean final ``test_loss`` (``loss`` if there is none) over the last three logged
+    steps (:func:`final_loss`) — the lazy-to-rich change of the curves' shape at a glance
+    (docs: Gamma scaling). ``ds``: a finished sweep with dims ``gamma``, ``eta`` or
+    ``eta_hat``, ``seed``, ``step`` (fix any other grid dimension with ``ds.sel`` first).
+    Returns the axes.
+    """
+    import matplotlib
+    import matplotlib.pyplot as plt
+
+    if var not in ds or "step" not in ds[var].dims:
+        logged = sorted(str(k) for k, v in ds.data_vars.items() if "step" in v.dims)
+        raise ValueError(f"var {var!r} is not a logged variable of ds; expected one of {logged}")
+    e = eta_dim(ds)
+    extra = [d for d in ds["diverged"].dims if d not in ("gamma", e, "seed")]
+    if extra:
+        raise ValueError(f"ds also varies {extra}: select one value of each first "
+                         f"(ds.sel({extra[0]}=...))")
+    sym = r"$\hat\eta$" if e == "eta_hat" else r"$\eta$"
+    steps = ds["step"].values
+    keep = steps > 0  # log-scaled step axis
+    gammas = ds["gamma"].values
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5.5, 4.2), layout="constrained")
+    if gamma is not None:
+        hit = np.nonzero(np.isclose(gammas, float(gamma), rtol=1e-6, atol=0.0))[0]
+        if not hit.size:
+            raise ValueError(f"gamma = {gamma:g} is not in the grid; expected one of "
+                             f"{gammas.tolist()}")
+        cells = [(int(hit[0]), j) for j in range(ds.sizes[e])]
+        ax.set_title(rf"$\gamma$ = {gammas[hit[0]]:.3g}", fontsize=9)
+    else:
+        if ds.sizes["step"] < 2:
+            raise ValueError(f"ds has {ds.sizes['step']} logged step; the best {e} needs at "
+                             f"least 2 (or give gamma)")
+        ref = "test_loss" if "test_loss" in ds else "loss"
+        final = final_loss(ds, ref, min(3, ds.sizes["step"] - 1))
+        final = final.transpose("gamma", e, "seed").values
+        with np.errstate(all="ignore"):
+            counts = np.isfinite(final).sum(-1)
+            seed_mean = np.where(counts > 0, np.nansum(final, -1) / np.maximum(counts, 1),
+                                 np.inf)
+        cells = [(i, int(np.argmin(seed_mean[i]))) for i in range(gammas.size)
+                 if np.isfinite(seed_mean[i]).any()]
+        if not cells:
+            raise ValueError("every cell of ds diverged; no curve to draw")
+        ax.set_title(rf"each $\gamma$ at its best {sym} (final {ref})", fontsize=9)
+    colours = matplotlib.colormaps["viridis"](np.linspace(0, 0.9, max(len(cells), 1)))
+    div = ds["diverged"].transpose("gamma", e, "seed").values
+    drawn = []
+    for (i, j), c in zip(cells, colours, strict=True):
+        y = ds[var].isel({"gamma": i, e: j}).transpose("seed", "step").values.astype(float)
+        with np.errstate(all="ignore"):
+            n = np.isfinite(y).sum(0)
+            mean = np.where(n > 0, np.nansum(np.where(np.isfinite(y), y, 0.0), 0)
+                            / np.maximum(n, 1), np.nan)
+        label = rf"$\gamma$={gammas[i]:.3g}, " if gamma is None else ""
+        label += f"{sym}={float(ds[e].values[j]):.3g}"
+        if div[i, j].any():
+            label += f" ({int(div[i, j].sum())}/{div.shape[-1]} seeds diverged)"
+        ax.plot(steps[keep], mean[keep], color=c, label=label)
+        drawn.append(mean[keep])
+    vals = np.concatenate(drawn)
+    vals = vals[np.isfinite(vals)]
+    ax.set_xscale("log")
+    if vals.size and vals.min() > 0 and vals.max() > 10 * vals.min():  # losses; not accuracy
+        ax.set_yscale("log")
+    ax.set_xlabel("step")
+    ax.set_ylabel(f"{var} (mean over seeds)")
+    ax.legend(fontsize=7)
+    return ax
