@@ -264,3 +264,19 @@ def test_browser_shows_the_verify_report(browser, tmp_path):
     got = browser.evaluate(_INSPECT)
     assert got["images"] == 2 and got["broken"] == [], got
     assert browser.console_errors() == []
+
+
+def test_api_reference_rewrites_rest_markup_for_mkdocstrings():
+    """The griffe extension behind the API reference turns the docstrings' reST into Markdown:
+    math roles and blocks into MathJax delimiters, cross-reference roles and double backquotes
+    into code, and a literal-block marker ``::`` into ``:``."""
+    sys.path.insert(0, str(ROOT / "tools"))
+    try:
+        from griffe_rst_math import rst_to_markdown
+    finally:
+        sys.path.pop(0)
+    text = ("Steps :math:`N\\eta`, see :func:`~lazyrich.sims.sweep` and ``x``. Example::\n\n"
+            "    f(x)\n\n.. math::\n    a = b\n\n    c\n\nafter")
+    assert rst_to_markdown(text) == (
+        "Steps $N\\eta$, see `lazyrich.sims.sweep` and `x`. Example:\n\n    f(x)\n\n\n$$\n"
+        "a = b\n\nc\n$$\n\nafter")

@@ -39,6 +39,7 @@ def rst_to_markdown(text: str) -> str:
     text = _math_blocks(text)
     text = _ROLE_MATH.sub(lambda m: "$" + m.group(1).strip() + "$", text)
     text = _ROLE_REF.sub(lambda m: "`" + m.group(1) + "`", text)
+    text = re.sub(r"(?m)(\S)::[ \t]*$", r"\1:", text)  # "Example::" before a literal block
     return _LITERAL.sub(lambda m: "`" + m.group(1) + "`", text)
 
 
