@@ -16,6 +16,7 @@ import os
 import pathlib
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -153,7 +154,8 @@ class Browser:
             [_chromium(), "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
              "--disable-dev-shm-usage", "--allow-file-access-from-files",
              "--remote-debugging-port=0", f"--user-data-dir={tmp}", "about:blank"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            start_new_session=True)  # its own process group: close() ends every helper process
         try:
             port_file = tmp / "DevToolsActivePort"
             for _ in range(300):
@@ -167,8 +169,7 @@ class Browser:
             self.ws = websocket.create_connection(target["webSocketDebuggerUrl"], timeout=60,
                                                   suppress_origin=True)
         except BaseException:
-            self.proc.kill()
-            self.proc.wait()
+            self._kill()
             raise
         self.next_id, self.events = 0, []
         for method in ("Runtime.enable", "Log.enable", "Page.enable"):
@@ -213,10 +214,16 @@ class Browser:
                 errors.append(p["entry"].get("text", ""))
         return errors
 
+    def _kill(self):
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.proc.wait()
+
     def close(self):
         self.ws.close()
-        self.proc.kill()
-        self.proc.wait()
+        self._kill()
 
 
 @pytest.fixture(scope="module")
