@@ -134,11 +134,10 @@ def _outputs(cfg, gamma, eta, seeds):
     return np.asarray(out["f"])
 
 
-def _gaps_to(cfg, gamma, eta, seeds, refs):
-    """RMS over seeds, logged steps and all test-set points of the engine's centred output minus
-    each reference prediction (arrays (step, point, C))."""
-    f = _outputs(cfg, gamma, eta, seeds)
-    return [float(np.sqrt(np.mean((f - r[None]) ** 2))) for r in refs]
+def _rms_gap(f, ref) -> float:
+    """RMS over cells, logged steps and points of outputs ``f`` (cell, step, point, C) minus a
+    reference prediction ``ref`` (step, point, C)."""
+    return float(np.sqrt(np.mean((f - ref[None]) ** 2)))
 
 
 @claim("kernels/lazy-mlp-kernel-dynamics",
@@ -183,8 +182,8 @@ def _lazy_mlp(quick: bool) -> Outcome:
         cfg = sims.SweepConfig(model="mlp", depth=2, width=N, activation="erf", task=task,
                                full_batch=True, num_steps=n_steps, log_every=1, dtype="float64")
         f = _outputs(cfg, gamma, eta, np.arange(16))
-        rms.append(float(np.sqrt(np.mean((f - right[None]) ** 2))))
-        miss.append(float(np.sqrt(np.mean((f - half[None]) ** 2))))
+        rms.append(_rms_gap(f, right))
+        miss.append(_rms_gap(f, half))
         var.append(float(np.mean(np.var(f[:, -1, P:], axis=0, ddof=1))))
     slope, var_slope = _slope(widths, rms), _slope(widths, var)
     ok = abs(slope + 0.5) <= 0.15 and miss[-1] > 8 * rms[-1] and abs(var_slope + 1) <= 0.3
@@ -242,6 +241,29 @@ def _slope(x, y) -> float:
     return float(np.polyfit(np.log(x), np.log(y), 1)[0])
 
 
+def _expansion_outcome(gammas, even, odd, *, width: int, odd_width=None) -> Outcome:
+    """The verdict of a γ-expansion claim: slopes 2 (even part) and 1 (odd part) in γ, and, with
+    ``odd_width = (slope, values)``, −½ in N for the odd part; each within ±0.15. Measured =
+    the even part's slope."""
+    slopes = {"even_gamma": _slope(gammas, even), "odd_gamma": _slope(gammas, odd)}
+    want = {"even_gamma": 2.0, "odd_gamma": 1.0}
+    det = {"even": ", ".join(f"{v:.3g}" for v in even),
+           "odd": ", ".join(f"{v:.3g}" for v in odd)}
+    if odd_width is not None:
+        slopes["odd_width"], want["odd_width"] = odd_width[0], -0.5
+        det["odd_vs_width"] = ", ".join(f"{v:.3g}" for v in odd_width[1])
+    ok = all(abs(slopes[k] - want[k]) <= 0.15 for k in want)
+    g = np.asarray(gammas)
+    plot = Plot([Series(g, even, "even part − linearisation", kind="sim"),
+                 Series(g, odd, "odd part (f_γ − f_−γ)/2", kind="sim"),
+                 Series(g, even[0] * (g / g[0]) ** 2, "∝ γ²"),
+                 Series(g, odd[0] * g / g[0], "∝ γ")],
+                xlabel=f"γ (N = {width})", ylabel="RMS over seeds, steps, points",
+                xscale="log", yscale="log")
+    det = {**{f"slope.{k}": round(v, 4) for k, v in slopes.items()}, **det}
+    return Outcome(2.0, slopes["even_gamma"], 0.15, bool(ok), plot=plot, details=det)
+
+
 @claim("kernels/lazy-mlp-gamma-expansion",
        statement="Near the lazy limit one finite-width centred μP network expands as f_γ = f_lin "
                  "+ γ a_N + γ² b_N + …: the ±γ average minus the network's own linearisation is "
@@ -279,22 +301,8 @@ def _lazy_mlp_expansion(quick: bool) -> Outcome:
     even, odd = _gamma_expansion(cfg(1024), gammas, eta_of, seeds)
     odd_n = [float(_gamma_expansion(cfg(N), [0.025], eta_of, seeds)[1][0]) if N != 1024
              else float(odd[gammas.index(0.025)]) for N in widths]
-    slopes = {"even_gamma": _slope(gammas, even), "odd_gamma": _slope(gammas, odd),
-              "odd_width": _slope(widths, odd_n)}
-    want = {"even_gamma": 2.0, "odd_gamma": 1.0, "odd_width": -0.5}
-    ok = all(abs(slopes[k] - want[k]) <= 0.15 for k in want)
-    g = np.asarray(gammas)
-    plot = Plot([Series(g, even, "even part − linearisation", kind="sim"),
-                 Series(g, odd, "odd part (f_γ − f_−γ)/2", kind="sim"),
-                 Series(g, even[-1] * (g / g[-1]) ** 2, "∝ γ²"),
-                 Series(g, odd[-1] * g / g[-1], "∝ γ")],
-                xlabel="γ (N = 1024)", ylabel="RMS over seeds, steps, points", xscale="log",
-                yscale="log")
-    det = {**{f"slope.{k}": round(v, 4) for k, v in slopes.items()},
-           "even": ", ".join(f"{v:.3g}" for v in even),
-           "odd": ", ".join(f"{v:.3g}" for v in odd),
-           "odd_vs_width": ", ".join(f"{v:.3g}" for v in odd_n)}
-    return Outcome(2.0, slopes["even_gamma"], 0.15, bool(ok), plot=plot, details=det)
+    return _expansion_outcome(gammas, even, odd, width=1024,
+                              odd_width=(_slope(widths, odd_n), odd_n))
 
 
 @claim("kernels/ensemble-mean-covariance",
@@ -472,9 +480,9 @@ def _lazy_convnet(quick: bool) -> Outcome:
     for N in widths:
         cfg = sims.SweepConfig(model="convnet", depth=4, width=N, padding="SAME", task=task,
                                full_batch=True, num_steps=n_steps, log_every=1, dtype="float64")
-        gap, off = _gaps_to(cfg, gamma, eta, np.arange(8), (right, wrong))
-        rms.append(gap)
-        miss.append(off)
+        f = _outputs(cfg, gamma, eta, np.arange(8))
+        rms.append(_rms_gap(f, right))
+        miss.append(_rms_gap(f, wrong))
     slope = float(np.polyfit(np.log(widths), np.log(rms), 1)[0])
     ok = abs(slope + 0.5) <= 0.2 and miss[-1] > 5 * rms[-1]
     plot = Plot([Series(widths, rms, "gap to kernel dynamics (ρ = 1/8)", kind="sim"),
@@ -515,16 +523,4 @@ def _lazy_convnet_expansion(quick: bool) -> Outcome:
                            dtype="float64")
     gammas = [0.003, 0.006, 0.0125] if quick else [0.003, 0.006, 0.0125, 0.025]
     even, odd = _gamma_expansion(cfg, gammas, eta_of, np.arange(8 if quick else 16))
-    slopes = {"even_gamma": _slope(gammas, even), "odd_gamma": _slope(gammas, odd)}
-    ok = abs(slopes["even_gamma"] - 2) <= 0.15 and abs(slopes["odd_gamma"] - 1) <= 0.15
-    g = np.asarray(gammas)
-    plot = Plot([Series(g, even, "even part − linearisation", kind="sim"),
-                 Series(g, odd, "odd part (f_γ − f_−γ)/2", kind="sim"),
-                 Series(g, even[0] * (g / g[0]) ** 2, "∝ γ²"),
-                 Series(g, odd[0] * g / g[0], "∝ γ")],
-                xlabel="γ (N = 64)", ylabel="RMS over seeds, steps, points", xscale="log",
-                yscale="log")
-    det = {**{f"slope.{k}": round(v, 4) for k, v in slopes.items()},
-           "even": ", ".join(f"{v:.3g}" for v in even),
-           "odd": ", ".join(f"{v:.3g}" for v in odd)}
-    return Outcome(2.0, slopes["even_gamma"], 0.15, bool(ok), plot=plot, details=det)
+    return _expansion_outcome(gammas, even, odd, width=64)

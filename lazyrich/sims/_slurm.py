@@ -64,11 +64,6 @@ def _submitit():
     return submitit
 
 
-def _shard_path(path: str, i: int, n: int) -> str:
-    """The shard file of shard i/N (as ``lazyrich sweep --shard i/N --out PATH`` names it)."""
-    return shard_path(path, (i, n))
-
-
 def _why(err) -> str:
     """The last line of a job's error (its exception, out of submitit's framed traceback)."""
     text = str(err)
@@ -205,7 +200,7 @@ class SlurmSweep:
     def _merge(self):
         if os.path.exists(self.path):  # merged before (or by an earlier run)
             return sweep(self._cfg, path=self.path, **self._kwargs)
-        parts = [_shard_path(self.path, i, self._n) for i in range(self._n)]
+        parts = [shard_path(self.path, (i, self._n)) for i in range(self._n)]
         ds = merge(parts, out=self.path)
         for p in parts:
             os.remove(p)
@@ -309,7 +304,7 @@ def submit_sweep(cfg, *, path=None, shards=None, executor=None, slurm_options=No
     else:
         tasks = []
         for i in range(shards):
-            task = _ShardTask(cfg, _shard_path(path, i, shards), f"{i}/{shards}", dict(grid),
+            task = _ShardTask(cfg, shard_path(path, (i, shards)), f"{i}/{shards}", dict(grid),
                               _task_hook)
             if os.path.exists(task.path):  # finished by an earlier run: check it is ours
                 sweep(cfg, path=task.path, shard=task.shard, **grid)
