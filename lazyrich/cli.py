@@ -13,7 +13,8 @@ combines the slices. ``examples/*.toml`` are ready-made configs.
 curves.png [--gamma G]`` draw a finished sweep with the figures of :mod:`lazyrich.analysis`.
 
 ``lazyrich --version`` prints the installed version. ``verify`` and ``sweep`` show a progress bar
-when stderr is a terminal (``--progress`` / ``--no-progress`` force it on or off). Usage errors
+when stderr is a terminal (``--progress`` / ``--no-progress`` force it on or off). ``verify``
+compiles with LLVM at -O1 unless ``XLA_FLAGS`` sets a level (claims are small programs run once). Usage errors
 and bad input are one line on stderr, exit status 2.
 """
 
@@ -33,9 +34,20 @@ def _enable_compile_cache() -> None:
         jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
 
 
+def _quick_compile() -> None:
+    """LLVM at -O1 for XLA's CPU backend (unless ``XLA_FLAGS`` already sets a level): a claim is
+    many small programs, each run once, so compiling dominates. Measured on a 2-core CPU:
+    ``verify kernels/ --quick`` from an empty cache 174 s -> 142 s, claim values bit-identical
+    (no fast-math either way). Takes effect only before JAX's backend starts."""
+    flags = os.environ.get("XLA_FLAGS", "")
+    if "xla_backend_optimization_level" not in flags:
+        os.environ["XLA_FLAGS"] = f"{flags} --xla_backend_optimization_level=1".strip()
+
+
 def _verify(args) -> int:
     from lazyrich import set_precision
 
+    _quick_compile()
     _enable_compile_cache()
 
     set_precision("float64")  # theory checks run in float64; claims pass dtypes explicitly

@@ -5,7 +5,8 @@
 * strict dtype promotion and raising rank promotion: silent upcasts or broadcasts fail.
 * 4 CPU devices, so sharding is tested on a laptop (``LAZYRICH_TEST_CPU_DEVICES=1`` runs the
   suite on one device: results must not depend on the device count).
-* Agg backend; JAX compilation cache outside the repository (speed only).
+* Agg backend; JAX compilation cache outside the repository and LLVM -O1 for XLA's CPU
+  backend (speed only: results are bit-identical).
 """
 
 import os
@@ -13,6 +14,10 @@ import os
 os.environ.setdefault("MPLBACKEND", "Agg")
 os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", os.path.expanduser("~/.cache/lazyrich-jax"))
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0.5")
+# LLVM -O1, as `lazyrich verify` uses: most test time is compiling small programs run once.
+if "xla_backend_optimization_level" not in os.environ.get("XLA_FLAGS", ""):
+    os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") +
+                               " --xla_backend_optimization_level=1").strip()
 
 import jax  # noqa: E402
 import numpy as np  # noqa: E402

@@ -81,6 +81,22 @@ def test_version(capsys):
     assert capsys.readouterr().out == f"lazyrich {expected}\n"
 
 
+@pytest.mark.parametrize("before, after", [
+    (None, "--xla_backend_optimization_level=1"),
+    ("--xla_cpu_foo=1", "--xla_cpu_foo=1 --xla_backend_optimization_level=1"),
+    ("--xla_backend_optimization_level=3", "--xla_backend_optimization_level=3"),  # user's own
+])
+def test_verify_compiles_at_llvm_O1_unless_told_otherwise(monkeypatch, before, after):
+    from lazyrich.cli import _quick_compile
+
+    if before is None:
+        monkeypatch.delenv("XLA_FLAGS", raising=False)
+    else:
+        monkeypatch.setenv("XLA_FLAGS", before)
+    _quick_compile()
+    assert os.environ["XLA_FLAGS"] == after
+
+
 # -- 3. the examples, end to end at a tiny size ----------------------------------------------
 
 #: Size overrides only (width, steps, logging, batch, grid subsets of the file's own values);
