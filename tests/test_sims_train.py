@@ -120,6 +120,23 @@ def test_divergence_is_detected_and_frozen():
     assert not ok.diverged and ok.diverged_step == -1 and np.all(np.isfinite(ok.loss))
 
 
+def test_a_training_loss_above_twice_the_test_loss_is_not_a_divergence():
+    """Divergence is judged against the larger initial loss (test set or first batch): an
+    uncentred network whose training targets are far from its random outputs (train loss ≈ 9 +
+    E f₀²) while the test targets are 0 (test loss ≈ E f₀²) converges monotonically at a small
+    step and must not be flagged (it was, at step 0, when only the test loss counted); a step
+    far above η_max still is."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((16, 8))
+    task = sims.array_task(x[:8], np.full((8, 1), 3.0), x[8:], np.zeros((8, 1)))
+    cfg = sims.SweepConfig(model="mlp", depth=2, width=64, task=task, full_batch=True,
+                           num_steps=30, log_every=1, centred=False, dtype="float64")
+    r = sims.train(cfg, gamma=1.0, eta=0.01)
+    assert r.loss[0] > 4 * r.test_loss[0]  # the case the old rule flagged
+    assert not r.diverged and np.all(np.isfinite(r.loss)) and np.all(np.diff(r.loss) < 0)
+    assert sims.train(cfg, gamma=1.0, eta=1e3).diverged
+
+
 def test_log_spaced_schedule_and_full_batch():
     s = sims.log_schedule(1000, log_points=20)
     assert s[0] == 0 and s[-1] == 1000 and np.all(np.diff(s) > 0)

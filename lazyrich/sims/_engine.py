@@ -22,8 +22,10 @@ every cell (common random numbers across the grid).
 Divergence (made online, so a diverging cell is frozen): a cell is flagged at the first step
 where the batch loss is non-finite, an update is non-finite, or the mean batch loss over the
 last ``divergence_window`` steps (default 20) exceeds ``divergence_factor`` (default 2) times
-the initial test loss (the window starts filled with that value, so a short catapult spike is
-not flagged).
+the larger of the initial test loss and the initial loss on the first batch (the window starts
+filled with the test loss, so a short catapult spike is not flagged; the larger of the two, so
+an uncentred network whose random initial outputs fit the test points better than the
+training points is not flagged at step 0).
 From then on its parameters stop moving and its logged values are NaN.
 
 Logging: an outer ``lax.scan`` over log points wraps an inner loop over the steps between
@@ -197,7 +199,8 @@ class Engine:
 
         L0 = test_metrics(params0)["test_loss"]
         W = cfg.divergence_window
-        thresh = cfg.divergence_factor * L0
+        x0, y0, g00 = batch(jnp.asarray(0, jnp.int32))
+        thresh = cfg.divergence_factor * jnp.maximum(L0, loss_of(f(params0, x0, g00), y0))
 
         def step(t, carry):
             params, opt_state, div, div_step, buf, first, i0 = carry
