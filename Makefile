@@ -14,7 +14,7 @@ export PYTHONUNBUFFERED := 1
 # worker holds its own JAX runtime (~3 GB at peak), so raise it only with the memory to match.
 TEST_WORKERS ?= 2
 
-.PHONY: demo test test-slow test-all bench docs install clean
+.PHONY: demo test test-slow test-all mutants bench docs install clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,11 @@ test-slow: $(STAMP)
 
 test-all: $(STAMP)
 	$(PY) -m pytest
+
+## Plant each curated bug of tools/mutants/ in a scratch copy and check that its claims fail;
+## prints a table and `mutants: K killed of M` (exit 1 unless every mutant is killed).
+mutants: $(STAMP)
+	$(PY) -m tools.mutants
 
 $(BENCH_STAMP): $(STAMP)
 	$(PY) -m pip install --quiet -e ".[dev,bench]"

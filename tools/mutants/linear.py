@@ -1,0 +1,41 @@
+"""Planted bugs in the exact linear-network theory (lazyrich.theory: _exact, _balanced, _ntk)."""
+
+from tools.mutants import Mutant
+
+MUTANTS = [
+    Mutant("linear/ntk-kernel-term-sign", "lazyrich/theory/_ntk.py",
+           "return (t1 + t2).reshape(*batch, n_o * p, n_o * p)",
+           "return (t1 - t2).reshape(*batch, n_o * p, n_o * p)",
+           ("linear/C17-kernel-distance-lambda", "linear/C18-unequal-dims-not-lazy"),
+           "the W1-parameter term (W2W2ᵀ)⊗(XᵀX) of the NTK subtracted: K is no longer JJᵀ"),
+    Mutant("linear/closed-form-time-doubled", "lazyrich/theory/_exact.py",
+           "    t = jnp.asarray(t, dtype=dt)\n    if method == \"auto\":",
+           "    t = 2.0 * jnp.asarray(t, dtype=dt)\n    if method == \"auto\":",
+           ("linear/C13-square-pm-lambda-symmetry", "linear/C14-no-symmetry-unequal",
+            "linear/C15-convergence-reps", "linear/C17-kernel-distance-lambda",
+            "linear/C18-unequal-dims-not-lazy", "linear/C22-forgetting-independent-of-lambda",
+            "linear/C24-float32"),
+           "wrong time unit (t/τ vs 2t/τ, the ½ of the loss): every closed-form time doubled"),
+    Mutant("linear/lambda-sign-flipped", "lazyrich/theory/_exact.py",
+           "return jnp.trace(balance(W1, W2)) / W1.shape[0]",
+           "return -jnp.trace(balance(W1, W2)) / W1.shape[0]",
+           ("linear/C13-square-pm-lambda-symmetry", "linear/C14-no-symmetry-unequal",
+            "linear/C18-unequal-dims-not-lazy"),
+           "λ read as W1W1ᵀ − W2ᵀW2 (the other sign convention) inside the closed form"),
+    Mutant("linear/split-half-dropped", "lazyrich/theory/_balanced.py",
+           "big = xp.sqrt((kappa + xp.abs(lam)) / 2.0)",
+           "big = xp.sqrt(kappa + xp.abs(lam))",
+           ("linear/C1-balanced-init", "linear/C13-square-pm-lambda-symmetry"),
+           "the ½ of d² = (κ + λ)/2 dropped in the balanced-init split: d² − c² ≠ λ"),
+    Mutant("linear/float32-balance-floor-dropped", "lazyrich/theory/_exact.py",
+           "check_balanced(W1, W2, balance_tol=max(balance_tol, 100 * eps))",
+           "check_balanced(W1, W2, balance_tol=balance_tol)",
+           ("linear/C24-float32",),
+           "the float32 path: the balance check forgets the dtype's round-off floor and refuses "
+           "every float32 init"),
+    Mutant("linear/stable-gamma-factor-2", "lazyrich/theory/_exact.py",
+           "gam = 2.0 * T * _phi(2.0 * k * T)",
+           "gam = T * _phi(2.0 * k * T)",
+           ("linear/C13-square-pm-lambda-symmetry", "linear/C24-float32"),
+           "a dropped factor 2 in Γ(T) = (1 − e^{−2kT})/k of the stable form's centre"),
+]
