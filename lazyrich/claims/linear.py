@@ -1,10 +1,14 @@
 """Claims about two-layer linear networks from λ-balanced initialisations (Dominé et al. 2025).
 
-The exact solution against an independent ODE integration (``lazyrich.sims.ode_two_layer``:
-scipy DOP853 at rtol = atol = 1e-12, float64, which never uses the Riccati reduction; errors
-relative to the largest entry of the reference P) — C1, C4–C7, C9–C15, C19–C21, C24, C25 —
-and the claims that involve simulation: conservation and drift of λ, GD → gradient flow, the
-NTK, kernel distances, continual learning and the loss — C2, C3, C8, C16–C18, C22, C23.
+The exact solution against an independent ODE integration (``lazyrich.sims.ode_two_layer``, or
+:func:`weights_ode` written here: scipy DOP853 at rtol = atol = 1e-12, float64, which never uses
+the Riccati reduction; errors relative to the largest entry of the reference P) — C1, C4–C7,
+C9–C15, C19–C21, C24, C25 — and the claims that involve simulation: conservation and drift of λ,
+GD → gradient flow, the NTK, kernel distances, continual learning and the loss — C2, C3, C8,
+C16–C18, C22, C23. No claim reads the closed form alone: those about symmetries, limits, kernels,
+task sequences and float32 (C13–C15, C17, C18, C22, C24) also compare it, at the same times, with
+weights integrated by :func:`weights_ode` (and the NTK with JJᵀ written out, :func:`ntk_jjt`),
+so that a wrong time unit or a wrong kernel term cannot pass them.
 The tests (``tests/test_linear_*.py``) call these functions and assert on the returned
 :class:`~lazyrich.verify.Outcome` plus extra checks.
 """
@@ -92,6 +96,61 @@ def _with_det_mismatch(W1, W2, S, mismatch: bool = True):
         W2 = W2.copy()
         W2[0] *= -1.0
     return W1, W2
+
+
+def weights_ode(W1, W2, S, T):
+    r"""Weights :math:`(W_1(T), W_2(T))` of the gradient flow, integrated here without any
+    lazyrich code: :math:`\dot W_1 = W_2^\top E`, :math:`\dot W_2 = EW_1^\top`,
+    :math:`E = \Sigma_{yx} - W_2W_1` (whitened inputs, T = t/τ), scipy DOP853 at
+    rtol = atol = 1e-12 in float64. ``T`` in any order (returned in that order); shapes
+    ``(n_t, N_h, N_i)`` and ``(n_t, N_o, N_h)``. The independent side of the claims that
+    otherwise read only the closed form (C13–C15, C17, C18, C22, C24)."""
+    from scipy.integrate import solve_ivp
+
+    a0, b0, S = (np.asarray(x, dtype=np.float64) for x in (W1, W2, S))
+    n_h, n_i = a0.shape
+    n_o = b0.shape[0]
+    k = n_h * n_i
+
+    def rhs(_, y):
+        a, b = y[:k].reshape(n_h, n_i), y[k:].reshape(n_o, n_h)
+        E = S - b @ a
+        return np.concatenate([(b.T @ E).ravel(), (E @ a.T).ravel()])
+
+    uniq, inv = np.unique(np.asarray(T, dtype=np.float64), return_inverse=True)
+    sol = solve_ivp(rhs, (0.0, float(uniq[-1])), np.concatenate([a0.ravel(), b0.ravel()]),
+                    method="DOP853", t_eval=uniq, rtol=1e-12, atol=1e-12)
+    if not sol.success:
+        raise RuntimeError(f"reference ODE failed: {sol.message}")
+    Y = sol.y.T[inv]
+    return Y[:, :k].reshape(-1, n_h, n_i), Y[:, k:].reshape(-1, n_o, n_h)
+
+
+def P_of(W1, W2) -> np.ndarray:
+    """P = QQᵀ, Q = [W1ᵀ; W2], from weights (leading time axis): gauge-invariant, comparable with
+    the closed form's P."""
+    Q = np.concatenate([np.swapaxes(np.asarray(W1), -1, -2), np.asarray(W2)], axis=-2)
+    return Q @ np.swapaxes(Q, -1, -2)
+
+
+def ntk_jjt(W1, W2, X) -> np.ndarray:
+    r"""The empirical NTK :math:`JJ^\top` of :math:`f(X) = W_2W_1X`, with the Jacobian written
+    out entry by entry (no use of the Kronecker formula): rows output-major (o, μ),
+    :math:`\partial f_{o\mu}/\partial (W_1)_{hi} = (W_2)_{oh}X_{i\mu}`,
+    :math:`\partial f_{o\mu}/\partial (W_2)_{o'h} = \delta_{oo'}(W_1X)_{h\mu}`."""
+    W1, W2, X = (np.asarray(x, dtype=np.float64) for x in (W1, W2, X))
+    n_h, n_i = W1.shape
+    n_o, p = W2.shape[0], X.shape[1]
+    J1 = np.einsum("oh,im->omhi", W2, X).reshape(n_o * p, n_h * n_i)
+    J2 = np.einsum("oq,hm->omqh", np.eye(n_o), W1 @ X).reshape(n_o * p, n_o * n_h)
+    J = np.concatenate([J1, J2], axis=1)
+    return J @ J.T
+
+
+def cosine_distance(K0, K1) -> float:
+    """1 − ⟨K0, K1⟩_F/(‖K0‖_F‖K1‖_F) in NumPy (the kernel distance of Fort et al. 2020)."""
+    K0, K1 = np.asarray(K0), np.asarray(K1)
+    return float(1.0 - np.sum(K0 * K1) / (np.linalg.norm(K0) * np.linalg.norm(K1)))
 
 
 T_GRID = np.array([0.0, 0.5, 2.0, 8.0, 30.0, 1000.0])   # the times of claim C5
@@ -342,7 +401,8 @@ def c13_square_symmetry(quick: bool = True) -> Outcome:
 
     S = task(31, 4, 4)
     T = np.array([0.0, 0.3, 1.0, 3.0, 10.0, 200.0])
-    errW, errRep = 0.0, 0.0
+    T_ode = T[:-1]     # T = 200 only repeats the fixed point reached by T = 10 (e^{-2k·190})
+    errW, errRep, ode_cf, ode_sym = 0.0, 0.0, 0.0, 0.0
     for lam in (0.7, 5.0):
         (a1, a2), (b1, b2) = _same_init_pm(lam, (4, 4, 4), 30)
         sp = two_layer_linear(a1, a2, S, T, method="stable")
@@ -351,9 +411,19 @@ def c13_square_symmetry(quick: bool = True) -> Outcome:
         errW = max(errW, float(dW / np.max(np.abs(S))))
         dif = np.asarray(sp.input_rep[-1] - sm.input_rep[-1])
         errRep = max(errRep, float(np.max(np.abs(dif + lam * np.eye(4)))) / lam)
+        # the independent side: both runs integrated as weight ODEs at the same times
+        Pp, Pm = P_of(*weights_ode(a1, a2, S, T_ode)), P_of(*weights_ode(b1, b2, S, T_ode))
+        ode_cf = max(ode_cf, rel_err(np.asarray(sp.P)[:-1], Pp), rel_err(np.asarray(sm.P)[:-1], Pm))
+        ode_sym = max(ode_sym, float(np.max(np.abs(Pp[:, 4:, :4] - Pm[:, 4:, :4]))
+                                     / np.max(np.abs(S))))
     err = max(errW, errRep)
-    return Outcome.error_below(err, 1e-12, details={"W(λ) − W(−λ)": errW,
-                                                    "W1ᵀW1(λ) − W1ᵀW1(−λ) + λI at T=200": errRep})
+    ok = err <= 1e-12 and ode_cf <= 1e-9 and ode_sym <= 1e-9
+    return Outcome("closed form: 0 (≤ 1e-12); ODE: closed form and ±λ symmetry ≤ 1e-9", err,
+                   1e-12, bool(ok),
+                   details={"W(λ) − W(−λ)": errW,
+                            "W1ᵀW1(λ) − W1ᵀW1(−λ) + λI at T=200": errRep,
+                            "closed-form P vs ODE (T ≤ 10)": ode_cf,
+                            "ODE W(λ) − W(−λ)": ode_sym})
 
 
 def c14_no_symmetry_unequal(quick: bool = True) -> Outcome:
@@ -362,12 +432,22 @@ def c14_no_symmetry_unequal(quick: bool = True) -> Outcome:
     S = task(32, 5, 3)
     T = np.array([0.0, 0.5, 1.0, 2.0, 4.0, 8.0])
     (a1, a2), (b1, b2) = _same_init_pm(1.0, (3, 3, 5), 33)
-    Wp = np.asarray(two_layer_linear(a1, a2, S, T, method="stable").W)
-    Wm = np.asarray(two_layer_linear(b1, b2, S, T, method="stable").W)
+    sp = two_layer_linear(a1, a2, S, T, method="stable")
+    sm = two_layer_linear(b1, b2, S, T, method="stable")
+    Wp, Wm = np.asarray(sp.W), np.asarray(sm.W)
     diff = float(np.max(np.abs(Wp - Wm)))
-    plot = Plot([Series(T, loss_of(Wp, S), "λ = +1"), Series(T, loss_of(Wm, S), "λ = −1")],
+    # the independent side: the same two runs integrated as weight ODEs at the same times
+    Pp, Pm = P_of(*weights_ode(a1, a2, S, T)), P_of(*weights_ode(b1, b2, S, T))
+    ode_diff = float(np.max(np.abs(Pp[:, 3:, :3] - Pm[:, 3:, :3])))
+    ode_cf = max(rel_err(sp.P, Pp), rel_err(sm.P, Pm))
+    ok = 1e-2 <= ode_diff and 1e-2 <= diff and ode_cf <= 1e-9
+    plot = Plot([Series(T, loss_of(Wp, S), "λ = +1"), Series(T, loss_of(Wm, S), "λ = −1"),
+                 Series(T, loss_of(Pp[:, 3:, :3], S), "ODE λ = +1", kind="sim"),
+                 Series(T, loss_of(Pm[:, 3:, :3], S), "ODE λ = −1", kind="sim")],
                 xlabel="T", ylabel="½‖W − Σ‖²", yscale="log", title="(3,3,5): no ±λ symmetry")
-    return Outcome.in_range(diff, 1e-2, np.inf, plot=plot)
+    return Outcome("[0.01, inf]; closed form vs ODE ≤ 1e-9", ode_diff, "[0.01, inf]", bool(ok),
+                   plot=plot, details={"closed form max|W(+1) − W(−1)|": diff,
+                                       "closed-form P vs ODE": ode_cf})
 
 
 # ----------------------------------------------------------------------------------------- C15
@@ -377,7 +457,7 @@ C15_NH_MAX_CASES = [((3, 5, 5), 1.0, "propagator"), ((5, 5, 3), -1.0, "propagato
 def c15_convergence(quick: bool = True, cases=None) -> Outcome:
     from lazyrich.theory import convergence_values, two_layer_linear
 
-    out = {}
+    out, ode_lim, cf_ode = {}, {}, {}
     if cases is None:
         cases = [((4, 4, 4), 0.5, "stable"), ((4, 4, 4), -2.0, "stable"),
                  ((3, 3, 5), -1.0, "stable"), ((3, 3, 5), 1.0, "stable"),
@@ -395,15 +475,27 @@ def c15_convergence(quick: bool = True, cases=None) -> Outcome:
         mu = np.sign(n_o - n_i) * lam / 2
         slow = s.min() ** 2 / abs(lam) if (mu > 0 and n_h == min(n_i, n_o)) else np.inf
         rate = min(2 * kmin, slow)
-        T = np.array([max(40.0 / rate, 40.0)])
+        # T_end for the limit; T = 1 pins the closed form's time unit to the ODE's
+        T = np.array([1.0, max(40.0 / rate, 40.0)])
         sol = two_layer_linear(W1, W2, S, T, method=method)
-        A, B = convergence_values(S, lam, n_h)
-        scale = max(np.max(np.abs(np.asarray(A))), np.max(np.abs(np.asarray(B))))
-        err = max(np.max(np.abs(np.asarray(sol.input_rep[0] - A))),
-                  np.max(np.abs(np.asarray(sol.output_rep[0] - B))),
-                  np.max(np.abs(np.asarray(sol.W[0]) - S))) / scale
-        out[f"{dims} λ={lam:g} T={T[0]:.0f}"] = float(err)
-    return Outcome.error_below(max(out.values()), 1e-10, details={"errors": out})
+        A, B = (np.asarray(x) for x in convergence_values(S, lam, n_h))
+        scale = max(np.max(np.abs(A)), np.max(np.abs(B)))
+
+        def gap(P, n_i=n_i, S=S, A=A, B=B, scale=scale):
+            """max distance of P = QQᵀ from the limit (A, B, Σ), relative to max|A|, |B|."""
+            return float(max(np.max(np.abs(P[:n_i, :n_i] - A)), np.max(np.abs(P[n_i:, n_i:] - B)),
+                             np.max(np.abs(P[n_i:, :n_i] - S))) / scale)
+
+        key = f"{dims} λ={lam:g} T={T[1]:.0f}"
+        P_ode = P_of(*weights_ode(W1, W2, S, T))      # the independent side
+        out[key] = gap(np.asarray(sol.P[1]))
+        ode_lim[key] = gap(P_ode[1])
+        cf_ode[key] = rel_err(sol.P, P_ode)
+    err = max(out.values())
+    ok = err <= 1e-10 and max(ode_lim.values()) <= 1e-9 and max(cf_ode.values()) <= 1e-9
+    return Outcome("closed form → limit ≤ 1e-10; ODE → limit and closed form vs ODE ≤ 1e-9", err,
+                   1e-10, bool(ok), details={"errors": out, "ODE vs limit": ode_lim,
+                                              "closed-form P vs ODE (T = 1, T_end)": cf_ode})
 
 
 # ------------------------------------------------------------------------------------ C19, C20
@@ -554,7 +646,7 @@ def c21_reversal_matrix(quick: bool = True) -> Outcome:
 def c24_float32(quick: bool = True) -> Outcome:
     from lazyrich.theory import two_layer_linear
 
-    errs = {}
+    errs, ode = {}, {}
     cases = [((4, 4, 4), 1.0)] + ([] if quick else [((3, 3, 5), -3.0), ((5, 3, 3), 3.0)])
     for dims, lam in cases:
         W1, W2 = init(70, lam, dims)
@@ -566,7 +658,12 @@ def c24_float32(quick: bool = True) -> Outcome:
         if p32.dtype != jnp.float32:
             raise AssertionError(f"float32 inputs gave {p32.dtype}")
         errs[f"{dims} λ={lam:g}"] = rel_err(np.asarray(p32, dtype=np.float64), p64)
-    return Outcome.error_below(max(errs.values()), 5e-6, details={"errors": errs})
+        # the independent side: the float64 reference itself against the weight ODE (T ≤ 30;
+        # T = 1000 repeats the fixed point reached by T = 30)
+        ode[f"{dims} λ={lam:g}"] = rel_err(p64[:-1], P_of(*weights_ode(W1, W2, S, T[:-1])))
+    err = max(errs.values())
+    ok = err <= 5e-6 and max(ode.values()) <= 1e-9
+    return Outcome(0.0, err, 5e-6, bool(ok), details={"errors": errs, "float64 vs ODE": ode})
 
 
 # ----------------------------------------------------------------------------------------- C25
@@ -680,19 +777,28 @@ _REG = [
     ("linear/C13-square-pm-lambda-symmetry", c13_square_symmetry,
      "square networks: W(T) is identical for λ and −λ (same W0, U, V, R), and at convergence "
      "W1ᵀW1(λ) − W1ᵀW1(−λ) = −λI",
-     "max|W(λ) − W(−λ)|/max|Σ| on T ∈ [0, 200], and the representation difference at T = 200",
-     "exact symmetry of the W-only ODE (depends on λ²): round-off",
+     "max|W(λ) − W(−λ)|/max|Σ| on T ∈ [0, 200], and the representation difference at T = 200, "
+     "in the closed form; the reference: both runs integrated as weight ODEs (DOP853, rtol 1e-12) "
+     "at T ∈ {0, .3, 1, 3, 10}, whose W(±λ) must agree (the symmetry) and match the closed-form P",
+     "exact symmetry of the W-only ODE (depends on λ²): round-off in the closed form (1.3e-15 "
+     "measured, allowed 1e-12); the ODE side is limited by its tolerance (4e-12 measured, "
+     "allowed 1e-9)",
      f'{SOURCE}, "Limits and symmetries"'),
     ("linear/C14-no-symmetry-unequal", c14_no_symmetry_unequal,
      "the ±λ symmetry fails for unequal widths: (3,3,5), λ = ±1 give different W(T)",
-     "max|W(+1) − W(−1)| over T ∈ [0, 8]",
-     "guards against over-generalising C13 (differences of ~0.2 are typical here)",
+     "max|W(+1) − W(−1)| over T ∈ [0, 8] of the reference (both runs integrated as weight ODEs, "
+     "DOP853, rtol 1e-12); the closed form must show it too and match the ODE's P within 1e-9",
+     "guards against over-generalising C13: 0.266 measured, bound 0.01; closed form vs ODE "
+     "7e-12 measured (ODE tolerance), allowed 1e-9",
      f'{SOURCE}, "Limits and symmetries"'),
     ("linear/C15-convergence-reps", c15_convergence,
      "W1ᵀW1 → Ṽ diag((κ−λ)/2)Ṽᵀ, W2W2ᵀ → Ũ diag((κ+λ)/2)Ũᵀ (+ the ±λ block when N_h = max)",
-     "closed form at T = 40/(slowest rate) vs convergence_values, 6 configs incl. μ > 0 and "
-     "N_h > max at λ = 0 (full run: + N_h = max with the ±λ block)",
-     "exact limit; e^{−40} ≈ 4e-18 residual",
+     "closed form at T_end = 40/(slowest rate) vs convergence_values, 6 configs incl. μ > 0 and "
+     "N_h > max at λ = 0 (full run: + N_h = max with the ±λ block); the reference: weights "
+     "integrated by DOP853 (rtol 1e-12) must reach the same limit and match the closed-form P "
+     "at T = 1 and T_end",
+     "exact limit; e^{−40} ≈ 4e-18 residual: closed form 7e-16 measured, allowed 1e-10; the ODE "
+     "side ≤ 1e-12 measured, allowed 1e-9 (its accumulated tolerance, as in C5)",
      f'{SOURCE}, "Limits and symmetries"'),
     ("linear/C19-det-mismatch-saddle", c19_det_mismatch_saddle,
      "λ = 0 square inits with det(W0)det(Σ) < 0 have a singular B and converge to a saddle",
@@ -717,8 +823,10 @@ _REG = [
      'Dominé et al. 2025; Braun et al. 2022; docs: Linear networks, "Task sequences"'),
     ("linear/C24-float32", c24_float32,
      "the stable form in float32 agrees with float64",
-     "max|P32 − P64|/max|P64| over T up to 1000, three shapes",
-     "1e-7 to 5e-7 is typical; 5e-6 allows ~40 eps32 of conditioning of the SPD centre",
+     "max|P32 − P64|/max|P64| over T up to 1000, three shapes; the float64 side is itself checked "
+     "against the weight ODE (DOP853, rtol 1e-12) at T ≤ 30 (≤ 1e-9)",
+     "1e-7 to 7e-7 is typical; 5e-6 allows ~40 eps32 of conditioning of the SPD centre; float64 "
+     "vs ODE: ≤ 2.1e-12 measured, 1e-9 is the ODE's accumulated tolerance (as in C5)",
      f'{SOURCE}, "Stable form"'),
     ("linear/C25-single-neuron", c25_single_neuron,
      "Kunin's single neuron: ν(T) = ½(−δ + K(tanh(KT/2) + z)/(1 + z tanh(KT/2))) solves the "
@@ -956,15 +1064,26 @@ def whitened_X(n_i, p, seed=0):
     return np.sqrt(p) * E.T
 
 
-def kernel_distance_at_convergence(dims, lam, S, W0, T_end, seed=0, p=8):
-    """S(K(0), K(T_end)) from the closed form, and the distance of W(T_end) from Σ."""
+def kernel_distances(dims, lam, S, W0, T, seed=0, p=8):
+    r"""Kernel distances :math:`S(K(0), K(T))` at the times ``T`` (``T[0] = 0``) two ways:
+    the closed form's representations through :func:`ntk_from_reps` and
+    :func:`kernel_distance`, and (the independent side) :math:`JJ^\top` with J written out
+    (:func:`ntk_jjt`) from weights integrated by DOP853 (:func:`weights_ode`) with a NumPy
+    cosine. Returns ``(S_closed_form, S_ode, max|W(T_end) − Σ| closed form, same for the ODE)``.
+    """
     from lazyrich.theory import kernel_distance, ntk_from_reps, two_layer_linear
 
     W1, W2 = _init(seed, lam, dims, W0=W0)
-    sol = two_layer_linear(W1, W2, S, jnp.array([0.0, T_end]))
+    sol = two_layer_linear(W1, W2, S, jnp.asarray(T))
     X = whitened_X(dims[0], p)
     K = ntk_from_reps(sol.input_rep, sol.output_rep, X)
-    return float(kernel_distance(K[0], K[1])), float(jnp.abs(sol.W[-1] - S).max())
+    s_cf = np.array([float(kernel_distance(K[0], K[i])) for i in range(len(T))])
+    A1, A2 = weights_ode(W1, W2, S, T)
+    Kr = [ntk_jjt(a, b, X) for a, b in zip(A1, A2, strict=True)]
+    s_ode = np.array([cosine_distance(Kr[0], k) for k in Kr])
+    S = np.asarray(S)
+    return (s_cf, s_ode, float(np.max(np.abs(np.asarray(sol.W[-1]) - S))),
+            float(np.max(np.abs(A2[-1] @ A1[-1] - S))))
 
 
 def _square_setup():
@@ -979,36 +1098,53 @@ def _square_setup():
     return dims, jnp.asarray(W0), S
 
 
+C17_T = np.array([0.0, 1.0, 2.0, 60.0])   # mid-learning times pin the time unit; 60: converged
+
+
 def c17_kernel_distance(quick: bool):
     dims, W0, S = _square_setup()
     lams = np.array([0.3, 1.0, 3.0]) if quick else np.array([0.3, 1.0, 3.0, 10.0])
-    pos = [kernel_distance_at_convergence(dims, lam, S, W0, 60.0) for lam in lams]
-    neg = [kernel_distance_at_convergence(dims, -lam, S, W0, 60.0) for lam in lams]
-    zero = kernel_distance_at_convergence(dims, 0.0, S, W0, 60.0)
-    sp, sn = np.array([p[0] for p in pos]), np.array([n[0] for n in neg])
-    sym = float(np.max(np.abs(sp - sn)))
-    chain = np.concatenate([[zero[0]], sp])
+    runs = {lam: kernel_distances(dims, lam, S, W0, C17_T) for lam in [0.0, *lams, *-lams]}
+    end = lambda lam, i: runs[lam][i][-1]  # noqa: E731  (S(K₀, K_∞): 0 closed form, 1 ODE)
+    agree = max(float(np.max(np.abs(r[0] - r[1]))) for r in runs.values())
+    sym = max(abs(end(lam, 0) - end(-lam, 0)) for lam in lams)
+    sym_ode = max(abs(end(lam, 1) - end(-lam, 1)) for lam in lams)
+    chain = [end(lam, 0) for lam in [0.0, *lams]]
+    chain_ode = [end(lam, 1) for lam in [0.0, *lams]]
     monotone = bool(np.all(np.diff(chain) < 0))
-    converged = max(max(p[1] for p in pos), max(n[1] for n in neg), zero[1])
-    plot = Plot([Series(np.concatenate([-lams[::-1], [0], lams]),
-                        np.concatenate([sn[::-1], [zero[0]], sp]), "closed form", kind="sim")],
+    monotone_ode = bool(np.all(np.diff(chain_ode) < 0))
+    converged = max(max(r[2], r[3]) for r in runs.values())
+    grid = np.concatenate([-lams[::-1], [0.0], lams])
+    plot = Plot([Series(grid, [end(lam, 0) for lam in grid], "closed form"),
+                 Series(grid, [end(lam, 1) for lam in grid], "JJᵀ of ODE weights", kind="sim")],
                 xlabel="λ", ylabel="kernel distance S(K₀, K_∞)", yscale="log")
-    ok = sym <= 1e-8 and monotone and converged < 1e-8
-    return Outcome(0.0, sym, 1e-8, ok, plot=plot,
-                   details={"S(λ=0)": zero[0],
-                            **{f"S(λ={lam:g})": v for lam, v in zip(lams, sp, strict=True)},
-                            "strictly decreasing in |λ|": str(monotone),
+    err = float(max(sym, agree))
+    ok = err <= 1e-8 and sym_ode <= 1e-8 and monotone and monotone_ode and converged < 1e-8
+    return Outcome(0.0, err, 1e-8, bool(ok), plot=plot,
+                   details={"S(λ=0)": float(end(0.0, 0)),
+                            **{f"S(λ={lam:g})": float(end(lam, 0)) for lam in lams},
+                            "closed form vs JJᵀ of ODE weights (T ∈ {1, 2, 60})": agree,
+                            "|S(λ) − S(−λ)| closed form": float(sym),
+                            "|S(λ) − S(−λ)| ODE": float(sym_ode),
+                            "strictly decreasing in |λ|": str(monotone and monotone_ode),
                             "max |W(T_end) − Σ|": converged})
 
 
 claim("linear/C17-kernel-distance-lambda",
       statement="for square networks the kernel distance between the initial and converged NTK is "
                 "symmetric under λ → −λ and decays strictly as |λ| grows (lazy limit)",
-      measure="S(K₀, K_∞) from the closed form at T = 60 (converged to 1e-8), 4×4×4, P = 8, "
-              "initial singular values 0.05·[1, .8, .6, .4]",
-      why="the symmetry is exact for square networks: 1e-8 covers round-off; monotonicity is "
-          "strict",
+      measure="S(K₀, K_T) from the closed form (ntk_from_reps) against the reference JJᵀ with J "
+              "written out from weights integrated by DOP853 (rtol 1e-12), at T ∈ {1, 2, 60} "
+              "(converged to 1e-8 at 60); symmetry and monotonicity in both; 4×4×4, P = 8, "
+              "initial singular values 0.05·[1, .8, .6, .4]; measured: max(asymmetry, closed form "
+              "− reference)",
+      why="the symmetry is exact for square networks (closed form: 3e-16 measured, ODE "
+          "reference: 2e-13); closed form vs reference differ by 5e-13 (the ODE's rtol 1e-12); "
+          "1e-8 covers both with room; monotonicity is strict",
       source=f'Fort et al. 2020; {SOURCE}, "Kernels and representations"')(c17_kernel_distance)
+
+
+C18_T = np.array([0.0, 1.0, 3.0, 400.0])
 
 
 def c18_mu_positive(quick: bool):
@@ -1017,23 +1153,30 @@ def c18_mu_positive(quick: bool):
         S = _task(18, dims, s=np.array([2.0, 1.5, 1.0]))
         W0 = np.random.default_rng(18).normal(size=(dims[2], dims[0]))
         W0 = 0.05 * W0 / np.linalg.norm(W0, 2)  # small init (top singular value 0.05)
-        rows[(dims, lam)] = kernel_distance_at_convergence(dims, lam, S, W0, 400.0, seed=18)
-    rich = [rows[((3, 3, 5), 3.0)][0], rows[((5, 3, 3), -3.0)][0]]
-    lazy = [rows[((3, 3, 5), -3.0)][0], rows[((5, 3, 3), 3.0)][0]]
-    conv = max(v[1] for v in rows.values())
-    ok = min(rich) > 0.1 and conv < 1e-6
-    return Outcome("> 0.1", min(rich), 0.1, ok, details={
+        rows[(dims, lam)] = kernel_distances(dims, lam, S, W0, C18_T, seed=18)
+    # measured on the reference (JJᵀ of ODE weights); the closed form must agree with it
+    ref = {k: float(v[1][-1]) for k, v in rows.items()}
+    rich = [ref[((3, 3, 5), 3.0)], ref[((5, 3, 3), -3.0)]]
+    lazy = [ref[((3, 3, 5), -3.0)], ref[((5, 3, 3), 3.0)]]
+    agree = max(float(np.max(np.abs(v[0] - v[1]))) for v in rows.values())
+    conv = max(max(v[2], v[3]) for v in rows.values())
+    ok = min(rich) > 0.1 and conv < 1e-6 and agree <= 1e-8
+    return Outcome("> 0.1", min(rich), 0.1, bool(ok), details={
         "S (3,3,5) λ=+3 [μ>0]": rich[0], "S (5,3,3) λ=−3 [μ>0]": rich[1],
         "S (3,3,5) λ=−3 [μ<0]": lazy[0], "S (5,3,3) λ=+3 [μ<0]": lazy[1],
+        "closed form vs JJᵀ of ODE weights (T ∈ {1, 3, 400})": agree,
         "max |W(T_end) − Σ|": conv})
 
 
 claim("linear/C18-unequal-dims-not-lazy",
       statement="with unequal dimensions and μ = sgn(N_o − N_i)λ/2 > 0 the network is not lazy: "
                 "the kernel distance stays O(1) even at |λ| = 3",
-      measure="S(K₀, K_∞) from the closed form at T = 400 for (3,3,5) λ=+3 and (5,3,3) λ=−3; "
-              "the μ < 0 mirror cases for contrast",
-      why="qualitative O(1) claim: about 0.33 and 0.39 are typical; the bound is 0.1",
+      measure="S(K₀, K_∞) at T = 400 from the reference JJᵀ (J written out) of weights integrated "
+              "by DOP853 (rtol 1e-12), for (3,3,5) λ=+3 and (5,3,3) λ=−3 (μ < 0 mirrors for "
+              "contrast); the closed form's S (ntk_from_reps) must match it within 1e-8 at "
+              "T ∈ {1, 3, 400}",
+      why="qualitative O(1) claim: 0.144 and 0.386 measured, bound 0.1 (the μ < 0 mirrors: "
+          "0.007); closed form vs reference differ by 3e-13 (the ODE's rtol 1e-12), allowed 1e-8",
       source=f'{SOURCE}, "Limits and symmetries"')(c18_mu_positive)
 
 
@@ -1045,30 +1188,51 @@ def c22_forgetting(quick: bool):
     tasks = [_task(100 + k, dims, s=np.linspace(2.0, 0.5, 5)) for k in range(3)]
     lams = [0.5, 2.0] if quick else [0.5, 2.0, 10.0]
     t = jnp.linspace(0.0, 80.0, 81)
-    worst, meas = 0.0, {}
+    worst, worst_ode, path, meas = 0.0, 0.0, 0.0, {}
     for lam in lams:
         W1, W2 = _init(22, lam, dims, sigma=0.3)
         seq = task_sequence(W1, W2, tasks, t)
+        # the independent side: the weight ODE through the same tasks, weights carried over
+        W_ode, a, b = [], W1, W2
+        for S in tasks:
+            A1, A2 = weights_ode(a, b, S, t)
+            W_ode.append(A2 @ A1)
+            a, b = A1[-1], A2[-1]
+        W_ode = np.concatenate(W_ode)
+        L_ode = np.stack([loss_of(W_ode, np.asarray(S)) for S in tasks], axis=-1)
+        path = max(path, float(np.max(np.abs(np.asarray(seq.losses) - L_ode)) / np.max(L_ode)))
         ends = [seq.end_of_task(k) for k in range(3)]
         for i in range(3):
             for j, k in [(0, 1), (1, 2)]:
                 F = float(seq.losses[ends[k], i] - seq.losses[ends[j], i])
                 Fp = float(predicted_forgetting(tasks[i], tasks[j], tasks[k]))
+                F_ode = float(L_ode[ends[k], i] - L_ode[ends[j], i])
                 worst = max(worst, abs(F - Fp))
+                worst_ode = max(worst_ode, abs(F_ode - Fp))
                 meas[(lam, i, j, k)] = F
         if lam == lams[0]:
             curves = [Series(seq.t, seq.losses[:, i], f"L_{i + 1}(T), λ={lam:g}") for i in range(3)]
+            curves += [Series(seq.t[::8], L_ode[::8, i], f"ODE L_{i + 1}", kind="sim")
+                       for i in range(3)]
     plot = Plot(curves, xlabel="T (tasks 1 → 2 → 3)", ylabel="excess loss", yscale="log")
     spread = max(abs(meas[(lam, 0, 1, 2)] - meas[(lams[0], 0, 1, 2)]) for lam in lams)
-    return Outcome.error_below(worst, 1e-8, plot=plot,
-                               details={"F_1 (task 2 → 3) spread over λ": spread})
+    ok = worst <= 1e-8 and worst_ode <= 1e-8 and path <= 1e-8
+    return Outcome(0.0, worst, 1e-8, bool(ok), plot=plot,
+                   details={"F_1 (task 2 → 3) spread over λ": spread,
+                            "ODE forgetting − formula": worst_ode,
+                            "closed-form losses vs ODE (all T, relative)": path})
 
 
 claim("linear/C22-forgetting-independent-of-lambda",
       statement="after convergence, the forgetting of task i when moving from task j to task k is "
                 "½(‖Σk−Σi‖² − ‖Σj−Σi‖²), whatever λ",
-      measure="closed-form task sequence, 5×5×5, 3 random tasks, λ ∈ {0.5, 2, 10}, T = 80 per task",
-      why="convergence is exact (e^{-80·k_min} ≪ 1e-12), so only round-off remains: 1e-8",
+      measure="|F − formula| with F from the closed-form task sequence and, independently, from "
+              "the weight ODE (DOP853, rtol 1e-12) run through the same tasks; the closed-form "
+              "losses must match the ODE's at every T; 5×5×5, 3 random tasks, λ ∈ {0.5, 2, 10}, "
+              "T = 80 per task",
+      why="convergence is exact (e^{-80·k_min} ≪ 1e-12), so only round-off remains: 1e-8 "
+          "(measured 1e-14 closed form, 5e-11 ODE); the loss curves agree to 2.6e-10 of max L "
+          "(the ODE's rtol 1e-12 accumulated over three tasks of T = 80), allowed 1e-8",
       source=f'{SOURCE}, "Task sequences"')(c22_forgetting)
 
 
