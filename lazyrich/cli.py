@@ -14,8 +14,8 @@ curves.png [--gamma G]`` draw a finished sweep with the figures of :mod:`lazyric
 
 ``lazyrich --version`` prints the installed version. ``verify`` and ``sweep`` show a progress bar
 when stderr is a terminal (``--progress`` / ``--no-progress`` force it on or off). ``verify``
-compiles with LLVM at -O1 unless ``XLA_FLAGS`` sets a level (claims are small programs run once). Usage errors
-and bad input are one line on stderr, exit status 2.
+compiles with LLVM at -O1 unless ``XLA_FLAGS`` sets a level (claims are small programs run
+once). Usage errors and bad input are one line on stderr, exit status 2.
 """
 
 import argparse
