@@ -14,10 +14,10 @@ import os
 os.environ.setdefault("MPLBACKEND", "Agg")
 os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", os.path.expanduser("~/.cache/lazyrich-jax"))
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0.5")
-# LLVM -O1, as `lazyrich verify` uses: most test time is compiling small programs run once.
-if "xla_backend_optimization_level" not in os.environ.get("XLA_FLAGS", ""):
-    os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") +
-                               " --xla_backend_optimization_level=1").strip()
+
+from lazyrich.cli import _quick_compile  # noqa: E402  (imports no JAX)
+
+_quick_compile()  # LLVM -O1, as `lazyrich verify`: most test time compiles small programs
 
 import jax  # noqa: E402
 import numpy as np  # noqa: E402

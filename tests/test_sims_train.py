@@ -1,6 +1,7 @@
 """γ-scaled centred networks: exact identities, lazy limit, conventions (Atanasov et al.
 2025; docs: Gamma scaling; docs: Conventions)."""
 
+import jax
 import numpy as np
 import pytest
 
@@ -135,6 +136,24 @@ def test_a_training_loss_above_twice_the_test_loss_is_not_a_divergence():
     assert r.loss[0] > 4 * r.test_loss[0]  # the case the old rule flagged
     assert not r.diverged and np.all(np.isfinite(r.loss)) and np.all(np.diff(r.loss) < 0)
     assert sims.train(cfg, gamma=1.0, eta=1e3).diverged
+
+
+def test_initial_params_are_the_cells_theta0():
+    """sims.initial_params gives the θ₀ a cell starts from (its logged step-0 parameters), for
+    seeds above 2**32 and a non-default init_scale too, to round-off (2 ulp: a compiled program
+    may fuse the init_scale multiply into the sampler differently); bad seeds are refused."""
+    cfg = BASE.replace(num_steps=2, log_every=1, init_scale=0.7)
+    seeds = np.array([0, 3, 2**40 + 3])
+    p0 = sims.initial_params(cfg, seeds)
+    logged = sims.run_cells(cfg, gamma=1.0, eta=0.1, seed=seeds, keep_params=True)["params_log"]
+    for a, b in zip(jax.tree.leaves(p0), jax.tree.leaves(logged), strict=True):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b)[:, 0], rtol=5e-16, atol=0)
+    one = sims.train(cfg, gamma=1.0, eta=0.1, seed=3).params0
+    for a, b in zip(jax.tree.leaves(p0), jax.tree.leaves(one), strict=True):
+        np.testing.assert_allclose(np.asarray(a)[1], np.asarray(b), rtol=5e-16, atol=0)
+    assert not np.array_equal(jax.tree.leaves(p0)[0][0], jax.tree.leaves(p0)[0][2])
+    with pytest.raises(ValueError, match="seed"):
+        sims.initial_params(cfg, [-1])
 
 
 def test_log_spaced_schedule_and_full_batch():

@@ -224,14 +224,16 @@ def _sweep3(quick: bool):
 def _c2(quick: bool) -> Outcome:
     from jax.flatten_util import ravel_pytree
 
-    from lazyrich.sims import MLP, SweepConfig, make_task
+    from lazyrich.sims import SweepConfig, initial_params, make_task, resolve
 
     gammas = np.array([0.1, 1.0, 10.0, 1e3])
+    cfg = SweepConfig(depth=3, width=64, input_dim=16, num_steps=1, batch_size=32,
+                      dtype="float64", log_every=1, task_options={"test_size": 64})
     with _x64():
         data = make_task("single-index", test_size=64).build(0, jnp.float64)
         x, y = data["test_x"], data["test_y"]
-        m = MLP(3, 64, 16, 1, "relu", False, "mup")
-        p0 = m.init(jax.random.fold_in(jax.random.key(0), 0), jnp.float64)  # the engine's seed 0
+        m, _ = resolve(cfg)
+        p0 = jax.tree.map(lambda a: a[0], initial_params(cfg, 0))  # the engine's seed 0
         flat0, unr = ravel_pytree(p0)
         V = jax.random.normal(jax.random.key(1), (3, flat0.size), jnp.float64)
 
@@ -245,8 +247,6 @@ def _c2(quick: bool) -> Outcome:
             q = jax.vmap(lambda v: v @ jax.jvp(jax.grad(loss), (flat,), (v,))[1])
             return jnp.concatenate([gn(V), q(V)])
 
-        cfg = SweepConfig(depth=3, width=64, input_dim=16, num_steps=1, batch_size=32,
-                          dtype="float64", log_every=1, task_options={"test_size": 64})
         out = run_cells(cfg, metrics={"curv": curvature}, gamma=gammas, eta=1e-3, seed=0)
         eng = np.asarray(out["curv"][:, 0])  # (γ, 6) at t = 0: 3 GN forms, 3 Hessian forms
         # reference: the plain network g (no γ, no centring, no engine) at the same θ₀
@@ -304,16 +304,14 @@ def _init_gn_top(cfg, seeds, n_eval=256):
     whole Hessian at t = 0 in the lazy limit (the residual term is O(γ) relative; C2)."""
     from jax.flatten_util import ravel_pytree
 
-    from lazyrich.sims import resolve
+    from lazyrich.sims import initial_params, resolve
 
     model, task = resolve(cfg)
     with _x64():
         x = task.build(cfg.data_seed, jnp.float64)["test_x"][:n_eval]
-        # the engine's cell key: fold_in(key(0), seed)
-        p0s = [model.init(jax.random.fold_in(jax.random.key(0), int(s)), jnp.float64)
-               for s in seeds]
-        _, unr = ravel_pytree(p0s[0])
-        flats = jnp.stack([ravel_pytree(p)[0] for p in p0s])
+        p0s = initial_params(cfg.replace(dtype="float64"), seeds)  # leading seed axis
+        _, unr = ravel_pytree(jax.tree.map(lambda a: a[0], p0s))
+        flats = jax.vmap(lambda p: ravel_pytree(p)[0])(p0s)
 
         @jax.jit
         @jax.vmap
@@ -662,7 +660,7 @@ def _interpolate(quick: bool):
     with _x64():
         out = run_cells(cfg.replace(num_steps=T, log_every=T // 10), return_params=True, gamma=g,
                         eta=0.03 * g, seed=np.zeros(2, np.int64))
-    return model, data, g, out
+    return cfg, model, data, g, out
 
 
 def _first_reach(t, a, frac):
@@ -723,12 +721,12 @@ def _c15(quick: bool) -> Outcome:
        source=_SA)
 def _c16(quick: bool) -> Outcome:
     from lazyrich.analysis import kernel_machine_check
+    from lazyrich.sims import initial_params
 
-    model, data, g, out = _interpolate(quick)
-    key = jax.random.fold_in(jax.random.key(0), 0)
+    cfg, model, data, g, out = _interpolate(quick)
     rows = []
     with _x64():
-        p0 = model.init(key, jnp.float64)
+        p0 = jax.tree.map(lambda a: a[0], initial_params(cfg.replace(dtype="float64"), 0))
         for i in range(2):
             p = jax.tree.map(lambda a, i=i: jnp.asarray(a[i]), out["params"])
             f = lambda q, x, gi=g[i]: (model.apply(q, x) - model.apply(p0, x)) / gi  # noqa: E731

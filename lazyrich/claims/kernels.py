@@ -111,6 +111,15 @@ def _lazy_setup(P: int = 8, Q: int = 4, D: int = 16):
     return x, y, P
 
 
+def _lazy_mlp_cfg(task, width: int, num_steps: int = 40):
+    """The lazy-limit claims' network: erf MLP L = 2, full-batch GD logged at every step,
+    float64, on ``task``."""
+    from lazyrich import sims
+
+    return sims.SweepConfig(model="mlp", depth=2, width=width, activation="erf", task=task,
+                            full_batch=True, num_steps=num_steps, log_every=1, dtype="float64")
+
+
 def _digits_setup(P: int, Q: int):
     """P train and Q test scikit-learn digits (8×8×1, each scaled to mean square 1), their
     labels, and P."""
@@ -185,9 +194,7 @@ def _lazy_mlp(quick: bool) -> Outcome:
     widths = [256, 1024, 4096] if quick else [256, 1024, 4096, 16384]
     rms, miss, var = [], [], []
     for N in widths:
-        cfg = sims.SweepConfig(model="mlp", depth=2, width=N, activation="erf", task=task,
-                               full_batch=True, num_steps=n_steps, log_every=1, dtype="float64")
-        f = _outputs(cfg, gamma, eta, np.arange(16))
+        f = _outputs(_lazy_mlp_cfg(task, N, n_steps), gamma, eta, np.arange(16))
         rms.append(_rms_gap(f, right))
         miss.append(_rms_gap(f, half))
         var.append(float(np.mean(np.var(f[:, -1, P:], axis=0, ddof=1))))
@@ -298,8 +305,7 @@ def _lazy_mlp_expansion(quick: bool) -> Outcome:
         return 0.25 * float(kernel_eta_max(K, gamma=g))
 
     def cfg(N):
-        return sims.SweepConfig(model="mlp", depth=2, width=N, activation="erf", task=task,
-                                full_batch=True, num_steps=40, log_every=1, dtype="float64")
+        return _lazy_mlp_cfg(task, N)
 
     seeds = np.arange(32)
     gammas = [0.0125, 0.025, 0.05] if quick else [0.00625, 0.0125, 0.025, 0.05]

@@ -1,5 +1,6 @@
 """Simulators (one run each, batched only by vmap/scan/sharding) and sweeps."""
 
+from ._cells import initial_params as initial_params
 from ._cells import run_cells as run_cells
 from ._cells import scaled_sweep as scaled_sweep
 from ._cifar_models import CIFAR_ARCHS as CIFAR_ARCHS
@@ -59,7 +60,8 @@ from ._tasks import make_task as make_task
 from ._train import TrainResult as TrainResult
 from ._train import train as train
 
-__all__ = ["run_cells", "scaled_sweep", "CIFAR_ARCHS", "CifarModel", "cifar_model",
+__all__ = ["initial_params", "run_cells", "scaled_sweep", "CIFAR_ARCHS", "CifarModel",
+           "cifar_model",
            "LinearTrajectory", "chain_gd", "gd_two_layer",
            "ode_two_layer",
            "MLP", "ConvNet", "Model", "deep_linear", "from_apply", "from_flax",

@@ -18,6 +18,7 @@ from ._config import (
     _bool,
     _resolve,
     _static_part,
+    cell_params0,
     check_cell_values,
     check_metrics,
     check_optimizer_option,
@@ -146,6 +147,29 @@ def run_cells(cfg: SweepConfig, *, metrics: dict | None = None, return_params: b
         out = _runner(eng, chunk, devs, return_params)(table, np.arange(n))
     out["steps"] = np.asarray(eng.log_steps)
     return out
+
+
+def initial_params(cfg: SweepConfig, seeds, *, init_scale=None):
+    r"""The initial parameters :math:`\theta_0` the engine gives the cells with these ``seeds``,
+    as a pytree with a leading seed axis, in the dtype a run of ``cfg`` uses (``init_scale``:
+    default ``cfg.init_scale``). For references computed outside the engine at a cell's
+    initialisation (the same rule :func:`run_cells` and :func:`train` use, not a copy of it;
+    equal to a compiled cell's θ₀ to round-off, since XLA may fuse the scale differently)."""
+    if not isinstance(cfg, SweepConfig):
+        raise TypeError(f"cfg must be a lazyrich.sims.SweepConfig, got {type(cfg).__name__}")
+    seeds = check_cell_values("seed", np.atleast_1d(np.asarray(seeds)))
+    if seeds.ndim != 1:
+        raise ValueError(f"seeds must be a seed or a 1-D array of seeds, got shape {seeds.shape}")
+    scale = cfg.init_scale if init_scale is None else init_scale
+    scale = float(check_cell_values("init_scale", np.atleast_1d(np.asarray(scale)))[0])
+    model, _ = _resolve(cfg)
+    dtype = choose_dtype(cfg, model, {k: np.asarray([getattr(cfg, k)]) for k in CELL_FIELDS})
+    lo, hi = split_seeds(seeds)
+    with _x64(dtype):
+        dt = jnp.dtype(dtype)
+        init = jax.jit(jax.vmap(lambda a, b, c: cell_params0(model, a, b, c, dt),
+                                in_axes=(0, 0, None)))  # compiled, as in the engine
+        return init(jnp.asarray(lo), jnp.asarray(hi), jnp.asarray(scale, dt))
 
 
 def scaled_sweep(cfg: SweepConfig, gamma, k, seeds, scale, *, metrics: dict | None = None):

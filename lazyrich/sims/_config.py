@@ -158,6 +158,12 @@ def cell_key(lo, hi):
     return jnp.where(hi > 0, jax.random.fold_in(k, hi), k)
 
 
+def cell_params0(model, seed_lo, seed_hi, init_scale, dtype):
+    """A cell's initial parameters θ₀: ``model.init(cell_key(lo, hi))`` times ``init_scale``
+    (traceable; the one place the engine's initialisation rule is written)."""
+    return jax.tree.map(lambda p: p * init_scale, model.init(cell_key(seed_lo, seed_hi), dtype))
+
+
 def seed_key(seed: int, name: str = "seed"):
     """The key of an integer seed in [0, 2**63 − 1] (refused otherwise, naming ``name``):
     ``key(seed)`` below 2**32 (what it always was), else ``key(low 32 bits)`` with the high 32

@@ -48,7 +48,7 @@ from ._config import (
     SweepConfig,
     _bool,
     _resolve,
-    cell_key,
+    cell_params0,
     check_seeds,
     fan_in,
     log_schedule,
@@ -125,9 +125,7 @@ class Engine:
     def run_cell(self, hyper: dict, data):
         cfg, model, task, dt = self.cfg, self.model, self.task, self.dtype
         seed_hi = hyper.get("seed_hi", jnp.zeros((), jnp.uint32))
-        key = cell_key(hyper["seed"], seed_hi)
-        params0 = model.init(key, dt)
-        params0 = jax.tree.map(lambda p: p * hyper["init_scale"], params0)
+        params0 = cell_params0(model, hyper["seed"], seed_hi, hyper["init_scale"], dt)
         out_scale, loss_scale, base_lr = _param.native(cfg.parametrization, hyper["gamma"],
                                                         hyper["eta"], model.width)
         apply = model.apply

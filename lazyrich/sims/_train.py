@@ -14,7 +14,7 @@ from ._config import (
     _bool,
     _resolve,
     _static_part,
-    cell_key,
+    cell_params0,
     check_metrics,
     choose_dtype,
 )
@@ -77,8 +77,7 @@ def train(cfg: SweepConfig, *, metrics: dict | None = None, keep_params: bool = 
     with _x64(dtype):
         h = eng.cast_hyper(hyper)
         params, logs = fn(h, eng.data)
-        key = cell_key(h["seed"], h["seed_hi"])
-        p0 = jax.tree.map(lambda p: p * h["init_scale"], eng.model.init(key, eng.dtype))
+        p0 = cell_params0(eng.model, h["seed"], h["seed_hi"], h["init_scale"], eng.dtype)
     logs = jax.tree.map(np.asarray, logs)
     extra = {k: logs[k] for k, _ in eng.metrics}
     return TrainResult(eng.log_steps, logs["loss"], logs["test_loss"], logs.get("accuracy"), extra,
