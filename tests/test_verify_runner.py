@@ -109,3 +109,38 @@ def test_source_is_recorded_and_spec_is_its_old_name():
     finally:
         for n in ("zz-test/src", "zz-test/old"):
             _claim._REGISTRY.pop(n, None)
+
+
+def test_reference_is_reported_next_to_predicted_and_measured(tmp_path, capsys):
+    """``reference=`` reaches the JSON, the Markdown summary table (its own column, between the
+    claim and the prediction) and each claim's section, in Markdown and HTML."""
+    try:
+        claim("zz-test/ref", statement="s", measure="m", why="w",
+              reference="DOP853 at rtol 1e-13 <x>")(lambda q: Outcome.error_below(0.0, 1.0))
+        assert cli.main(["verify", "zz-test/ref", "--json", "--no-progress",
+                         "--report", str(tmp_path)]) == 0
+        assert json.loads(capsys.readouterr().out)[0]["reference"] == "DOP853 at rtol 1e-13 <x>"
+        md = (tmp_path / "index.md").read_text()
+        assert "| claim | reference | predicted | measured |" in md
+        row = next(ln for ln in md.splitlines() if ln.startswith("| [zz-test/ref]"))
+        assert row.split(" | ")[1] == "DOP853 at rtol 1e-13 &lt;x&gt;"  # escaped outside text
+        assert "**Reference.** DOP853 at rtol 1e-13 &lt;x&gt;" in md
+        page = (tmp_path / "index.html").read_text()
+        assert "<th>reference</th>" in page and "<td>DOP853 at rtol 1e-13 &lt;x&gt;</td>" in page
+        with pytest.raises(TypeError, match="reference must be a string"):
+            claim("zz-test/bad", statement="s", measure="m", why="w", reference=1.0)
+    finally:
+        _REGISTRY.pop("zz-test/ref", None)
+
+
+def test_every_toolkit_claim_names_its_reference():
+    """Each of the toolkit's claims says what it is checked against, in words that are not just
+    its source (the papers the prediction comes from)."""
+    from lazyrich.verify import load_claims
+
+    claims = {n: c for n, c in load_claims().items() if not n.startswith("zz-test/")}
+    assert len(claims) >= 70
+    missing = [n for n, c in claims.items() if len(c.reference.strip()) < 15]
+    assert not missing, f"claims without a reference: {missing}"
+    same = [n for n, c in claims.items() if c.reference.strip() == c.source.strip()]
+    assert not same, f"reference repeats the source: {same}"

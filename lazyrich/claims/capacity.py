@@ -11,6 +11,8 @@ _DOCS = "docs: Manifold capacity"
 
 
 @claim("capacity/C1-points-mean-field",
+       reference="Gardner's α₀(0) = 2 (published) and the active-anchor fraction ½ (Amelunxen et "
+                 "al. 2014)",
        statement="Point manifolds (M=1) have mean-field capacity 2 (Cover/Gardner) and active "
                  "fraction 1/2",
        measure="alpha_MF of P=20 unit-norm Gaussian points in N=200, n_t=400 (quick) / 2000, "
@@ -44,6 +46,7 @@ def _c1(quick: bool) -> Outcome:
 
 
 @claim("capacity/C2-cover-curve",
+       reference="Cover's function-counting theorem, in exact integers written in the claim",
        statement="Simulated separability of P points follows Cover's curve p(n) = "
                  "BinomCDF(n-1; P-1, 1/2), so N_c = P/2 and alpha_sim = 2",
        measure="nested Gaussian projections of P=20 orthonormal points, n_rep=200 (quick) / 1000 "
@@ -165,6 +168,8 @@ def cloud_geometry(X):
 
 
 @claim("capacity/C3-C9-identities",
+       reference="explicit N-dimensional geometry (SciPy NNLS cone projection, least squares) "
+                 "written in the claim",
        statement="c^T lambda = (St)^T (SS^T)^+ (St) per sample (C3) and alpha = Psi (1+R^-2)/D "
                  "exactly (C9); the anchors, centers (both center policies), a, b, c, R_eff and "
                  "D_eff equal an explicit N-dimensional recomputation",
@@ -220,6 +225,8 @@ def _c3(quick: bool) -> Outcome:
 
 
 @claim("capacity/C4-ball-formula",
+       reference="published values and limits of the ball capacity (Gardner 1988; Chung et al. "
+                 "2018)",
        statement="alpha_B(0.5,5)=0.5765, (1,5)=0.3333, (2,5)=0.2344, (1,20)=0.0952; alpha_B -> 2 "
                  "as R -> 0 and -> 1/(D+1/2) as R -> inf",
        measure="quadrature of the ball formula vs the listed values and limits",
@@ -288,6 +295,7 @@ def sphere_geometry(X, R):
 
 
 @claim("capacity/C5-spheres-to-ball",
+       reference="α_B by a 2-D quadrature of the cone distance written in the claim",
        statement="alpha_MF of sampled D-spheres tends to the ball capacity from above as M grows; "
                  "D=3, R=2, M=100 is within 5% of alpha_B = 0.369",
        measure="P=16, N=600 spheres, n_t=300; M in {25, 100} (quick) / {25, 50, 100, 200}; the "
@@ -329,6 +337,7 @@ def _c5(quick: bool) -> Outcome:
 
 
 @claim("capacity/C7-sim-vs-mean-field",
+       reference="direct simulation: LP separability of random dichotomies of the manifolds",
        statement="Simulated (random projections, homogeneous LP) and mean-field capacity agree",
        measure="Gaussian clouds P=8, M=20, N=100, D=4, R=1, n_rep=100, n_t=200 (quick); spheres "
                "P=16, M=50, N=600, D=5, R=1 (full); relative difference of alpha_sim against "
@@ -391,6 +400,8 @@ def _train_geometry(alphas, steps, log_every, log_points, n_t, width, seed=1):
 
 
 @claim("capacity/C12-rich-raises-capacity",
+       reference="networks trained by the sweep engine (NTK parametrisation, α = 1/γ_NTK), same "
+                 "init for every α",
        statement="On the 2-layer Gaussian-cloud task, rich training (small Chizat alpha) raises "
                  "the hidden layer's capacity, lazy training (large alpha) leaves it flat; the "
                  "gain "
@@ -429,6 +440,7 @@ def _c12(quick: bool) -> Outcome:
 
 
 @claim("capacity/ipm-backend-paper-size",
+       reference="the NNLS solver on the same samples (an independent algorithm)",
        statement="The batched JAX interior-point backend reproduces the exact CPU active-set "
                  "(NNLS) solution at the paper's analysis size P=10, M=50, N=512, n_t=200",
        measure="relative difference of capacity, R_eff, D_eff between solver='ipm' (accelerator) "
@@ -480,6 +492,7 @@ def cnn_digits_geometry(quick: bool, *, n_t: int = 100):
 
 
 @claim("capacity/cnn-digits-rich-raises-capacity",
+       reference="ConvNets trained by the sweep engine across γ, same probe images",
        statement="In a CNN trained on digits (CPU stand-in for VGG-11/CIFAR-10), rich training "
                  "raises the capacity of the penultimate-layer class manifolds while lazy training "
                  "leaves it flat; the gain is ordered by richness gamma",
@@ -517,6 +530,7 @@ def _cnn_digits(quick: bool) -> Outcome:
 
 
 @claim("capacity/cifar10-vgg11-rich-raises-capacity",
+       reference="VGG-11 trained on CIFAR-10 as in the paper, 3 seeds",
        statement="VGG-11 on CIFAR-10 (the paper's settings): rich training (Chizat alpha = 1) "
                  "raises the capacity of the penultimate test-class manifolds, lazy training "
                  "(alpha = 100) leaves it flat, alpha = 10 in between",

@@ -208,6 +208,8 @@ def _sweep3(quick: bool):
 
 
 @_claim("gamma/C2-init-hessian-scaling",
+       reference="the plain network g (no γ, no centring, no engine): Gauss-Newton and Hessian by "
+                 "autodiff",
        statement="At initialisation the Gauss–Newton sharpness scales exactly as γ^-2 and the "
                  "residual Hessian (−(2/PC)Σ r ∇²f, r = −y) exactly as γ^-1",
        measure="L = 3 ReLU MLP, N = 64, P = 64 test points, seed 0, γ ∈ {0.1, 1, 10, 1e3}. "
@@ -277,6 +279,8 @@ def _c2(quick: bool) -> Outcome:
 
 
 @_claim("gamma/C3-lazy-eta-star-slope",
+       reference="the optimum of trained networks on a grid with the optimum interior (grid-edge "
+                 "optima fail)",
        statement="Lazy regime (γ ≪ 1): η* ∝ γ², slope 2",
        measure="L = 2, N = 64, T = 300, γ ∈ {1e-3, 10^-2.5, 1e-2}; η* = argmin over η = s(γ)10^k "
                "of the final test loss (parabola-refined), pooled log–log slope over (γ, seed), "
@@ -326,6 +330,8 @@ EOS_BAND = (1.6, 2.4)
 
 
 @_claim("gamma/C4-lazy-eta-max-slope",
+       reference="bisected divergence edge of trained networks; N·η_max·λ_max ≈ 2 with λ_max of "
+                 "the plain network",
        statement="Lazy regime: divergence edge η_max ∝ γ², slope 2, at the edge of stability "
                  "N·η_max·λ_max(H₀) ≈ 2",
        measure="same L = 2 sweep as C3; η_max = grid bracket refined by 8 bisection steps "
@@ -361,6 +367,8 @@ def _c4(quick: bool) -> Outcome:
 
 
 @_claim("gamma/C5-ultrarich-eta-max-slope",
+       reference="bisected divergence edge of trained networks (edges outside the grid or in one "
+                 "bin fail)",
        statement="Ultra-rich regime (γ ≫ 1): η_max ∝ γ^(2/L), slope 1 for L = 2",
        measure="same L = 2 sweep, γ ∈ {10, 100, 1e3, 1e4}; bisected edge, pooled slope",
        why="tolerance ±0.15 over 3 decades",
@@ -372,6 +380,8 @@ def _c5(quick: bool) -> Outcome:
 
 
 @_claim("gamma/C6-ultrarich-eta-star-slope",
+       reference="the optimum of trained networks on a grid with the optimum interior (grid-edge "
+                 "optima fail)",
        statement="Ultra-rich regime: η* ∝ γ^(2/L), slope 1 for L = 2",
        measure="same L = 2 sweep, γ ∈ {10, …, 1e4}; refined η*, pooled slope",
        why="tolerance ±0.15; the plateau at γ = 1e4 biases η* up slightly (T-budget "
@@ -388,6 +398,7 @@ def _c6(quick: bool) -> Outcome:
 
 
 @_claim("gamma/C7-ultrarich-L3-slopes",
+       reference="bisected edge and interior optimum of trained L = 3 networks",
        statement="Ultra-rich regime, L = 3: η_max and η* ∝ γ^(2/3)",
        measure="L = 3, N = 64 (full: 128), T = 600 (full: 1000), γ ∈ {10, 100, 1e3}; bisected "
                "η_max and refined η*; measured = η_max slope, η* slope in details; both must agree",
@@ -407,6 +418,7 @@ def _c7(quick: bool) -> Outcome:
 
 
 @_claim("gamma/C8-crossover",
+       reference="bisected divergence edges of trained networks across the crossover",
        statement="Crossover: η_max/γ² is flat in the lazy regime and falls once γ ≳ 0.3",
        measure="L = 2 sweep (quick N = 64; full N = 256), bisected η_max at "
                "γ ∈ {0.1, 0.316, 1, 10}; η_max/γ² non-increasing (within 10% bisection/seed noise) "
@@ -464,6 +476,7 @@ def _plateau_runs(L: int, quick: bool):
 
 
 @_claim("gamma/C9-plateau-L3",
+       reference="half-loss times of trained networks (log-interpolated)",
        statement="Ultra-rich plateau length t_1/2 ∝ γ^(1−2/L): slope 1/3 for L = 3 at "
                  "η = 0.2γ^(2/3)",
        measure="L = 3 MLP, N = 64 (full 128), T = 3000 (full 6000), γ ∈ {10, …, 1e4}, 2 (full 3) "
@@ -479,6 +492,7 @@ def _c9(quick: bool) -> Outcome:
 
 
 @_claim("gamma/C10-plateau-L2-log",
+       reference="half-loss times of trained networks (log-interpolated)",
        statement="L = 2 at η = 0.3γ: the plateau grows like ln γ (equal increments per decade)",
        measure="L = 2, N = 64 (full 128), T = 300 (full 1500), γ ∈ {10, …, 1e4}; seed-mean t_1/2 "
                "of the test loss; R² of the linear fit in ln γ and the spread of the three "
@@ -528,6 +542,7 @@ def _end_sharpness(quick: bool):
 
 
 @_claim("gamma/C11-end-sharpness-rich",
+       reference="top Hessian eigenvalue by Lanczos at the end of trained runs",
        statement="Ultra-rich regime: sharpness at the end of training N·λ_max(H_end) ∝ γ^(-2/L), "
                  "slope −2/3 for L = 3",
        measure="L = 3 sweep (quick N = 64, T = 600; full N = 128, T = 1000), a run at η*(γ) per "
@@ -543,6 +558,7 @@ def _c11(quick: bool) -> Outcome:
 
 
 @_claim("gamma/C12-end-sharpness-lazy",
+       reference="top Hessian eigenvalue by Lanczos at the end of trained runs",
        statement="Lazy regime: end-of-training sharpness ∝ γ^-2",
        measure="same runs, γ ∈ {1e-3, 1e-2}; pooled slope of N·λ_end",
        why="tolerance ±0.2 (γ = 0.1 is already crossing over)",
@@ -553,6 +569,7 @@ def _c12(quick: bool) -> Outcome:
 
 
 @_claim("gamma/C13-eta-star-below-eos",
+       reference="η* of trained networks against their own end-of-training sharpness",
        statement="η* sits below the edge of stability: 0.2 < N·η*·λ_end < 2",
        measure="same runs, every (γ, seed); measured = the largest N·η*·λ_end (smallest "
                "in details)",
@@ -571,6 +588,7 @@ def _c13(quick: bool) -> Outcome:
 
 
 @_claim("gamma/C20-rich-beats-lazy",
+       reference="best-η test losses of trained networks at small and large γ",
        statement="On the single-index task, rich training (γ ≥ 10) at its own η* beats lazy "
                  "training (γ = 1e-3) at its own η* by more than 3× in final loss",
        measure="L = 3 sweep (quick N = 64, T = 600; full N = 128, T = 1000): min over η of the "
@@ -590,6 +608,7 @@ def _c20(quick: bool) -> Outcome:
 
 
 @_claim("gamma/C14-trajectory-collapse",
+       reference="test-loss curves of trained networks, aligned by their half-loss times",
        statement="Ultra-rich runs at η = cγ^(2/L) follow the same trajectory up to a time shift: "
                  "aligned at t_1/2, L = 2 curves agree (mean |Δ ln loss| < 0.1); final losses "
                  "agree within 5% (L = 2, 3)",
@@ -670,6 +689,7 @@ def _first_reach(t, a, frac):
 
 
 @_claim("gamma/C15-silent-alignment",
+       reference="the trained network's own NTK and loss over time",
        statement="Silent alignment: at large γ the NTK aligns with the task while the loss is "
                  "still flat and ‖K‖ still tiny; the alignment time does not depend on γ, the "
                  "loss-drop time grows",
@@ -710,6 +730,7 @@ def _c15(quick: bool) -> Outcome:
 
 
 @_claim("gamma/C16-kernel-machine",
+       reference="kernel regression with the trained network's final and initial NTK",
        statement="After training to interpolation the network is closer to kernel regression with "
                  "its final NTK K_∞ than with its initial NTK K₀",
        measure="the C15 setting trained for 40 000 (full 200 000) full-batch steps; test "
@@ -817,6 +838,8 @@ def _final_ntk(L: int, quick: bool):
 
 
 @_claim("gamma/C17-deep-linear-final-ntk",
+       reference="deep linear networks trained by the sweep engine to 1e-9, NTK from their "
+                 "Jacobians",
        statement="A depth-L linear network trained from a small init on whitened data ends with "
                  "the NTK s^{2(L−1)/L}[I + (L−1)β̂β̂ᵀ]: eigenvalue ratio along/orthogonal to "
                  "β̂ = L, scale s^{2(L−1)/L}",
@@ -877,6 +900,7 @@ def _staircase_run(L: int, quick: bool):
 
 
 @_claim("gamma/C18-staircase-times",
+       reference="deep linear networks trained by GD (step times of the singular values)",
        statement="Deep linear staircase: mode α (singular value s_α) is learned at t_α ∝ 1/s_α for "
                  "L ≥ 3 (t_α s_α constant) and at t_α ≈ (1/(2s_α)) ln(s_α/u₀) for L = 2",
        measure="B* = U diag(3, 1, 0.3) Vᵀ (3 outputs, D = 8, N = 32/64), whitened loss ½‖B − B*‖², "
@@ -933,6 +957,7 @@ def _signsgd(quick: bool):
 
 
 @_claim("gamma/C21-signsgd-eta-star",
+       reference="the optimum of signSGD-trained networks on grids with the optimum interior",
        statement="SignSGD (per-layer μP step sizes): η* ∝ γ in the lazy regime and ∝ γ^(1/L) in "
                  "the ultra-rich regime (L = 2: slope 1/2)",
        measure="L = 2, N = 64, T = 300, optax sign transform with the model's μP per-layer rates; "
@@ -979,6 +1004,7 @@ def _xent(quick: bool):
 
 
 @_claim("gamma/C22-xent-divergence-edge",
+       reference="the divergence edge (non-finite loss) of networks trained with cross-entropy",
        statement="Cross-entropy, lazy regime: the divergence edge scales as η ∝ γ (not γ²); the "
                  "catapult wedge lies between η ∝ γ² and η ∝ γ (Figure 1(b))",
        measure="L = 3, N = 64, T = 300, 10-class Gaussian mixture, xent; "
@@ -1090,6 +1116,7 @@ def _figure1_outcome(quick: bool, sizes: dict | None = None) -> Outcome:
 
 
 @_claim("gamma/GPU1-figure1-mlp", tier="gpu",
+       reference="the paper's Figure 1 sweep: trained MLPs over 21 γ, 3 widths, 3 depths",
        statement="Figure 1(c) stand-in at the paper's sizes: η* ∝ γ² (lazy) and γ^(2/L) "
                  "(ultra-rich), no-training edge η_min ∝ γ (ultra-rich), η* "
                  "width-independent in μP",
@@ -1115,6 +1142,7 @@ def _relmax(a, b):
 
 
 @claim("gamma/C1-init-scale-identity",
+       reference="two independent trainings (γ-scaled vs init-scaled), compared curve to curve",
        statement="SGD on (γ, η, θ₀) gives exactly the f_t of SGD on (1, η·γ^(-2/L), γ^(-1/L)·θ₀) "
                  "for bias-free ReLU MLPs (L = 2, 3), on the same data stream",
        measure="max over t and L of the relative difference of the two test-loss curves; γ = 100, "
@@ -1144,6 +1172,7 @@ def _c1(quick: bool) -> Outcome:
 
 
 @claim("gamma/C19-lazy-collapse",
+       reference="the network's own linearisation at θ₀ (jax.linearize) trained on the same stream",
        statement="at η = cγ² the loss curves for γ = 1e-4 and 1e-3 coincide up to O(γ) and both "
                  "match the jax.linearize (lazy) model: max rel diff < 20γ",
        measure="L = 2 ReLU MLP, N = 128, D = 16, B = 32, c = 0.3, T = 300 online steps, float64; "

@@ -24,6 +24,7 @@ def _coord(quick: bool):
 
 
 @claim("kernels/coord-check-exponents",
+       reference="per-layer feature changes of trained MLPs across widths",
        statement="After one SGD update the coordinate size of every layer's change scales with "
                  "width as N^(-1/2, +1/2, +1) in SP, N^(-1/2, -1/2, 0) in NTK and N^0 in μP-γ "
                  "(first layer, deeper layer, output); SP's exponents grow at the next update",
@@ -60,6 +61,7 @@ def _coord_claim(quick: bool) -> Outcome:
 
 
 @claim("kernels/eta-star-transfer",
+       reference="the optimum of networks trained across widths, interior of each grid",
        statement="μP-γ transfers the learning rate across width (η*(N) flat: slope 0), SP does "
                  "not (η*_actual(N) falls with N)",
        measure="3-layer ReLU MLP, online SGD on the single-index task, T = 150 (full 300), "
@@ -156,6 +158,7 @@ def _rms_gap(f, ref) -> float:
 
 
 @claim("kernels/lazy-mlp-kernel-dynamics",
+       reference="MLPs trained by the engine at three widths, 16 seeds each",
        statement="At small γ the centred μP MLP trained by full-batch GD follows the exact kernel "
                  "dynamics f_{k+1} = f_k − (2η/(Pγ²)) Θ (f_k − y) of its infinite-width NTK Θ, "
                  "train and test, with a per-seed gap ∝ N^(−1/2) (the kernel's fluctuation at "
@@ -278,6 +281,7 @@ def _expansion_outcome(gammas, even, odd, *, width: int, odd_width=None) -> Outc
 
 
 @claim("kernels/lazy-mlp-gamma-expansion",
+       reference="MLPs trained at ±γ (g → −g) and their linearisation at θ₀",
        statement="Near the lazy limit one finite-width centred μP network expands as f_γ = f_lin "
                  "+ γ a_N + γ² b_N + …: the ±γ average minus the network's own linearisation is "
                  "O(γ²) (the infinite-width trajectory is even in γ) and the odd part "
@@ -318,6 +322,7 @@ def _lazy_mlp_expansion(quick: bool) -> Outcome:
 
 
 @claim("kernels/ensemble-mean-covariance",
+       reference="400 uncentred networks trained by the engine (seed mean and variance)",
        statement="Over random initialisations, uncentred NTK-parametrised networks trained by "
                  "full-batch GD have the test-prediction mean and covariance of Lee et al. "
                  "(2019): mean A_k y, covariance Σ** + A_kΣA_kᵀ − A_kΣ_X* − Σ_*XA_kᵀ (all layers),"
@@ -383,6 +388,7 @@ def _ensemble(quick: bool) -> Outcome:
 
 
 @claim("kernels/convnet-kernels-vs-wide-networks",
+       reference="autodiff NTKs of finite ConvNets (sims.ConvNet), 32 to 128 per width",
        statement="The infinite-width NTK and NNGP of the project's ConvNet (conv recursion with "
                  "channels-only fan-in, ReLU, 2×2 average pools, flatten + dense readout) are "
                  "the limits of wide random ConvNets: per-network error ∝ N^(−1/2)",
@@ -456,6 +462,7 @@ def _convnet_kernels(quick: bool) -> Outcome:
 
 
 @claim("kernels/lazy-convnet-kernel-dynamics",
+       reference="ConvNets trained by the engine at two widths, 8 seeds",
        statement="At small γ the centred μP ConvNet trained by full-batch GD follows "
                  "kernel_dynamics with its convolutional NTK and ρ = N/F_ro = 1/8 (readout "
                  "fan-in 8N), with a gap ∝ N^(−1/2); ρ = 1 (the MLP's value) is far off",
@@ -506,6 +513,7 @@ def _lazy_convnet(quick: bool) -> Outcome:
 
 
 @claim("kernels/lazy-convnet-gamma-expansion",
+       reference="ConvNets trained at ±γ (g → −g) and their linearisation at θ₀",
        statement="The small-γ expansion of kernels/lazy-mlp-gamma-expansion holds for the "
                  "ConvNet with a smooth activation: the ±γ average minus the network's own "
                  "linearisation is O(γ²), the odd part O(γ)",

@@ -866,8 +866,49 @@ def _registered(fn):
     return run
 
 
+# What each claim of _REG is checked against (the report's 'reference' column).
+_REG_REFERENCES = {
+    "linear/C1-balanced-init":
+        "exact identities (W2ᵀW2 − W1W1ᵀ, W2W1) computed from the returned weights",
+    "linear/C4-riccati-identity":
+        "dP/dT from the weight gradients, by the chain rule",
+    "linear/C5-stable-form-vs-ode":
+        "the weight ODE integrated by DOP853 (rtol 1e-12)",
+    "linear/C6-propagator-vs-ode":
+        "the weight ODE integrated by DOP853 (rtol 1e-12)",
+    "linear/C7-naive-overflows":
+        "the weight ODE integrated by DOP853 (rtol 1e-12)",
+    "linear/C9-aligned-mode-vs-ode":
+        "the scalar (c, d) ODE integrated by DOP853 (rtol 1e-12)",
+    "linear/C10-saxe-limit":
+        "Saxe et al.'s published sigmoidal solution",
+    "linear/C11-half-time":
+        "the event a = s/2 of the (c, d) ODE (DOP853)",
+    "linear/C12-shallow-limit":
+        "the shallow (linear regression) solution; error rate λ⁻² fitted",
+    "linear/C13-square-pm-lambda-symmetry":
+        "both runs as weight ODEs (DOP853, rtol 1e-12)",
+    "linear/C14-no-symmetry-unequal":
+        "both runs as weight ODEs (DOP853, rtol 1e-12)",
+    "linear/C15-convergence-reps":
+        "the weight ODE (DOP853, rtol 1e-12) run to convergence",
+    "linear/C19-det-mismatch-saddle":
+        "the weight ODE (DOP853): smallest singular value at T = 60",
+    "linear/C20-lambda-escapes-saddle":
+        "the weight ODE (DOP853) at T = 60",
+    "linear/C21-reversal-aligned":
+        "the event of the (c, d) ODE (DOP853)",
+    "linear/C21-reversal-matrix":
+        "the weight ODE (DOP853) from the converged factor",
+    "linear/C24-float32":
+        "the float64 closed form, itself against the weight ODE (DOP853)",
+    "linear/C25-single-neuron":
+        "the single-neuron ODE integrated by DOP853",
+}
+
 for _name, _fn, _st, _me, _why, _sp in _REG:
-    claim(_name, statement=_st, measure=_me, why=_why, source=_sp)(_registered(_fn))
+    claim(_name, statement=_st, measure=_me, why=_why, source=_sp,
+          reference=_REG_REFERENCES[_name])(_registered(_fn))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -932,6 +973,7 @@ def c2_balance_conserved(quick: bool):
 
 
 claim("linear/C2-balance-conserved-by-flow",
+      reference="the weight ODE integrated by DOP853 (rtol 1e-12)",
       statement="W2ᵀW2 − W1W1ᵀ = λI is conserved exactly by gradient flow",
       measure="max drift of the balance matrix along the DOP853 (rtol 1e-12) solution to T = 30, "
               "over the C1 shapes and λ ∈ {0, ±1, ±20}",
@@ -965,6 +1007,7 @@ def c3_gd_drift(quick: bool):
 
 
 claim("linear/C3-gd-balance-drift-O(eta)",
+      reference="plain gradient descent on the weights",
       statement="GD does not conserve λ: each step changes the balance by O(η²), so the drift "
                 "over a fixed time T is O(η)",
       measure="balance drift at T = 2 for η·k_max ∈ {1e-1, 1e-2, 1e-3}; ratio of drifts per decade",
@@ -1017,6 +1060,7 @@ def c8_gd_to_flow(quick: bool):
 
 
 claim("linear/C8-gd-converges-to-flow",
+      reference="plain gradient descent on the weights at decreasing η",
       statement="full-batch GD approaches the exact gradient flow at first order: the P error "
                 "falls 10× per decade of η, and is ≤ 1.5·η·k_max",
       measure="max over T ≤ 8 of ‖P_GD − P_exact‖_max/‖P_exact‖_max, small init, several shapes "
@@ -1051,6 +1095,7 @@ def c16_ntk_fd(quick: bool):
 
 
 claim("linear/C16-ntk-formula",
+      reference="JJᵀ with J by central finite differences",
       statement="K = I⊗(XᵀW1ᵀW1X) + (W2W2ᵀ)⊗(XᵀX) is the empirical NTK JJᵀ (kron ordering)",
       measure="max relative difference to JJᵀ with J by central finite differences",
       why="f is bilinear, so central differences are exact up to round-off ε/h ≈ 1e-11",
@@ -1131,6 +1176,7 @@ def c17_kernel_distance(quick: bool):
 
 
 claim("linear/C17-kernel-distance-lambda",
+      reference="JJᵀ written out from weights integrated by DOP853 (rtol 1e-12)",
       statement="for square networks the kernel distance between the initial and converged NTK is "
                 "symmetric under λ → −λ and decays strictly as |λ| grows (lazy limit)",
       measure="S(K₀, K_T) from the closed form (ntk_from_reps) against the reference JJᵀ with J "
@@ -1169,6 +1215,7 @@ def c18_mu_positive(quick: bool):
 
 
 claim("linear/C18-unequal-dims-not-lazy",
+      reference="JJᵀ written out from weights integrated by DOP853 (rtol 1e-12)",
       statement="with unequal dimensions and μ = sgn(N_o − N_i)λ/2 > 0 the network is not lazy: "
                 "the kernel distance stays O(1) even at |λ| = 3",
       measure="S(K₀, K_∞) at T = 400 from the reference JJᵀ (J written out) of weights integrated "
@@ -1224,6 +1271,7 @@ def c22_forgetting(quick: bool):
 
 
 claim("linear/C22-forgetting-independent-of-lambda",
+      reference="the weight ODE (DOP853, rtol 1e-12) run through the same tasks",
       statement="after convergence, the forgetting of task i when moving from task j to task k is "
                 "½(‖Σk−Σi‖² − ‖Σj−Σi‖²), whatever λ",
       measure="|F − formula| with F from the closed-form task sequence and, independently, from "
@@ -1273,6 +1321,7 @@ def c23_loss(quick: bool):
 
 
 claim("linear/C23-loss-closed-form",
+      reference="gradient descent on raw X, Y (loss from the data, not from Σ)",
       statement="the closed-form loss ½‖W(T) − Σyx‖² + ½(tr Σyy − ‖Σyx‖²) equals the loss of GD "
                 "measured on the data, up to GD's O(η) discretisation",
       measure="GD on whitened data (P = 40, (N_i, N_h, N_o) = (4, 3, 3), λ = 1), loss from X, Y "

@@ -17,6 +17,7 @@ def _whitened(rng, n, p):
 
 
 @claim("richness/isotropic-random-features",
+       reference="the closed form 1 − √(r/p) on exactly whitened features",
        statement="isotropic (random) features with outputs of rank r give D_LR = 1 - sqrt(r/p), "
                  "not 1, for both estimators and whatever constant offsets the features and "
                  "outputs carry",
@@ -73,6 +74,7 @@ def _nc1_reference(phi, y) -> float:
 
 
 @claim("richness/nc-bridge",
+       reference="NC1 from its definition (np.cov, pinv) and the class-scatter closed form",
        statement="with the labels as outputs, D_LR = 1 - tr Σ_B / (sqrt(C-1) ||Σ_B + Σ_W||_F) "
                  "(balanced or not); under weak NC1 it factorises into an ETF and a within-class "
                  "factor",
@@ -122,6 +124,7 @@ def _bridge(quick: bool) -> Outcome:
 
 
 @claim("richness/collapse-zero-and-rank-jump",
+       reference="exact values of constructed outputs (0 and 1 − √((C−1)/C))",
        statement="exactly collapsed features give D_E2 = 0 for any rank-(C-1) readout with bias; "
                  "whitening one extra near-null output direction raises D_E2 by exactly 1 - "
                  "sqrt((C-1)/C)",
@@ -211,6 +214,8 @@ def _reference_ntk(x, depth: int, activation: str, sw: float, sb: float, nodes: 
 
 
 @claim("richness/ntk-closed-form-vs-quadrature",
+       reference="an NTK recursion written in the claim (NumPy; Cho & Saul, Williams) and polar "
+                 "quadrature",
        statement="the NNGP/NTK recursion in closed form (Williams' erf, the arc-cosine ReLU, "
                  "GELU) equals an independent NumPy recursion (Cho & Saul / Williams closed "
                  "forms, Gauss–Hermite for GELU) and the library's quadrature of the same "
@@ -255,6 +260,7 @@ def _kernels(quick: bool) -> Outcome:
 
 
 @claim("richness/ntk-width-rate",
+       reference="autodiff NTKs of networks written in the claim, 64 seeds per width",
        statement="empirical NTKs of width-N one-hidden-layer ReLU networks (NTK parametrisation, "
                  "σ_w = 1.3, σ_b = 0.3) are unbiased estimates of the infinite-width NTK and "
                  "fluctuate around it with relative RMS error ∝ N^(-1/2)",
@@ -443,6 +449,8 @@ def _gamma_sweep(quick: bool):
 
 
 @claim("richness/gamma-sweep-digits",
+       reference="networks trained across γ: D_LR against test accuracy, NC1, KTA, parameter "
+                 "change",
        statement="D_LR decreases monotonically from lazy to rich training as the output scale γ "
                  "grows (μP-γ MLP on digits, η ∝ s(γ)); Kendall τ(γ, D_LR) = -1 for both "
                  "estimators",
@@ -471,6 +479,7 @@ def _gamma_claim(quick: bool) -> Outcome:
 
 
 @claim("richness/digits-label-encoded-rich-vs-lastlayer",
+       reference="a readout-only trained network (the lazy baseline)",
        statement="on label-encoded digits (one-hot class code appended to training inputs, zeros "
                  "at test), full rich training ends with a far lower D_LR than last-layer-only "
                  "training",
@@ -611,6 +620,7 @@ def _grokking(quick: bool):
 
 
 @claim("richness/grokking-dlr-leads-accuracy",
+       reference="the trained network's own test accuracy curve",
        statement="through grokking (mod-31 addition), D_LR on the training inputs falls from its "
                  "memorisation plateau to at most half of it, and falls before test accuracy "
                  "rises",

@@ -97,6 +97,7 @@ class Claim:
     source: str
     tier: Tier
     fn: Callable[[bool], Outcome]
+    reference: str = ""
 
     @property
     def spec(self) -> str:
@@ -122,6 +123,7 @@ def claim(
     source: str = "",
     tier: Tier = "cpu",
     spec: str | None = None,
+    reference: str = "",
 ) -> Callable[[Callable[[bool], Outcome]], Callable[[bool], Outcome]]:
     """Register ``fn(quick) -> Outcome`` as the claim ``name`` (``"area/short-name"``).
 
@@ -132,6 +134,11 @@ def claim(
         source: where the prediction comes from: the paper(s) and the docs page, e.g.
             ``"Dominé et al. 2025; docs: Linear networks"``.
         tier: ``"cpu"`` (runs everywhere; ``quick`` must fit a laptop) or ``"gpu"``.
+        reference: what the measured value is checked against, computed by other means than the
+            prediction (``"the weight ODE integrated by DOP853 (rtol 1e-12)"``, ``"MLPs trained
+            by the engine at three widths, 16 seeds each"``, a published value). Shown next to
+            predicted and measured in the report. Every toolkit claim names one; a claim whose
+            measured value is computed from its own prediction cannot fail.
         spec: the old name of ``source`` (accepted for one release, with a warning).
     """
     if spec is not None:
@@ -146,11 +153,14 @@ def claim(
         raise ValueError(f"claim name {name!r} must look like 'area/short-name'")
     if tier not in ("cpu", "gpu"):
         raise ValueError(f"tier must be 'cpu' or 'gpu', got {tier!r}")
+    if not isinstance(reference, str):
+        raise TypeError(f"reference must be a string (what the claim is checked against), got "
+                        f"{type(reference).__name__}")
 
     def register(fn):
         if name in _REGISTRY and _REGISTRY[name].fn.__qualname__ != fn.__qualname__:
             raise ValueError(f"claim {name!r} is registered twice")
-        _REGISTRY[name] = Claim(name, statement, measure, why, source, tier, fn)
+        _REGISTRY[name] = Claim(name, statement, measure, why, source, tier, fn, reference)
         return fn
 
     return register

@@ -133,10 +133,12 @@ def write_report(results: Sequence[Result], directory: str) -> str:
 
     md = ["# lazyrich verify report", "", f"{n_ok} passed, {n_bad} failed, "
           f"{len(results) - n_ok - n_bad} skipped.", "",
-          "| claim | predicted | measured | tolerance | status | s |", "|---|---|---|---|---|---|"]
+          "| claim | reference | predicted | measured | tolerance | status | s |",
+          "|---|---|---|---|---|---|---|"]
     for r in results:
         o = r.outcome
         md.append(f"| [{_md_link_text(r.claim.name)}](#{_slug(r.claim.name)}) | "
+                  f"{_md_cell(r.claim.reference or '-')} | "
                   f"{_md_cell(value(o, 'predicted'))} | {_md_cell(value(o, 'measured'))} | "
                   f"{_md_cell(value(o, 'tolerance'))} | {_md_cell(r.status)} | "
                   f"{r.seconds:.1f} |")
@@ -144,6 +146,7 @@ def write_report(results: Sequence[Result], directory: str) -> str:
         c = r.claim
         md += ["", f"## {_md_cell(c.name)}", f'<a id="{_slug(c.name)}"></a>', "",
                f"**Claim.** {_md(c.statement)}", "", f"**Measured.** {_md(c.measure)}", "",
+               f"**Reference.** {_md(c.reference or 'none given')}", "",
                f"**Tolerance.** {_md(c.why)}", ""]
         if c.source:
             md += [f"**Source.** {_md(c.source)}", ""]
@@ -170,6 +173,7 @@ def write_report(results: Sequence[Result], directory: str) -> str:
     rows = "".join(
         f"<tr class='{esc(r.status)}'><td><a href='#{esc(_slug(r.claim.name))}'>"
         f"{esc(r.claim.name)}</a></td>"
+        f"<td>{esc(r.claim.reference or '-')}</td>"
         f"<td>{esc(value(r.outcome, 'predicted'))}</td>"
         f"<td>{esc(value(r.outcome, 'measured'))}</td>"
         f"<td>{esc(value(r.outcome, 'tolerance'))}</td>"
@@ -178,6 +182,7 @@ def write_report(results: Sequence[Result], directory: str) -> str:
         f"<h2 id='{esc(_slug(r.claim.name))}'>{esc(r.claim.name)}</h2>"
         f"<p><b>Claim.</b> {esc(r.claim.statement)}</p>"
         f"<p><b>Measured.</b> {esc(r.claim.measure)}</p>"
+        f"<p><b>Reference.</b> {esc(r.claim.reference or 'none given')}</p>"
         f"<p><b>Tolerance.</b> {esc(r.claim.why)}</p><p><b>Source.</b> {esc(r.claim.source)}</p>"
         f"<p><b>Status:</b> {esc(r.status)} {esc(r.error)}</p>"
         + details_html(r.outcome)
@@ -188,7 +193,7 @@ def write_report(results: Sequence[Result], directory: str) -> str:
             "body{font-family:sans-serif;max-width:60em;margin:auto}td,th{padding:2px 8px}"
             ".fail,.error{background:#fdd}.pass{background:#efe}</style>"
             f"<h1>lazyrich verify report</h1><p>{n_ok} passed, {n_bad} failed.</p>"
-            "<table><tr><th>claim</th><th>predicted</th><th>measured</th><th>tolerance</th>"
+            "<table><tr><th>claim</th><th>reference</th><th>predicted</th><th>measured</th><th>tolerance</th>"
             f"<th>status</th><th>s</th></tr>{rows}</table>{sections}")
     with open(os.path.join(directory, "index.html"), "w") as f:
         f.write(page)

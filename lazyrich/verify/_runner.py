@@ -31,6 +31,7 @@ class Result:
             "measure": self.claim.measure,
             "why": self.claim.why,
             "source": self.claim.source,
+            "reference": self.claim.reference,
             "tier": self.claim.tier,
             "predicted": _jsonable(o.predicted) if o else None,
             "measured": _jsonable(o.measured) if o else None,
