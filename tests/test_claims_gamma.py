@@ -61,7 +61,7 @@ def _fake_sweep(k_star, k_edge, gammas=(1e-3, 1e-2), seeds=(0, 1)):
 
 
 def test_grid_edge_checks_on_known_sweeps():
-    """The edge checks of C3, C4 and C21 on sweeps with a known optimum and edge: interior ones
+    """The edge checks of C3–C7, C21 and C22 on sweeps with a known optimum and edge: interior ones
     pass, an optimum or a divergence edge on the grid's boundary is reported."""
     from lazyrich.claims import gamma as C
 
