@@ -19,12 +19,40 @@ from lazyrich.theory import (
 )
 
 
-@pytest.mark.parametrize("fn", [C.c9_aligned_vs_ode, C.c10_saxe_limit, C.c11_half_time,
-                                C.c12_shallow_limit, C.c15_convergence, C.c21_reversal_aligned,
-                                C.c25_single_neuron], ids=lambda f: f.__name__)
-def test_claim(fn):
+def _late(f, rel):
+    """``f`` evaluated at t(1 + rel): a trajectory with a time error of known relative size."""
+    return lambda *a, **kw: f(*a[:-1], np.asarray(a[-1]) * (1.0 + rel), **kw)
+
+
+def _scaled(f, rel):
+    """``f``'s value times (1 + rel): an event time off by a known relative amount."""
+    return lambda *a, **kw: f(*a, **kw) * (1.0 + rel)
+
+
+# (claim, theory function it checks, wrong version's maker, relative size). Trajectories: 1e-6
+# in time moves a(T) by ~1e-6 (measured 1.7e-6 … 3.7e-6), 10⁴× the 1e-10/1e-12 tolerances.
+# Event times: the ODE locates events to ~1e-6 relative (their tolerance), so 1e-5 must fail.
+_WRONG = [(C.c9_aligned_vs_ode, "aligned_mode", _late, 1e-6),
+          (C.c10_saxe_limit, "aligned_mode", _late, 1e-6),
+          (C.c10_saxe_limit, "saxe_mode", _late, 1e-6),
+          (C.c11_half_time, "half_time", _scaled, 1e-5),
+          (C.c21_reversal_aligned, "reversal_time", _scaled, 1e-5),
+          (C.c25_single_neuron, "single_neuron", _late, 1e-6)]
+
+
+@pytest.mark.parametrize("fn, name, wrong, rel", _WRONG,
+                         ids=[f"{w[0].__name__}-{w[1]}" for w in _WRONG])
+def test_mode_claim_rejects_a_small_error(fn, name, wrong, rel, monkeypatch):
+    """Each mode-wise claim is checked against its reference (the scalar (c, d) or single-neuron
+    ODE by DOP853, or Saxe et al.'s solution) and not against itself: it passes on the library's
+    function and fails on the same function made wrong by a known, small amount (the claims import
+    their theory functions at call time, so the patched one is used)."""
+    import lazyrich.theory as T
+
     out = fn(quick=True)
     assert out.passed, (out.measured, out.tolerance, out.details)
+    monkeypatch.setattr(T, name, wrong(getattr(T, name), rel))
+    assert not fn(quick=True).passed
 
 
 def test_c15_hidden_width_max_carries_the_lambda_block():

@@ -520,7 +520,11 @@ def c19_det_mismatch_saddle(quick: bool = True) -> Outcome:
     smin_ode = np.linalg.svd(np.asarray(ref.W), compute_uv=False)[:, -1]
     smin_cf = np.linalg.svd(np.asarray(sol.W), compute_uv=False)[:, -1]
     cond = float(sol.cond_B)
-    ok = cond > 1e12 and smin_ode[-1] < 1e-3 and smin_cf[-1] < 1e-3 and sol.method == "propagator"
+    # the propagator must also follow the ODE on the way into the saddle (measured 2.2e-10;
+    # 1e-9 as in C6: the ODE's rtol 1e-12 accumulated over T = 60)
+    p_err = rel_err(sol.P, ref.P)
+    ok = (cond > 1e12 and smin_ode[-1] < 1e-3 and smin_cf[-1] < 1e-3 and sol.method == "propagator"
+          and p_err <= 1e-9)
     s_task = np.linalg.svd(S, compute_uv=False)
     plot = Plot([Series(T, np.maximum(smin_cf, 1e-30), "closed form (propagator)"),
                  Series(T, np.maximum(smin_ode, 1e-30), "ODE", kind="sim"),
@@ -534,7 +538,7 @@ def c19_det_mismatch_saddle(quick: bool = True) -> Outcome:
                             "det(W0)det(S)": float(np.linalg.det(W2 @ W1) * np.linalg.det(S)),
                             "sigma_min ODE": smin_ode.tolist(),
                             "sigma_min closed form": smin_cf.tolist(),
-                            "auto method": sol.method, "P error vs ODE": rel_err(sol.P, ref.P)})
+                            "auto method": sol.method, "P error vs ODE": p_err})
 
 
 def c20_lambda_escapes(quick: bool = True) -> Outcome:
@@ -802,8 +806,10 @@ _REG = [
      f'{SOURCE}, "Limits and symmetries"'),
     ("linear/C19-det-mismatch-saddle", c19_det_mismatch_saddle,
      "λ = 0 square inits with det(W0)det(Σ) < 0 have a singular B and converge to a saddle",
-     "cond(B) and the ODE's smallest singular value of W at T = 60",
-     "cond(B) ~ 1/eps for an exactly singular B; the saddle keeps σ_min ≈ 0",
+     "cond(B) and the ODE's smallest singular value of W at T = 60; the propagator's P must "
+     "follow the ODE on the way (max relative error ≤ 1e-9 over T ≤ 60, measured 2.2e-10)",
+     "cond(B) ~ 1/eps for an exactly singular B; the saddle keeps σ_min ≈ 0; 1e-9 is the ODE's "
+     "rtol 1e-12 accumulated over T = 60 (as in C6)",
      f'{SOURCE}, "Saddles"'),
     ("linear/C20-lambda-escapes-saddle", c20_lambda_escapes,
      "the same det-mismatch init balanced at λ ≠ 0 escapes the saddle and converges",
