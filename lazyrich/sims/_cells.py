@@ -2,11 +2,11 @@ r"""Run an arbitrary list of cells (not a grid) through the sweep engine.
 
 :func:`lazyrich.sims.sweep` runs a Cartesian grid; bisection of a divergence edge, η = η*(γ)
 runs and other analysis steps need a *list* of cells :math:`(\gamma_i, \eta_i, \text{seed}_i)`.
-This is ``jit(vmap(run_cell))`` over that list, with the same per-cell function (so a cell gives
-the same numbers here as inside a sweep), compiled once per (config, dtype, metrics, n_cells).
+This is ``jit(vmap(vmap(run_cell)))`` over that list (groups of cells that share θ₀, then the
+cells of a group: the centring forward is computed once per group), with the same per-cell
+function (so a cell gives the same numbers here as inside a sweep), compiled once per (config,
+dtype, metrics, n_cells, group size).
 """
-
-import functools
 
 import jax
 import jax.numpy as jnp
@@ -47,9 +47,53 @@ def _devices(devices):
     return devs
 
 
+# Fields that fix a cell's θ₀ and its data stream: cells that share them share g(x; θ₀).
+SHARED_FIELDS = ("seed", "init_scale")
+
+
+def group_order(table: dict, idx: np.ndarray) -> np.ndarray:
+    """``idx`` reordered so cells with the same θ₀ (same :data:`SHARED_FIELDS`) are adjacent,
+    first appearance first (stable): chunks cut from it hold few groups of many cells."""
+    idx = np.asarray(idx)
+    keys = [tuple(table[k][i] for k in SHARED_FIELDS) for i in idx]
+    first: dict = {}
+    rank = np.array([first.setdefault(k, len(first)) for k in keys])
+    return idx[np.argsort(rank, kind="stable")]
+
+
+def _layout(table: dict, idx: np.ndarray, chunk: int, n_dev: int):
+    """Cells ``idx`` as a (G, S) table of positions into ``idx``: each row one θ₀ (a group, or
+    a piece of one), padded by repeating its last cell; G a multiple of ``n_dev``, G·S ≤ chunk.
+    S is the largest row length that fits, so the centring forward is shared as widely as the
+    chunk allows (S = 1, G = chunk is the ungrouped layout)."""
+    groups: dict = {}
+    for pos, i in enumerate(idx):
+        groups.setdefault(tuple(table[k][i] for k in SHARED_FIELDS), []).append(pos)
+    sizes = [len(g) for g in groups.values()]
+    for S in range(max(sizes), 0, -1):
+        rows = sum(-(-n // S) for n in sizes)
+        G = (chunk // S) // n_dev * n_dev  # fixed per S: the shape recompiles only with S
+        if G >= rows:
+            break
+    layout = []
+    for members in groups.values():
+        for a in range(0, len(members), S):
+            row = members[a: a + S]
+            layout.append(row + [row[-1]] * (S - len(row)))
+    layout += [layout[-1]] * (G - len(layout))  # whole padding rows: discarded
+    return np.asarray(layout), S
+
+
 class _Runner:
-    """The one batched primitive: ``jit(vmap(run_cell))`` over a fixed number of cells, with the
-    cell axis sharded over a device set; compiled once per (engine, chunk size, devices)."""
+    r"""The one batched primitive: ``jit(vmap(vmap(run_cell)))`` over at most ``chunk`` cells,
+    the outer axis sharded over a device set; compiled once per (engine, chunk, devices, S).
+
+    The outer axis runs over groups of cells with the same θ₀ (seed and init_scale), the inner
+    one over the cells of a group. ``vmap`` batches only what depends on a batched input, so
+    everything a cell computes from θ₀ and the data stream alone — the centring forward
+    :math:`g(x;\theta_0)` on every batch, on the test set and on the training set, the data
+    batches — is computed once per group instead of once per cell. A cell's numbers are those of
+    its run alone (only the reduction order of batched products may differ)."""
 
     def __init__(self, eng: Engine, chunk: int, devs: list, return_params: bool = False):
         self.eng, self.chunk, self.return_params = eng, chunk, return_params
@@ -59,24 +103,36 @@ class _Runner:
         self.cell_sharding = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("cells"))
         self.repl = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
 
-        def run(hyper, data):
-            params, logs = jax.vmap(eng.run_cell, in_axes=(0, None))(hyper, data)
+        def one(shared, own, data):
+            params, logs = eng.run_cell({**shared, **own}, data)
             return (params, logs) if return_params else logs
 
-        self.fn = jax.jit(run, out_shardings=self.cell_sharding)
+        group = jax.vmap(one, in_axes=(None, 0, None))  # cells of one θ₀
+        self.fn = jax.jit(jax.vmap(group, in_axes=(0, 0, None)), out_shardings=self.cell_sharding)
         self.data = jax.device_put(eng.data, self.repl)
 
     def __call__(self, table: dict, idx: np.ndarray) -> dict:
-        pad = self.chunk - idx.size
-        take = np.concatenate([idx, np.repeat(idx[-1:], pad)]) if pad else idx
+        idx = np.asarray(idx)
+        layout, S = _layout(table, idx, self.chunk, self.n_dev)
+        take = idx[layout]  # (G, S) cell numbers
         hyper = {k: jnp.asarray(table[k][take], dtype=self.eng.dtype)
                  for k in CELL_FIELDS if k != "seed"}
         lo, hi = split_seeds(table["seed"][take])  # all 63 bits, nothing wraps
         hyper["seed"], hyper["seed_hi"] = jnp.asarray(lo), jnp.asarray(hi)
-        hyper = {k: jax.device_put(v, self.cell_sharding) for k, v in hyper.items()}
-        out = self.fn(hyper, self.data)
+        shared_keys = ("seed", "seed_hi", *SHARED_FIELDS[1:])
+        shared = {k: jax.device_put(hyper[k][:, 0], self.cell_sharding) for k in shared_keys}
+        own = {k: jax.device_put(v, self.cell_sharding) for k, v in hyper.items()
+               if k not in shared_keys}
+        out = self.fn(shared, own, self.data)
         params, logs = out if self.return_params else (None, out)
-        cut = functools.partial(jax.tree.map, lambda v: np.asarray(v)[: idx.size])
+        # where cell idx[j] was computed (a padded repeat of a cell computes the same numbers,
+        # so any of its places will do)
+        where = np.empty(idx.size, dtype=np.int64)
+        where[layout.ravel()] = np.arange(layout.size)
+
+        def cut(tree):
+            return jax.tree.map(lambda v: np.asarray(v).reshape((-1,) + v.shape[2:])[where], tree)
+
         res = {k: cut(v) for k, v in logs.items() if k != "params"}
         if self.eng.keep_params:
             res["params_log"] = cut(logs["params"])

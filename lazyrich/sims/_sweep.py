@@ -24,7 +24,7 @@ import jax
 import numpy as np
 
 from . import _param
-from ._cells import _devices, _runner
+from ._cells import _devices, _runner, group_order
 from ._config import (
     CELL_FIELDS,
     SWEEPABLE,
@@ -438,6 +438,7 @@ def _run_cells(groups, table, cells, attrs, fp, path, chunk_size, memory_budget,
         g_todo = np.intersect1d(todo, sel)
         if not g_todo.size:
             continue
+        g_todo = group_order(table, g_todo)  # chunks of few θ₀: the centring forward is shared
         chunk = _chunk_size(eng, g_todo.size, chunk_size, memory_budget, len(devs))
         with _x64(eng.dtype):
             runner = _runner(eng, chunk, devs)
