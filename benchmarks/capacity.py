@@ -13,8 +13,9 @@ the baseline uses t = A^+ u, which has the same projection onto the cone (the co
 span of the data). Printed: wall times, speed ratio, relative capacity difference, and the
 largest per-sample difference of a = ||Pi_C(t)||^2.
 
-Run: python benchmarks/capacity.py [--ipm] [--n-t 200]. `--ipm` also times the JAX interior-point
-backend (the accelerator path; slow on CPU, fast batched on a GPU).
+Run: python benchmarks/capacity.py [--ipm] [--n-t 200] [--no-baseline]. `--ipm` also times the JAX
+interior-point backend (the accelerator path; slow on CPU, fast batched on a GPU);
+`--no-baseline` skips cvxpy (benchmarks/gpu.sh).
 """
 
 import argparse
@@ -54,6 +55,9 @@ def main():
     ap.add_argument("--N", type=int, default=512)
     ap.add_argument("--n-t", type=int, default=200)
     ap.add_argument("--ipm", action="store_true", help="also time the JAX interior point")
+    ap.add_argument("--no-baseline", action="store_true",
+                    help="skip the cvxpy baseline (benchmarks/gpu.sh; cvxpy is not on the GPU "
+                         "image)")
     args = ap.parse_args()
     P, M, N, n_t = args.P, args.M, args.N, args.n_t
     print(f"backend {jax.default_backend()}; P={P} M={M} N={N} n_t={n_t}")
@@ -81,6 +85,8 @@ def main():
               f"({n_t / t_ipm:6.1f} samples/s)  alpha = {ri.capacity:.6f}  "
               f"rel.diff vs nnls {abs(ri.capacity / r.capacity - 1):.1e}")
 
+    if args.no_baseline:
+        return
     A = X.reshape(P * M, N)
     u = r.samples["u"].reshape(n_t, P * M)
     T = np.linalg.lstsq(A, u.T, rcond=None)[0].T  # t = A^+ u: same projections onto the cone

@@ -19,7 +19,8 @@ centring θ₀) of 2B(DN + N² + NC), weight gradients of the same size, and the
 of layers 2..L; plus one test-set forward per log point. Times exclude compilation (each
 compiled function is run once before timing); the best of ``REPEATS`` runs is reported.
 
-Usage: ``python benchmarks/sweep.py`` (``LAZYRICH_FAST=1`` for a smoke run).
+Usage: ``python benchmarks/sweep.py`` (``LAZYRICH_FAST=1``: T = 100; ``LAZYRICH_BENCH_SMOKE=1``:
+an 8-cell grid of 20 steps, to test that it runs).
 """
 
 import math
@@ -38,13 +39,14 @@ import numpy as np  # noqa: E402
 from lazyrich import sims  # noqa: E402
 
 FAST = os.environ.get("LAZYRICH_FAST") == "1"
-L, N, D, B, T = 3, 128, 16, 32, (100 if FAST else 1000)
-GAMMA = [0.1, 1.0, 10.0, 100.0]
-ETA = [0.01, 0.03, 0.1, 0.3]
-SEEDS = [0, 1, 2, 3]
+SMOKE = os.environ.get("LAZYRICH_BENCH_SMOKE") == "1"  # benchmarks/gpu.sh --small: runs, no figures
+L, N, D, B, T = 3, 128, 16, 32, (20 if SMOKE else 100 if FAST else 1000)
+GAMMA = [0.1, 1.0, 10.0, 100.0][: 2 if SMOKE else 4]
+ETA = [0.01, 0.03, 0.1, 0.3][: 2 if SMOKE else 4]
+SEEDS = [0, 1, 2, 3][: 2 if SMOKE else 4]
 LOG_EVERY = T // 10
-N_TEST = 1024
-REPEATS = 1 if FAST else 2
+N_TEST = 256 if SMOKE else 1024
+REPEATS = 1 if FAST or SMOKE else 2
 
 
 def cfg_for(width, steps):
@@ -92,19 +94,20 @@ def jitted_loop(cfg):
     return run
 
 
-def torch_loop():
+def torch_loop(device="cpu"):
     import torch
 
     torch.manual_seed(0)
-    beta = torch.full((D,), 1.0 / math.sqrt(D))
-    xt = torch.randn(N_TEST, D)
+    beta = torch.full((D,), 1.0 / math.sqrt(D), device=device)
+    xt = torch.randn(N_TEST, D, device=device)
     zt = xt @ beta
     yt = (torch.tanh(2 * zt) + 0.5 * zt)[:, None]
 
     def one(gamma, eta, seed):
-        g = torch.Generator().manual_seed(seed)
+        g = torch.Generator(device=device).manual_seed(seed)
         dims = [D] + [N] * (L - 1) + [1]
-        ws = [torch.randn(a, b, generator=g) for a, b in zip(dims[:-1], dims[1:], strict=True)]
+        ws = [torch.randn(a, b, generator=g, device=device)
+              for a, b in zip(dims[:-1], dims[1:], strict=True)]
         w0 = [w.clone() for w in ws]
         for w in ws:
             w.requires_grad_(True)
@@ -117,10 +120,10 @@ def torch_loop():
                 h = h @ w / (w.shape[0] if i == L - 1 else math.sqrt(w.shape[0]))
             return h
 
-        dg = torch.Generator().manual_seed(1234)
+        dg = torch.Generator(device=device).manual_seed(1234)
         losses, tests = [], []
         for t in range(T):
-            x = torch.randn(B, D, generator=dg)
+            x = torch.randn(B, D, generator=dg, device=device)
             z = x @ beta
             y = (torch.tanh(2 * z) + 0.5 * z)[:, None]
             if t % LOG_EVERY == 0:
@@ -174,15 +177,17 @@ def main():
         import torch
 
         # torch's best setting for these tiny ops: one thread (two threads measured ~10x slower
-        # on this shared 2-core machine, from thread contention)
+        # on this shared 2-core machine, from thread contention); the GPU when it sees one
         torch.set_num_threads(1)
-        t_torch = best(torch_loop(), repeats=1)
-        print(f"eager PyTorch loop ({torch.__version__}, 1 thread)  {t_torch:8.2f} s   "
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+        t_torch = best(torch_loop(device), repeats=1)
+        where = "1 thread" if device == "cpu" else torch.cuda.get_device_name()
+        print(f"eager PyTorch loop ({torch.__version__}, {where})  {t_torch:8.2f} s   "
               f"ratio {t_torch / t_eng:5.2f}x")
     except ImportError:
         print("eager PyTorch loop: skipped (pip install '.[bench]')")
     # achieved FLOP/s at N = 512 against a plain matmul measured now
-    n_big, t_big = 512, (50 if FAST else 200)
+    n_big, t_big = 512, (10 if SMOKE else 50 if FAST else 200)
     cfg_big = cfg_for(n_big, t_big)
     t_b = best(engine(cfg_big))
     f_eng = flops(n_big, t_big, cells) / t_b
