@@ -34,6 +34,10 @@ from ._deep_linear import chain_eta_max_rich as chain_eta_max_rich
 from ._deep_linear import chain_plateau_time as chain_plateau_time
 from ._deep_linear import deep_linear_final_ntk as deep_linear_final_ntk
 from ._deep_linear import mode_learning_time as mode_learning_time
+from ._dmft import DMFTSolution as DMFTSolution
+from ._dmft import dmft_deep_linear as dmft_deep_linear
+from ._dmft import dmft_two_layer as dmft_two_layer
+from ._dmft import dmft_two_layer_linear as dmft_two_layer_linear
 from ._exact import LinearSolution as LinearSolution
 from ._exact import two_layer_linear as two_layer_linear
 from ._infinite_width import ACTIVATIONS as ACTIVATIONS
@@ -66,7 +70,8 @@ __all__ = ["Activation", "AvgPool", "CNNKernels", "Conv", "Dense", "Flatten", "G
            "lambda_balanced_init", "measure_lambda", "split_singular_values", "ball_capacity",
            "ball_capacity_large_dim", "cover_separability", "gardner_capacity",
            "chain_eta_max_lazy", "chain_eta_max_rich", "chain_plateau_time",
-           "deep_linear_final_ntk", "mode_learning_time", "LinearSolution", "two_layer_linear",
+           "deep_linear_final_ntk", "mode_learning_time", "DMFTSolution", "dmft_deep_linear",
+           "dmft_two_layer", "dmft_two_layer_linear", "LinearSolution", "two_layer_linear",
            "ACTIVATIONS", "ABReLU", "MLPKernels", "get_activation", "mlp_kernels",
            "kernel_distance", "ntk_from_reps", "two_layer_ntk", "TaskSequence",
            "predicted_forgetting", "random_task", "task_sequence", "two_layer_loss", "from_data",
