@@ -8,13 +8,16 @@ claims sit on top of the library: they import the public API of ``theory``, ``si
 * :mod:`lazyrich.claims.gamma`: γ-scaled networks and the (γ, η) landscape;
 * :mod:`lazyrich.claims.richness`: D_LR, neural collapse, infinite-width kernels;
 * :mod:`lazyrich.claims.capacity`: manifold capacity and effective geometry;
-* :mod:`lazyrich.claims.kernels`: the lazy limit's kernel theory, the coord check, η*(N).
+* :mod:`lazyrich.claims.kernels`: the lazy limit's kernel theory, the coord check, η*(N);
+* :mod:`lazyrich.claims.dmft`: the rich infinite-width limit (DMFT) against kernels, networks
+  and the exact linear modes.
 """
 
 from . import capacity as capacity
+from . import dmft as dmft
 from . import gamma as gamma
 from . import kernels as kernels
 from . import linear as linear
 from . import richness as richness
 
-__all__ = ["capacity", "gamma", "kernels", "linear", "richness"]
+__all__ = ["capacity", "dmft", "gamma", "kernels", "linear", "richness"]
