@@ -34,8 +34,8 @@ MUTANTS = [
            "the float32 path: the balance check forgets the dtype's round-off floor and refuses "
            "every float32 init"),
     Mutant("linear/stable-gamma-factor-2", "lazyrich/theory/_exact.py",
-           "gam = 2.0 * T * _phi(2.0 * k * T)",
-           "gam = T * _phi(2.0 * k * T)",
+           "gam = 2.0 * T * _phi(2.0 * k[None, :] * T)",
+           "gam = T * _phi(2.0 * k[None, :] * T)",
            ("linear/C13-square-pm-lambda-symmetry", "linear/C24-float32"),
            "a dropped factor 2 in Γ(T) = (1 − e^{−2kT})/k of the stable form's centre"),
 ]
