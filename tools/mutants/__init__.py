@@ -20,7 +20,7 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-AREAS = ("linear", "gamma", "richness", "capacity", "kernels")
+AREAS = ("linear", "gamma", "richness", "capacity", "kernels", "dmft")
 
 
 @dataclasses.dataclass(frozen=True)
