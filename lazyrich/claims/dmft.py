@@ -376,13 +376,6 @@ def _deep(quick: bool) -> Outcome:
 ALIGN_GAMMAS = (0.1, 1.0, 10.0)
 
 
-def kernel_alignment(Phi, y) -> float:
-    r"""Uncentred alignment :math:`y^\top\Phi y/(|y|^2\lVert\Phi\rVert_F)` of a feature kernel
-    with the targets (1 when Φ ∝ yyᵀ)."""
-    Phi, y = np.asarray(Phi), np.asarray(y)
-    return float(y @ Phi @ y / (y @ y * np.linalg.norm(Phi)))
-
-
 @claim("dmft/alignment-grows-with-gamma",
        reference="the hidden features φ(h) of two-layer networks trained by the sweep engine at "
                  "N = 4096 (full: 8192), 16 seeds",
@@ -390,7 +383,8 @@ def kernel_alignment(Phi, y) -> float:
                  "training: final alignment increasing in γ, and equal to the networks' (linear "
                  "and erf)",
        measure="P = 8, D = 8, γ ∈ {0.1, 1, 10}, η = s(γ)/2 (s the smooth scale of docs: Gamma "
-               "scaling), 200 full-batch steps; alignment yᵀΦy/(|y|²‖Φ‖_F) of Φ = E[φ(h)φ(h)ᵀ] "
+               "scaling), 200 full-batch steps; alignment yᵀΦy/(|y|²‖Φ‖_F) "
+               "(metrics.kernel_alignment, uncentred) of Φ = E[φ(h)φ(h)ᵀ] "
                "(DMFT: dmft_two_layer_linear, and dmft_two_layer for erf with 16000 samples × 8 "
                "replicas) and of φ(h)φ(h)ᵀ/N from each network's final first layer; measured = "
                "the worst |network mean − DMFT| in standard errors (network seeds and DMFT "
@@ -405,6 +399,7 @@ def _alignment(quick: bool) -> Outcome:
     import jax
 
     from lazyrich import sims
+    from lazyrich.metrics import kernel_alignment
     from lazyrich.theory import dmft_two_layer, dmft_two_layer_linear, get_activation
 
     P, D, steps = 8, 8, 200
