@@ -432,7 +432,8 @@ def test_one_point_is_the_aligned_mode(gamma):
     λ-balanced aligned mode :math:`\dot a = (s - a)\sqrt{\lambda^2 + 4a^2}` with s = y,
     λ = 2/γ, a₀ = 0 at time 2T/γ (``theory.aligned_mode``, written without the DMFT). Discrete
     GD differs by O(η): halving η (∝ γ) halves the gap (ratio 2 ± 0.15, then 2 ± 0.1 as the
-    O(η²) term shrinks; measured 2.07, 2.03 at γ = 0.5 and 2.02, 2.01 at γ = 2), and both solvers (two-layer recursion, deep-linear depth 2) agree."""
+    O(η²) term shrinks; measured 2.07, 2.03 at γ = 0.5 and 2.02, 2.01 at γ = 2), and both
+    solvers (two-layer recursion, deep-linear depth 2) agree."""
     from lazyrich.theory import aligned_mode
 
     x, y = np.array([[1.0]]), np.array([1.5])
