@@ -38,6 +38,7 @@ from ._dmft import DMFTSolution as DMFTSolution
 from ._dmft import dmft_deep_linear as dmft_deep_linear
 from ._dmft import dmft_two_layer as dmft_two_layer
 from ._dmft import dmft_two_layer_linear as dmft_two_layer_linear
+from ._dmft_deep import dmft_deep as dmft_deep
 from ._exact import LinearSolution as LinearSolution
 from ._exact import two_layer_linear as two_layer_linear
 from ._infinite_width import ACTIVATIONS as ACTIVATIONS
@@ -70,7 +71,8 @@ __all__ = ["Activation", "AvgPool", "CNNKernels", "Conv", "Dense", "Flatten", "G
            "lambda_balanced_init", "measure_lambda", "split_singular_values", "ball_capacity",
            "ball_capacity_large_dim", "cover_separability", "gardner_capacity",
            "chain_eta_max_lazy", "chain_eta_max_rich", "chain_plateau_time",
-           "deep_linear_final_ntk", "mode_learning_time", "DMFTSolution", "dmft_deep_linear",
+           "deep_linear_final_ntk", "mode_learning_time", "DMFTSolution", "dmft_deep",
+           "dmft_deep_linear",
            "dmft_two_layer", "dmft_two_layer_linear", "LinearSolution", "two_layer_linear",
            "ACTIVATIONS", "ABReLU", "MLPKernels", "get_activation", "mlp_kernels",
            "kernel_distance", "ntk_from_reps", "two_layer_ntk", "TaskSequence",
