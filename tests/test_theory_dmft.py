@@ -60,7 +60,7 @@ def _slope(x, y):
 
 
 def test_finite_width_identity_two_layer_linear():
-    r"""D1: a width-64 two-layer linear network trained by the engine is exactly the moment
+    r"""a width-64 two-layer linear network trained by the engine is exactly the moment
     recursion started from its own empirical moments :math:`C_N(0) = \frac1N\sum_i s_is_i^\top`,
     :math:`s_i = (a_i, h_i(x_1), \dots)`, on training and test points, at γ = 0.5 and 2.
 
@@ -116,7 +116,7 @@ def test_finite_width_identity_any_activation(activation):
 
 @pytest.mark.parametrize("gamma", [0.5, 1.0, 2.0])
 def test_depth_two_deep_linear_is_the_recursion(gamma):
-    """D3: the deep-linear matrix equations at depth 2 (one forward pass in time, push-through
+    """the deep-linear matrix equations at depth 2 (one forward pass in time, push-through
     inverse) equal the (P+1)x(P+1) recursion: f, kernels and NTK. Measured max gap 3e-15 to
     5e-15; asserted < 1e-10 (two float64 evaluations of the same exact equations)."""
     xtr, xte, y = _problem()
@@ -131,7 +131,7 @@ def test_depth_two_deep_linear_is_the_recursion(gamma):
 
 
 def test_even_in_gamma():
-    r"""D10: the equations are invariant under (γ, w, z) → (−γ, −w, −z), so every solver gives
+    r"""the equations are invariant under (γ, w, z) → (−γ, −w, −z), so every solver gives
     the same trajectory at −γ. Sign flips are exact in floating point: measured gaps 0 (the
     two-layer recursion and the deep fixed point, which takes the same sweeps) and 2e-14 (the
     antithetic Monte Carlo sample, summed in another order); asserted < 1e-10."""
@@ -164,7 +164,7 @@ GAMMAS_SMALL = np.array([1e-1, 1e-2, 1e-3])
 
 
 def test_gamma_to_zero_is_kernel_dynamics():
-    r"""D2, deterministic: at fixed η0 = η/γ² the two-layer linear DMFT and the depth-3 deep
+    r"""Deterministic: at fixed η0 = η/γ² the two-layer linear DMFT and the depth-3 deep
     linear DMFT tend to ``kernel_dynamics(mlp_kernels(...).ntk)`` on train and test points,
     with a gap ∝ γ² (the equations are even in γ).
 
@@ -192,7 +192,7 @@ def test_gamma_to_zero_is_kernel_dynamics():
 
 
 def test_gamma_to_zero_monte_carlo():
-    r"""D2, Monte Carlo (erf): with common random numbers (one replica, the same key at every γ)
+    r"""Monte Carlo (erf): with common random numbers (one replica, the same key at every γ)
     the sampled trajectory tends to kernel dynamics on its *own* initial sample NTK
     (``ntk[0]``), gap ∝ γ² because the antithetic sample is exactly even in γ. Measured gaps
     1.0e-2, 1.0e-4, 1.0e-6 on train and test points (slope 1.996); asserted 2 ± 0.2.

@@ -349,7 +349,7 @@ def _f_train(c):
                "and points of f_network − f_DMFT per seed, then RMS over seeds; measured = the "
                "fitted slope in N; details: the seed-mean gap in standard errors at the "
                "largest N",
-       why="tolerance ±0.25 (D6 of the DMFT literature's width tests: 8 seeds, the O(1/N) mean "
+       why="tolerance ±0.25 (8 seeds; the O(1/N) mean "
            "shift adds to the N^{-1/2} spread at small N); a missing response would leave an O(1) "
            "gap and a slope near 0",
        source=_SRC)
@@ -382,8 +382,8 @@ ALIGN_GAMMAS = (0.1, 1.0, 10.0)
        statement="The DMFT's feature kernel Φ(t,t) aligns with the targets more the richer the "
                  "training: final alignment increasing in γ, and equal to the networks' (linear "
                  "and erf)",
-       measure="P = 8, D = 8, γ ∈ {0.1, 1, 10}, η = s(γ)/2 (s the smooth scale of docs: Gamma "
-               "scaling), 200 full-batch steps; alignment yᵀΦy/(|y|²‖Φ‖_F) "
+       measure="P = 8, D = 8, γ ∈ {0.1, 1, 10}, η = s(γ)/2 (s the smooth scale, "
+               "docs: Gamma scaling), 200 full-batch steps; alignment yᵀΦy/(|y|²‖Φ‖_F) "
                "(metrics.kernel_alignment, uncentred) of Φ = E[φ(h)φ(h)ᵀ] "
                "(DMFT: dmft_two_layer_linear, and dmft_two_layer for erf with 16000 samples × 8 "
                "replicas) and of φ(h)φ(h)ᵀ/N from each network's final first layer; measured = "
