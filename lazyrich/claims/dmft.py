@@ -442,3 +442,69 @@ def _alignment(quick: bool) -> Outcome:
                 title="richer training, more aligned features")
     return Outcome(0.0, worst_z, 4.0, bool(worst_z <= 4.0 and increasing), plot=plot,
                    details={**det, "increasing in γ (DMFT and networks)": increasing})
+
+
+# ------------------------------------------------------- deep nonlinear: the responses
+@claim("dmft/deep-erf-vs-networks",
+       reference="three-layer erf networks trained by the sweep engine at N = 2048 (full: "
+                 "4096), 16 seeds",
+       statement="The deep nonlinear DMFT (sources, responses R and Q including the equal-time "
+                 "Q(t,t)) is the infinite-width limit of three-layer erf networks at γ ∈ {1, 3}; "
+                 "without the response functions (the gradient-independence approximation) it "
+                 "is not",
+       measure="P = 4, D = 8, 12 full-batch steps (η = 0.3γ), float64; dmft_deep with 4 "
+               "replicas × 4000 paths, responses 'full', 'no-equal-time', 'none'; ratio = max "
+               "over steps and points of |seed mean − DMFT| / (s.e. of the seed mean + the "
+               "DMFT's replica s.e.); measured = the worst ratio of the full DMFT; details: the "
+               "ablations' ratios and the lazy kernel prediction's",
+       why="3 combined s.e. (the finite-width mean shift is O(1/N), below the seed-mean s.e. "
+           "~ N^{-1/2}/4 at N = 2048); the no-response ablation must miss by more than 10 (it "
+           "drops O(γ²) terms; measured 26-27 s.e. in development). Dropping only Q(t,t) moves f "
+           "by ~0.015, 2.5-6 s.e. here: reported, not asserted",
+       source=_SRC)
+def _deep_erf(quick: bool) -> Outcome:
+    import jax
+
+    from lazyrich import sims
+    from lazyrich.theory import dmft_deep, kernel_dynamics, mlp_kernels
+
+    P, D, steps = 4, 8, 12
+    X, y = _task(P, D, seed=4)
+    S, N = 16, (2048 if quick else 4096)
+    cells = ((1.0, 0.3), (3.0, 0.9))
+    with _x64():
+        cfg = sims.SweepConfig(model="mlp", depth=3, width=N, activation="erf",
+                               task=sims.array_task(X, y), full_batch=True, dtype="float64",
+                               num_steps=steps, log_every=1)
+        f_all = sims.run_cells(cfg, metrics={"f": _f_train},
+                               gamma=np.repeat([c[0] for c in cells], S),
+                               eta=np.repeat([c[1] for c in cells], S),
+                               seed=np.tile(np.arange(S), len(cells)))["f"][..., 0]
+        K = np.asarray(mlp_kernels(X, depth=3, activation="erf").ntk)
+        worst, det, series = 0.0, {}, []
+        ok = True
+        for i, (g, eta) in enumerate(cells):
+            f = f_all[i * S:(i + 1) * S]
+            fm, fse = f.mean(0), f.std(0, ddof=1) / np.sqrt(S)
+            ratio = {}
+            for mode in ("full", "no-equal-time", "none"):
+                sol = dmft_deep(jax.random.key(21), X, y, depth=3, activation="erf", gamma=g,
+                                eta=eta, steps=steps, samples=4000, replicas=4, responses=mode)
+                d, dse = np.asarray(sol.f_train), np.asarray(sol.f_train_se)
+                ratio[mode] = float(np.max(np.abs(fm - d)[1:] / (fse + dse)[1:]))
+                if g == 3.0 and mode != "no-equal-time":
+                    series.append(Series(np.arange(steps + 1), d[:, 0],
+                                         f"DMFT ({mode}), γ = 3"))
+            lazy = np.asarray(kernel_dynamics(K, y, steps=np.arange(steps + 1), eta=eta,
+                                              gamma=g).train)
+            ratio["lazy kernel"] = float(np.max(np.abs(fm - lazy)[1:] / fse[1:]))
+            worst = max(worst, ratio["full"])
+            ok &= ratio["none"] > 10.0
+            det[f"γ={g:g} ratios (full, no-equal-time, none, lazy kernel)"] = [
+                ratio["full"], ratio["no-equal-time"], ratio["none"], ratio["lazy kernel"]]
+            if g == 3.0:
+                series.append(Series(np.arange(steps + 1), fm[:, 0], f"networks N = {N}, γ = 3",
+                                     kind="sim"))
+    plot = Plot(series, xlabel="step", ylabel="f(x₁)",
+                title="three-layer erf: DMFT with and without responses vs networks")
+    return Outcome(0.0, worst, 3.0, bool(worst < 3.0 and ok), plot=plot, details=det)

@@ -28,4 +28,9 @@ MUTANTS = [
            "past = (t_of[:, None] >= jnp.arange(n)[None, :]).astype(_F64)",
            ("dmft/gamma-to-zero-kernel-dynamics", "dmft/deep-linear-vs-networks"),
            "the field at step t fed by the update of the same step (s ≤ t instead of s < t)"),
+    Mutant("dmft/deep-nonlinear-forward-response-dropped", "lazyrich/theory/_dmft_deep.py",
+           "if k <= L - 3 and mode != 2:", "if k <= L - 3 and mode == 99:",
+           ("dmft/deep-erf-vs-networks",),
+           "the nonlinear solver's forward response R (h's dependence on the backward source) "
+           "dropped in the full mode"),
 ]
