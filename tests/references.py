@@ -101,3 +101,16 @@ def two_layer_ntk(W0, W1, X, activation: str = "relu"):
     J1 = np.einsum("cq,nj->ncjq", np.eye(C), A) / np.sqrt(m)  # (n, C, m, C)
     J = np.concatenate([J0.reshape(n * C, -1), J1.reshape(n * C, -1)], axis=1)
     return J @ J.T
+
+
+def smooth_task(P: int, Q: int, D: int, seed: int = 0):
+    r"""P training and Q test inputs in D dimensions with :math:`|x|^2 = D` (the engine's
+    convention: :math:`K^x_{\mu\mu} = 1`) and smooth single-index targets
+    :math:`\tanh(2\beta\cdot x) + \tfrac12\beta\cdot x` on the training inputs (the DMFT tests'
+    problem). Returns ``(x_train, x_test, y_train)``."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(P + Q, D))
+    x *= np.sqrt(D) / np.linalg.norm(x, axis=1, keepdims=True)
+    beta = rng.normal(size=D) / np.sqrt(D)
+    y = np.tanh(2 * x[:P] @ beta) + 0.5 * x[:P] @ beta
+    return x[:P], x[P:], y

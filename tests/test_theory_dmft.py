@@ -10,6 +10,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from references import smooth_task
 
 from lazyrich import sims
 from lazyrich.theory import (
@@ -28,12 +29,7 @@ STEPS = 30
 
 def _problem(seed=0):
     """P training and Q test inputs with |x|^2 = D (the engine's convention), smooth targets."""
-    rng = np.random.default_rng(seed)
-    x = rng.normal(size=(P + Q, D))
-    x *= np.sqrt(D) / np.linalg.norm(x, axis=1, keepdims=True)
-    beta = rng.normal(size=D) / np.sqrt(D)
-    y = np.tanh(2 * x[:P] @ beta) + 0.5 * x[:P] @ beta
-    return x[:P], x[P:], y
+    return smooth_task(P, Q, D, seed)
 
 
 def _eta(gamma):
@@ -404,7 +400,7 @@ def test_bad_arguments_are_refused(solver, kw, exc, match):
      "moments must be symmetric"),
     ("two_layer_linear", dict(moments=-np.eye(P + Q + 1)), ValueError,
      "moments must be positive semi-definite"),
-    ("two_layer", dict(samples=101), ValueError, "samples must be even"),
+    ("two_layer", dict(samples=101), ValueError, "samples must be a multiple of 2"),
     ("two_layer", dict(samples=0), ValueError, "samples must be an integer >= 2"),
     ("two_layer", dict(replicas=0), ValueError, "replicas must be an integer >= 1"),
     ("two_layer", dict(activation="swish"), ValueError, "activation must be"),

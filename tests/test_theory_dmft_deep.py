@@ -11,6 +11,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from references import smooth_task
 
 from lazyrich import sims
 from lazyrich.theory import (
@@ -28,12 +29,7 @@ STEPS = 12
 
 def _problem(seed=0, Q=0):
     """P training (and Q test) inputs with |x|^2 = D (the engine's convention), smooth targets."""
-    rng = np.random.default_rng(seed)
-    x = rng.normal(size=(P + Q, D))
-    x *= np.sqrt(D) / np.linalg.norm(x, axis=1, keepdims=True)
-    beta = rng.normal(size=D) / np.sqrt(D)
-    y = np.tanh(2 * x[:P] @ beta) + 0.5 * x[:P] @ beta
-    return x[:P], x[P:], y
+    return smooth_task(P, Q, D, seed)
 
 
 def _slope(x, y):

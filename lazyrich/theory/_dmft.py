@@ -415,6 +415,25 @@ def _two_layer_mc(phi, key, Kx, y, kappa, gamma, steps, P, samples, replicas):
     return fm, fse, lm, lse, Phim[None], Gm[None], ntk
 
 
+def _mc_args(activation, gamma, eta, steps, samples, replicas, group: int, why: str):
+    """The Monte Carlo solvers' shared arguments, validated: (φ, γ, η, steps, samples,
+    replicas); ``samples`` must be a multiple of ``group`` (the antithetic group size, ``why``)."""
+    phi = get_activation(activation)
+    try:
+        hash(phi)
+    except TypeError:
+        raise TypeError(f"activation must be hashable (it is a static argument of the compiled "
+                        f"solver), got {activation!r}") from None
+    g = _gamma(gamma)
+    e = _positive("eta", eta, "the engine's learning rate")
+    steps = _count("steps", steps, 1, "the number of GD steps")
+    samples = _count("samples", samples, group, "Monte Carlo samples per replica")
+    if samples % group:
+        raise ValueError(f"samples must be a multiple of {group} ({why}), got {samples}")
+    replicas = _count("replicas", replicas, 1, "independent Monte Carlo populations")
+    return phi, g, e, steps, samples, replicas
+
+
 def _key(key):
     if isinstance(key, jax.Array) and jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key):
         if key.shape != ():
@@ -482,20 +501,9 @@ def dmft_two_layer(key, x_train, y_train, x_test=None, *, activation, gamma, eta
     """
     key = _key(key)
     x_all, y, P, with_test = _inputs(x_train, y_train, x_test)
-    phi = get_activation(activation)
-    try:
-        hash(phi)
-    except TypeError:
-        raise TypeError(f"activation must be hashable (it is a static argument of the compiled "
-                        f"solver), got {activation!r}") from None
-    g = _gamma(gamma)
-    e = _positive("eta", eta, "the engine's learning rate")
-    steps = _count("steps", steps, 1, "the number of GD steps")
-    samples = _count("samples", samples, 2, "Monte Carlo sites per replica")
-    if samples % 2:
-        raise ValueError(f"samples must be even (sites come in antithetic pairs (a, h), (-a, h)),"
-                         f" got {samples}")
-    replicas = _count("replicas", replicas, 1, "independent Monte Carlo populations")
+    phi, g, e, steps, samples, replicas = _mc_args(
+        activation, gamma, eta, steps, samples, replicas, 2,
+        "sites come in antithetic pairs (a, h), (-a, h)")
     budget = _budget(memory_budget)
     Pa, D = x_all.shape
     n = steps + 1

@@ -51,15 +51,14 @@ from ._dmft import (
     _budget,
     _check_memory,
     _count,
-    _gamma,
     _inputs,
     _key,
-    _positive,
+    _mc_args,
     _require_finite,
     _split,
     _x64,
 )
-from ._infinite_width import ACTIVATIONS, ABReLU, get_activation
+from ._infinite_width import ACTIVATIONS, ABReLU
 
 _F64 = jnp.float64
 #: ``responses`` options: all response terms; without the equal-time Q(t,t); none (the
@@ -429,20 +428,9 @@ def dmft_deep(key, x_train, y_train, x_test=None, *, depth: int, activation, gam
                          f"kinked activation has a delta-function second derivative whose terms in "
                          f"the backward response Q are missed by pathwise derivatives (use erf, "
                          f"tanh, gelu or softplus; two-layer ReLU is dmft_two_layer)")
-    phi = get_activation(activation)
-    try:
-        hash(phi)
-    except TypeError:
-        raise TypeError(f"activation must be hashable (it is a static argument of the compiled "
-                        f"solver), got {activation!r}") from None
-    g = _gamma(gamma)
-    e = _positive("eta", eta, "the engine's learning rate")
-    steps = _count("steps", steps, 1, "the number of GD steps")
-    samples = _count("samples", samples, 4, "Monte Carlo paths per layer and replica")
-    if samples % 4:
-        raise ValueError(f"samples must be a multiple of 4 (paths come in antithetic groups of "
-                         f"four), got {samples}")
-    replicas = _count("replicas", replicas, 1, "independent Monte Carlo populations")
+    phi, g, e, steps, samples, replicas = _mc_args(
+        activation, gamma, eta, steps, samples, replicas, 4,
+        "paths come in antithetic groups of four")
     if not isinstance(responses, str) or responses not in RESPONSES:
         raise ValueError(f"responses must be one of {RESPONSES}, got {responses!r}")
     mode = RESPONSES.index(responses)
