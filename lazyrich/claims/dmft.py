@@ -459,8 +459,8 @@ def _alignment(quick: bool) -> Outcome:
                "ablations' ratios and the lazy kernel prediction's",
        why="3 combined s.e. (the finite-width mean shift is O(1/N), below the seed-mean s.e. "
            "~ N^{-1/2}/4 at N = 2048); the no-response ablation must miss by more than 10 (it "
-           "drops O(γ²) terms; measured 26-27 s.e. in development). Dropping only Q(t,t) moves f "
-           "by ~0.015, 2.5-6 s.e. here: reported, not asserted",
+           "drops O(γ²) terms; measured 13.1 here, 26-27 on the solver tests' task). Dropping "
+           "only Q(t,t) moves f by ~0.015, 2-6 s.e.: reported, not asserted",
        source=_SRC)
 def _deep_erf(quick: bool) -> Outcome:
     import jax

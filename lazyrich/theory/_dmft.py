@@ -401,14 +401,8 @@ def _two_layer_mc(phi, key, Kx, y, kappa, gamma, steps, P, samples, replicas):
     f, Phi, G = jax.vmap(replica)(jax.random.split(key, replicas))
     loss = jnp.mean((f[:, :, :P] - y[None, None]) ** 2, axis=2)        # (R, n)
 
-    def mean_se(v):
-        m = jnp.mean(v, axis=0)
-        if replicas == 1:
-            return m, jnp.full(m.shape, jnp.nan, _F64)
-        return m, jnp.std(v, axis=0, ddof=1) / math.sqrt(replicas)
-
-    fm, fse = mean_se(f)
-    lm, lse = mean_se(loss)
+    fm, fse = _replica_mean_se(f)
+    lm, lse = _replica_mean_se(loss)
     Phim = jnp.mean(Phi, axis=0)
     Gm = jnp.mean(G, axis=0)
     ntk = Gm * Kx[None] + Phim
@@ -432,6 +426,15 @@ def _mc_args(activation, gamma, eta, steps, samples, replicas, group: int, why: 
         raise ValueError(f"samples must be a multiple of {group} ({why}), got {samples}")
     replicas = _count("replicas", replicas, 1, "independent Monte Carlo populations")
     return phi, g, e, steps, samples, replicas
+
+
+def _replica_mean_se(v):
+    """Mean over the leading replica axis and its standard error (NaN with one replica)."""
+    R = v.shape[0]
+    m = jnp.mean(v, axis=0)
+    if R == 1:
+        return m, jnp.full(m.shape, jnp.nan, _F64)
+    return m, jnp.std(v, axis=0, ddof=1) / math.sqrt(R)
 
 
 def _key(key):

@@ -39,7 +39,6 @@ the flow limit.
 """
 
 import functools
-import math
 
 import jax
 import jax.numpy as jnp
@@ -54,6 +53,7 @@ from ._dmft import (
     _inputs,
     _key,
     _mc_args,
+    _replica_mean_se,
     _require_finite,
     _split,
     _x64,
@@ -449,15 +449,8 @@ def dmft_deep(key, x_train, y_train, x_test=None, *, depth: int, activation, gam
                 for k in jax.random.split(key, replicas)]
         f, Phi, G, ntk = (jnp.stack(v) for v in zip(*outs, strict=True))
         loss = jnp.mean((f[:, :, :P] - args[1][None, None]) ** 2, axis=2)
-
-        def mean_se(v):
-            m = jnp.mean(v, axis=0)
-            if replicas == 1:
-                return m, jnp.full(m.shape, jnp.nan, _F64)
-            return m, jnp.std(v, axis=0, ddof=1) / math.sqrt(replicas)
-
-        fm, fse = mean_se(f)
-        lm, lse = mean_se(loss)
+        fm, fse = _replica_mean_se(f)
+        lm, lse = _replica_mean_se(loss)
         return fm, fse, lm, lse, jnp.mean(Phi, 0), jnp.mean(G, 0), jnp.mean(ntk, 0)
 
     f, fse, loss, lse, Phi, G, ntk = _x64(run)
