@@ -114,3 +114,16 @@ def smooth_task(P: int, Q: int, D: int, seed: int = 0):
     beta = rng.normal(size=D) / np.sqrt(D)
     y = np.tanh(2 * x[:P] @ beta) + 0.5 * x[:P] @ beta
     return x[:P], x[P:], y
+
+
+def make_closed_form_late(monkeypatch, rel: float) -> None:
+    """Replace ``lazyrich.theory.two_layer_linear`` (the linear claims import it at call time)
+    by the closed form evaluated at T(1 + rel): a unit bug of known size, which every closed-form
+    claim checked against the weight ODE must reject."""
+    import jax.numpy as jnp
+
+    import lazyrich.theory as T
+
+    exact = T.two_layer_linear
+    monkeypatch.setattr(T, "two_layer_linear", lambda W1, W2, S, t, **kw: exact(
+        W1, W2, S, jnp.asarray(t) * (1.0 + rel), **kw))

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from references import make_closed_form_late
 
 from lazyrich.claims import linear as C
 from lazyrich.sims import ode_two_layer
@@ -21,16 +22,6 @@ from lazyrich.theory import (
     two_layer_linear,
     whiten,
 )
-
-
-def _time_error(monkeypatch, rel):
-    """Replace ``lazyrich.theory.two_layer_linear`` (the claims import it at call time) by the
-    closed form evaluated at T(1 + rel): a plausible unit bug of known size."""
-    import lazyrich.theory as T
-
-    exact = T.two_layer_linear
-    monkeypatch.setattr(T, "two_layer_linear", lambda W1, W2, S, t, **kw: exact(
-        W1, W2, S, jnp.asarray(t) * (1.0 + rel), **kw))
 
 
 @pytest.mark.parametrize("fn", [C.c5_stable_vs_ode, C.c6_propagator_vs_ode,
@@ -45,7 +36,7 @@ def test_closed_form_claim_rejects_a_time_error_of_one_part_per_million(fn, monk
     λ = 0.05 branch is still moving at T = 60; C13/C15 compare the ODE at intermediate times)."""
     out = fn(quick=True)
     assert out.passed, (out.measured, out.tolerance, out.details)
-    _time_error(monkeypatch, 1e-6)
+    make_closed_form_late(monkeypatch, 1e-6)
     assert not fn(quick=True).passed
 
 

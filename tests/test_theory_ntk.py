@@ -4,6 +4,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from references import make_closed_form_late
 
 from lazyrich.claims import linear as cl
 from lazyrich.theory import (
@@ -122,17 +123,6 @@ def test_c16_ntk_equals_finite_difference_jjt():
     assert cl.c16_ntk_fd(quick=True).measured < 1e-8
 
 
-def _late_closed_form(monkeypatch, rel):
-    """``theory.two_layer_linear`` evaluated at T(1 + rel) (the claims import it at call time)."""
-    import jax.numpy as jnp
-
-    import lazyrich.theory as T
-
-    exact = T.two_layer_linear
-    monkeypatch.setattr(T, "two_layer_linear", lambda W1, W2, S, t, **kw: exact(
-        W1, W2, S, jnp.asarray(t) * (1.0 + rel), **kw))
-
-
 def test_c17_kernel_distance_symmetric_and_monotone(monkeypatch):
     out = cl.c17_kernel_distance(quick=True)
     assert out.measured <= 1e-8  # λ ↔ −λ symmetry, exact for square networks
@@ -140,7 +130,7 @@ def test_c17_kernel_distance_symmetric_and_monotone(monkeypatch):
     assert out.details["max |W(T_end) − Σ|"] < 1e-8  # truly converged
     # its reference is JJᵀ of ODE-integrated weights: a closed form late by 1e-6 in T moves S
     # by ~1e-7 at T = 1, 2 (measured 1.6e-7), 16× the 1e-8 tolerance, so it must fail
-    _late_closed_form(monkeypatch, 1e-6)
+    make_closed_form_late(monkeypatch, 1e-6)
     assert not cl.c17_kernel_distance(quick=True).passed
 
 
@@ -151,7 +141,7 @@ def test_c18_unequal_dims_not_lazy(monkeypatch):
     assert out.details["S (3,3,5) λ=−3 [μ<0]"] < 0.1 * out.details["S (3,3,5) λ=+3 [μ>0]"]
     # measured S comes from the ODE's JJᵀ; the closed form must match it within 1e-8 at
     # T ∈ {1, 3, 400}: a 1e-6 time error (≥ 1e-7 at T = 1, 3) fails it
-    _late_closed_form(monkeypatch, 1e-6)
+    make_closed_form_late(monkeypatch, 1e-6)
     assert not cl.c18_mu_positive(quick=True).passed
 
 

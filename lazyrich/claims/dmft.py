@@ -417,6 +417,8 @@ def _alignment(quick: bool) -> Outcome:
                     sol = dmft_two_layer_linear(X, y, gamma=g, eta=eta, steps=steps)
                     a_dm, se_dm = kernel_alignment(np.asarray(sol.feature_kernel)[0, -1], y), 0.0
                 else:
+                    # one replica per call: the alignment (a ratio) of each replica's own Φ
+                    # gives its spread; the alignment of the replica-mean Φ would not
                     reps = [dmft_two_layer(jax.random.key(11 + r), X, y, activation=act,
                                            gamma=g, eta=eta, steps=steps, samples=16000,
                                            replicas=1) for r in range(R)]

@@ -49,6 +49,8 @@ def _devices(devices):
 
 # Fields that fix a cell's θ₀ and its data stream: cells that share them share g(x; θ₀).
 SHARED_FIELDS = ("seed", "init_scale")
+# The same fields as run_cell's inputs (the seed arrives as its two 32-bit halves).
+_SHARED_HYPER = ("seed", "seed_hi", "init_scale")
 
 
 def group_order(table: dict, idx: np.ndarray) -> np.ndarray:
@@ -119,10 +121,9 @@ class _Runner:
                  for k in CELL_FIELDS if k != "seed"}
         lo, hi = split_seeds(table["seed"][take])  # all 63 bits, nothing wraps
         hyper["seed"], hyper["seed_hi"] = jnp.asarray(lo), jnp.asarray(hi)
-        shared_keys = ("seed", "seed_hi", *SHARED_FIELDS[1:])
-        shared = {k: jax.device_put(hyper[k][:, 0], self.cell_sharding) for k in shared_keys}
+        shared = {k: jax.device_put(hyper[k][:, 0], self.cell_sharding) for k in _SHARED_HYPER}
         own = {k: jax.device_put(v, self.cell_sharding) for k, v in hyper.items()
-               if k not in shared_keys}
+               if k not in _SHARED_HYPER}
         out = self.fn(shared, own, self.data)
         params, logs = out if self.return_params else (None, out)
         # where cell idx[j] was computed (a padded repeat of a cell computes the same numbers,
