@@ -7,7 +7,8 @@ A. the issue's case: 1000 times in [0, 20], λ = 1, for a small init (A1) and fo
 B. a lazy, stiff, long-horizon case: λ = 50, 1000 times in [0, 200] (explicit solvers are limited
    to steps ~ 1/|λ| whatever the accuracy asked);
 C. a batch: 16 initialisations (λ from −8 to 8) × 100 times, one vmapped closed-form call vs 16
-   ODE solves.
+   ODE solves;
+D. A1 and A2 at 10, 100 and 1000 output times: how the ratio depends on the number of times.
 
 Each case times the closed form (``two_layer_linear(..., method="stable")``, jitted, compile
 excluded, best of 5) two ways against ``solve_ivp`` DOP853 at rtol = atol = 1e-10 (best of 3):
@@ -105,6 +106,24 @@ def batched(n_init=16, n_t=100, t_end=20.0):
     RESULTS.append(("C", t_ode / t_q, t_ode / t_p, BATCH_TARGET, err))
 
 
+def scaling(n_ts=(10, 100, 1000)):
+    """A1 and A2 at fewer output times: the closed form's cost is per output time (one m×m
+    Cholesky and ~4m³ multiply-adds each), DOP853's is its integration plus a cheap dense-output
+    interpolation per time, so the ratio depends on how many times are asked for."""
+    print("== D. ratio against the number of output times in [0, 20] (A1, A2)")
+    for label, sigma in (("A1", N**-0.5), ("A2", 1.0)):
+        W1, W2 = lambda_balanced_init(jax.random.key(0), 1.0, N, N, N, sigma=sigma)
+        for n_t in n_ts:
+            t = jnp.linspace(0.0, 20.0, n_t)
+            solution(W1, W2, S, t).block_until_ready()
+            t_q, _ = best_of(lambda: solution(W1, W2, S, t).block_until_ready(), 7)  # noqa: B023
+            t_o, _ = best_of(lambda: ode_two_layer(W1, W2, S, np.asarray(t),  # noqa: B023
+                                                   rtol=1e-10, atol=1e-10), 3)
+            print(f"   {label} {n_t:5d} times: closed form {t_q * 1e3:7.2f} ms "
+                  f"({t_q / n_t * 1e6:5.1f} us/time), DOP853 {t_o * 1e3:7.2f} ms, "
+                  f"ratio {t_o / t_q:5.1f}x")
+
+
 def verdicts():
     print(f"== targets (issue 14): >= {SINGLE_TARGET:g}x each single case, >= {BATCH_TARGET:g}x "
           f"the batch, error <= {ERR_TARGET:g}")
@@ -123,6 +142,7 @@ def main():
     compare("A2. issue case, paper init (Algorithm 1, σ = 1)", 1.0, 1.0, 20.0)
     compare("B. lazy, stiff, long horizon", 50.0, N**-0.5, 200.0)
     batched()
+    scaling()
     verdicts()
     print(f"load average {os.getloadavg()[0]:.2f} (1 min) at end")
 

@@ -14,10 +14,11 @@ The engine shards cells over one XLA CPU device per core (``jax_num_cpu_devices`
 how it uses a multi-core CPU; the jitted loop runs one cell at a time.
 
 Then the engine's achieved FLOP/s at N = 512 against a plain ``jnp.matmul`` (512×512×512)
-measured here. FLOPs are counted analytically: per step and cell, two forwards (θ and the
-centring θ₀) of 2B(DN + N² + NC), weight gradients of the same size, and the input gradients
-of layers 2..L; plus one test-set forward per log point. Times exclude compilation (each
-compiled function is run once before timing); the best of ``REPEATS`` runs is reported.
+measured here (the best of five rounds). FLOPs are counted analytically: per step and cell,
+two forwards (θ and the centring θ₀) of 2B(DN + N² + NC), weight gradients of the same size,
+and the input gradients of layers 2..L; plus one test-set forward per log point. Times
+exclude compilation (each compiled function is run once before timing); the best of
+``REPEATS`` runs is reported.
 
 Usage: ``python benchmarks/sweep.py`` (``LAZYRICH_FAST=1``: T = 100; ``LAZYRICH_BENCH_SMOKE=1``:
 an 8-cell grid of 20 steps, to test that it runs).
@@ -46,7 +47,7 @@ ETA = [0.01, 0.03, 0.1, 0.3][: 2 if SMOKE else 4]
 SEEDS = [0, 1, 2, 3][: 2 if SMOKE else 4]
 LOG_EVERY = T // 10
 N_TEST = 256 if SMOKE else 1024
-REPEATS = 1 if FAST or SMOKE else 2
+REPEATS = 1 if FAST or SMOKE else 3
 
 
 def cfg_for(width, steps):
@@ -151,16 +152,22 @@ def torch_loop(device="cpu"):
     return run
 
 
-def matmul_flops(n=512, reps=20):
+def matmul_flops(n=512, reps=20, rounds=5):
+    """``jnp.matmul`` FLOP/s at n³, the best of ``rounds`` rounds of ``reps`` products: the
+    reference is the machine's peak, so a round slowed by another job must not lower it (one
+    round of 20 read 110 to 197 GFLOP/s on this shared machine)."""
     a = jax.random.normal(jax.random.key(0), (n, n), dtype=jnp.float32)
     b = jax.random.normal(jax.random.key(1), (n, n), dtype=jnp.float32)
     mm = jax.jit(jnp.matmul)
     mm(a, b).block_until_ready()
-    t = time.perf_counter()
-    for _ in range(reps):
-        c = mm(a, b)
-    c.block_until_ready()
-    return 2 * n**3 * reps / (time.perf_counter() - t)
+    best = 0.0
+    for _ in range(rounds):
+        t = time.perf_counter()
+        for _ in range(reps):
+            c = mm(a, b)
+        c.block_until_ready()
+        best = max(best, 2 * n**3 * reps / (time.perf_counter() - t))
+    return best
 
 
 def main():
@@ -173,6 +180,7 @@ def main():
     print(f"engine (sims.sweep)         {t_eng:8.2f} s   {gf:6.1f} GFLOP/s")
     t_jit = best(jitted_loop(cfg))
     print(f"python loop of jitted runs  {t_jit:8.2f} s   ratio {t_jit / t_eng:5.2f}x")
+    t_torch = None
     try:
         import torch
 
@@ -194,6 +202,12 @@ def main():
     f_mm = matmul_flops(n_big)
     print(f"N=512, T={t_big}: engine {f_eng / 1e9:6.1f} GFLOP/s, jnp.matmul(512x512x512) "
           f"{f_mm / 1e9:6.1f} GFLOP/s -> {100 * f_eng / f_mm:5.1f}% of matmul")
+    if not (FAST or SMOKE):  # the targets are stated for the full grid
+        verdict = lambda ok: "PASS" if ok else "FAIL"  # noqa: E731
+        r_torch = t_torch / t_eng if t_torch is not None else float("nan")
+        print(f"targets (issue 14): >= 2.5x jitted loop {verdict(t_jit / t_eng >= 2.5)}, "
+              f">= 12x PyTorch {verdict(r_torch >= 12) if t_torch is not None else 'n/a'}, "
+              f">= 60% of matmul at N=512 {verdict(f_eng / f_mm >= 0.6)}")
 
 
 if __name__ == "__main__":
