@@ -184,9 +184,10 @@ class Engine:
         # Under vmap, inputs shared by the cells would enter x·W₁ and the weight gradient xᵀδ
         # with the cells folded into the columns, which XLA:CPU pays for with transposes of the
         # activations and of δ; an x that is itself per cell (x + 0·(per-cell scalars): the same
-        # numbers) makes them batched GEMMs instead (benchmarks/README.md: ~1.2× per step).
-        # The centring g(x; θ₀) is taken on the shared x, so it stays once per θ₀.
-        cell_zero = sum(0 * jnp.asarray(v) for k, v in hyper.items()
+        # numbers, exactly 0 added even for a non-finite scalar) makes them batched GEMMs instead
+        # (benchmarks/README.md: 1.2–1.3× per run). The centring g(x; θ₀) is taken on the shared
+        # x, so it stays once per θ₀.
+        cell_zero = sum(0 * jnp.nan_to_num(jnp.asarray(v)) for k, v in hyper.items()
                         if k not in ("seed", "seed_hi", "init_scale")
                         and jnp.issubdtype(jnp.asarray(v).dtype, jnp.floating))
 
