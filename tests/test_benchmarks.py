@@ -33,3 +33,17 @@ def test_gpu_script_runs_every_step_at_small_size(tmp_path):
     with pytest.raises(subprocess.CalledProcessError):
         subprocess.run(["bash", "benchmarks/gpu.sh", "--bogus"], cwd=REPO, env=env, check=True,
                        capture_output=True)
+
+
+def test_profile_script_attributes_time_to_the_training_step():
+    """benchmarks/profile_sweep.py at the smoke size: XLA's per-thunk trace events are found and
+    most of the thread time lands on operations that ran once per step and device."""
+    env = {**os.environ, "LAZYRICH_BENCH_SMOKE": "1", "JAX_PLATFORMS": "cpu"}
+    env.pop("XLA_FLAGS", None)
+    r = subprocess.run([sys.executable, "benchmarks/profile_sweep.py", "--top", "5"], cwd=REPO,
+                       env=env, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    rows = [line for line in r.stdout.splitlines() if line.rstrip().endswith("per step")]
+    assert rows, r.stdout  # the largest operations include per-step ones
+    share = float(r.stdout.split("per-step operations ")[1].split("%")[0])
+    assert 20.0 < share <= 100.0, r.stdout
