@@ -25,7 +25,7 @@ from ._config import (
     choose_dtype,
     split_seeds,
 )
-from ._engine import Engine, _x64
+from ._engine import _SHARED_HYPER, Engine, _x64
 from ._train import _compiled
 
 
@@ -47,10 +47,9 @@ def _devices(devices):
     return devs
 
 
-# Fields that fix a cell's θ₀ and its data stream: cells that share them share g(x; θ₀).
+# Fields that fix a cell's θ₀ and its data stream: cells that share them share g(x; θ₀)
+# (as run_cell's inputs: _engine._SHARED_HYPER, the seed in its two 32-bit halves).
 SHARED_FIELDS = ("seed", "init_scale")
-# The same fields as run_cell's inputs (the seed arrives as its two 32-bit halves).
-_SHARED_HYPER = ("seed", "seed_hi", "init_scale")
 
 
 def group_order(table: dict, idx: np.ndarray) -> np.ndarray:

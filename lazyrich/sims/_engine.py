@@ -75,6 +75,11 @@ class MetricContext(NamedTuple):
 
 
 
+#: run_cell's inputs that fix a cell's θ₀ and data stream (the seed as its two 32-bit halves):
+#: cells equal in these share g(x; θ₀).
+_SHARED_HYPER = ("seed", "seed_hi", "init_scale")
+
+
 def _tree_all_finite(tree):
     leaves = jax.tree.leaves(tree)
     return jnp.all(jnp.stack([jnp.isfinite(jnp.sum(a)) for a in leaves]))
@@ -187,9 +192,8 @@ class Engine:
         # numbers, exactly 0 added even for a non-finite scalar) makes them batched GEMMs instead
         # (benchmarks/README.md: 1.2–1.3× per run). The centring g(x; θ₀) is taken on the shared
         # x, so it stays once per θ₀.
-        cell_zero = sum(0 * jnp.nan_to_num(jnp.asarray(v)) for k, v in hyper.items()
-                        if k not in ("seed", "seed_hi", "init_scale")
-                        and jnp.issubdtype(jnp.asarray(v).dtype, jnp.floating))
+        own = [jnp.asarray(v) for k, v in hyper.items() if k not in _SHARED_HYPER]
+        cell_zero = sum(0 * jnp.nan_to_num(v) for v in own if jnp.issubdtype(v.dtype, jnp.floating))
 
         def per_cell(x):
             if not jnp.issubdtype(x.dtype, jnp.floating):
