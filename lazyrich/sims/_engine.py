@@ -186,17 +186,18 @@ class Engine:
         with jax.numpy_dtype_promotion("standard"):
             opt_state0 = opt.init(params0)
 
-        # Under vmap, inputs shared by the cells would enter x·W₁ and the weight gradient xᵀδ
-        # with the cells folded into the columns, which XLA:CPU pays for with transposes of the
-        # activations and of δ; an x that is itself per cell (x + 0·(per-cell scalars): the same
-        # numbers, exactly 0 added even for a non-finite scalar) makes them batched GEMMs instead
-        # (benchmarks/README.md: 1.2–1.3× per run). The centring g(x; θ₀) is taken on the shared
-        # x, so it stays once per θ₀.
+        # Under vmap, feature vectors shared by the cells would enter x·W₁ and the weight
+        # gradient xᵀδ with the cells folded into the columns, which XLA:CPU pays for with
+        # transposes of the activations and of δ; an x that is itself per cell (x + 0·(per-cell
+        # scalars): the same numbers, exactly 0 added even for a non-finite scalar) makes them
+        # batched GEMMs instead (benchmarks/README.md: 1.2–1.3× per run). Images stay shared:
+        # a per-cell image turns the first convolution into a grouped one, 5–10% slower. The
+        # centring g(x; θ₀) is taken on the shared x, so it stays once per θ₀.
         own = [jnp.asarray(v) for k, v in hyper.items() if k not in _SHARED_HYPER]
         cell_zero = sum(0 * jnp.nan_to_num(v) for v in own if jnp.issubdtype(v.dtype, jnp.floating))
 
         def per_cell(x):
-            if not jnp.issubdtype(x.dtype, jnp.floating):
+            if x.ndim != 2 or not jnp.issubdtype(x.dtype, jnp.floating):
                 return x
             return x + jnp.asarray(cell_zero, x.dtype)
 
