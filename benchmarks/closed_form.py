@@ -19,10 +19,14 @@ excluded, best of 5) two ways against ``solve_ivp`` DOP853 at rtol = atol = 1e-1
 * "+ P": the same call also forming the dense P(T) = QQᵀ at every time (1000 × 100 × 100 floats,
   80 MB; the ODE's timing contains no such step).
 
-Errors are max|ΔP|/max|P| against DOP853 at rtol = atol = 1e-13. Targets (issue 14): closed
-form ≥ 3x DOP853 on every single case, ≥ 10x on the batch, error ≤ 1e-11; a PASS/FAIL line per
-target and timing. Ratios, not absolute times, are the result: the machine is shared and noisy
-(the load average is printed). Run: ``.venv/bin/python benchmarks/closed_form.py``.
+Errors are max|ΔP|/max|P| against DOP853 at rtol = atol = 1e-13 (the issue's reference) and at
+rtol = atol = 100 ε ≈ 2.2e-14 (the finest scipy accepts). The error verdict uses the finer one:
+on the batch C the 1e-13 reference is itself off by up to 3e-11 (its distance to the finer one
+is printed as "ref. own error"; the closed form and the exact propagator agree there to 2e-15).
+Targets (issue 14): closed form ≥ 3x DOP853 on every single case, ≥ 10x on the batch, error ≤
+1e-11; a PASS/FAIL line per target and timing. Ratios, not absolute times, are the result: the
+machine is shared and noisy (the load average is printed).
+Run: ``.venv/bin/python benchmarks/closed_form.py``.
 """
 
 import os
@@ -40,6 +44,7 @@ from lazyrich.theory import lambda_balanced_init, random_task, two_layer_linear 
 N = 50
 S = random_task(jax.random.key(1), N, N, np.geomspace(2.0, 0.2, N))
 SINGLE_TARGET, BATCH_TARGET, ERR_TARGET = 3.0, 10.0, 1e-11
+FINEST = 100 * np.finfo(np.float64).eps   # scipy raises any smaller rtol to this
 solution = jax.jit(lambda a, b, s, tt: two_layer_linear(a, b, s, tt, method="stable").Q)
 with_P = jax.jit(lambda a, b, s, tt: two_layer_linear(a, b, s, tt, method="stable").P)
 RESULTS = []   # (case, ratio solution, ratio + P, target, error)
@@ -69,14 +74,17 @@ def compare(label, lam, sigma, t_end, n_t=1000):
                         3)
     t_ref, ref = best_of(lambda: ode_two_layer(W1, W2, S, np.asarray(t), rtol=1e-13, atol=1e-13),
                          1)
+    fine = ode_two_layer(W1, W2, S, np.asarray(t), rtol=FINEST, atol=FINEST)
     err_cf, err_ode = rel_err(P_cf, ref.P), rel_err(tr.P, ref.P)
+    err_fine, own = rel_err(P_cf, fine.P), rel_err(ref.P, fine.P)
     print(f"== {label}: λ = {lam}, σ = {sigma:.3g}, {n_t} times in [0, {t_end}]")
     print(f"   closed form, solution (Q)    {t_q * 1e3:9.1f} ms   rel. error {err_cf:.1e}")
     print(f"   closed form, + P = QQᵀ       {t_p * 1e3:9.1f} ms")
     print(f"   DOP853 rtol 1e-10            {t_ode * 1e3:9.1f} ms   rel. error {err_ode:.1e}")
-    print(f"   DOP853 rtol 1e-13 (ref)      {t_ref * 1e3:9.1f} ms")
+    print(f"   DOP853 rtol 1e-13 (ref)      {t_ref * 1e3:9.1f} ms   ref. own error {own:.1e}")
+    print(f"   closed form vs DOP853 rtol {FINEST:.1e}: rel. error {err_fine:.1e}")
     print(f"   ratio DOP853/closed          {t_ode / t_q:9.1f}x solution, {t_ode / t_p:.1f}x + P")
-    RESULTS.append((label.split(".")[0], t_ode / t_q, t_ode / t_p, SINGLE_TARGET, err_cf))
+    RESULTS.append((label.split(".")[0], t_ode / t_q, t_ode / t_p, SINGLE_TARGET, err_fine))
 
 
 def batched(n_init=16, n_t=100, t_end=20.0):
@@ -97,13 +105,18 @@ def batched(n_init=16, n_t=100, t_end=20.0):
     t_ode, _ = best_of(lambda: [ode_two_layer(a, b, S, np.asarray(t), rtol=1e-10, atol=1e-10)
                                 for a, b in pairs], 3)
     refs = [ode_two_layer(a, b, S, np.asarray(t), rtol=1e-13, atol=1e-13) for a, b in pairs]
+    fines = [ode_two_layer(a, b, S, np.asarray(t), rtol=FINEST, atol=FINEST) for a, b in pairs]
     err = max(rel_err(P[i], refs[i].P) for i in range(n_init))
+    err_fine = max(rel_err(P[i], fines[i].P) for i in range(n_init))
+    own = max(rel_err(refs[i].P, fines[i].P) for i in range(n_init))
     print(f"== C. batch of {n_init} inits (λ ∈ [−8, 8]) × {n_t} times in [0, {t_end}]")
-    print(f"   closed form (vmap), solution {t_q * 1e3:9.1f} ms   max rel. error {err:.1e}")
+    print(f"   closed form (vmap), solution {t_q * 1e3:9.1f} ms   max rel. error {err:.1e} "
+          f"(vs rtol 1e-13; that reference's own error {own:.1e})")
+    print(f"   max rel. error vs DOP853 rtol {FINEST:.1e}: {err_fine:.1e}")
     print(f"   closed form (vmap), + P      {t_p * 1e3:9.1f} ms")
     print(f"   DOP853 rtol 1e-10, a loop    {t_ode * 1e3:9.1f} ms")
     print(f"   ratio DOP853/closed          {t_ode / t_q:9.1f}x solution, {t_ode / t_p:.1f}x + P")
-    RESULTS.append(("C", t_ode / t_q, t_ode / t_p, BATCH_TARGET, err))
+    RESULTS.append(("C", t_ode / t_q, t_ode / t_p, BATCH_TARGET, err_fine))
 
 
 def scaling(n_ts=(10, 100, 1000)):
