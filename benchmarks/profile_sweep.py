@@ -31,8 +31,7 @@ import jax  # noqa: E402
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import sweep  # noqa: E402  (sets one XLA CPU device per core, as the benchmark runs)
 
-SMOKE = os.environ.get("LAZYRICH_BENCH_SMOKE") == "1"
-STEPS = 20 if SMOKE else 200
+STEPS = 20 if sweep.SMOKE else 200
 
 
 def op_times(trace_dir):

@@ -47,9 +47,9 @@ def _devices(devices):
     return devs
 
 
-# Fields that fix a cell's θ₀ and its data stream: cells that share them share g(x; θ₀)
-# (as run_cell's inputs: _engine._SHARED_HYPER, the seed in its two 32-bit halves).
-SHARED_FIELDS = ("seed", "init_scale")
+# Fields that fix a cell's θ₀ and its data stream: cells that share them share g(x; θ₀).
+# Derived from run_cell's inputs (_SHARED_HYPER), where the seed arrives as two 32-bit halves.
+SHARED_FIELDS = tuple(k for k in _SHARED_HYPER if k != "seed_hi")
 
 
 def group_order(table: dict, idx: np.ndarray) -> np.ndarray:

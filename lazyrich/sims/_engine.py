@@ -191,7 +191,7 @@ class Engine:
         # transposes of the activations and of δ; an x that is itself per cell (x + 0·(per-cell
         # scalars): the same numbers, exactly 0 added even for a non-finite scalar) makes them
         # batched GEMMs instead (benchmarks/README.md: 1.2–1.3× per run). Images stay shared:
-        # a per-cell image turns the first convolution into a grouped one, 5–10% slower. The
+        # a per-cell image turns the first convolution into a grouped one, 4–12% slower. The
         # centring g(x; θ₀) is taken on the shared x, so it stays once per θ₀.
         own = [jnp.asarray(v) for k, v in hyper.items() if k not in _SHARED_HYPER]
         cell_zero = sum(0 * jnp.nan_to_num(v) for v in own if jnp.issubdtype(v.dtype, jnp.floating))
